@@ -1,0 +1,107 @@
+// X.509 building blocks (node-forge): a CA and certificates it signs. Pure apart from key generation, which uses the
+// platform's CSPRNG; the clock is an input so callers and tests decide what "now" is.
+import forge from 'node-forge';
+
+/** A PEM certificate with its PEM private key. */
+export interface KeyPairPem {
+  certPem: string;
+  keyPem: string;
+}
+
+export interface CertificateOptions {
+  commonName: string;
+  /** Subject O= values; Kubernetes reads client certificate organisations as groups (e.g. `system:masters`). */
+  organizations?: string[];
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  /** What the certificate is for; a CA ignores this. */
+  usage?: 'server' | 'client' | 'both';
+  notBefore: Date;
+  validityMs: number;
+  /** RSA modulus length; 2048 is what Kubernetes components accept everywhere and is fast to generate. */
+  keyBits?: number;
+}
+
+const RSA_BITS = 2048;
+
+function randomSerial(): string {
+  // A positive 128-bit serial: the first hex digit is kept below 8 so DER does not read it as negative.
+  const bytes = forge.random.getBytesSync(16);
+  const hex = forge.util.bytesToHex(bytes);
+  return (parseInt(hex[0] ?? '0', 16) & 0x7).toString(16) + hex.slice(1);
+}
+
+function subjectOf(opts: CertificateOptions): forge.pki.CertificateField[] {
+  const attrs: forge.pki.CertificateField[] = [{ name: 'commonName', value: opts.commonName }];
+  for (const o of opts.organizations ?? []) attrs.push({ name: 'organizationName', value: o });
+  return attrs;
+}
+
+function extendedKeyUsage(usage: CertificateOptions['usage']): forge.pki.CertificateField {
+  const u = usage ?? 'server';
+  return { name: 'extKeyUsage', serverAuth: u !== 'client', clientAuth: u !== 'server' };
+}
+
+function altNames(opts: CertificateOptions): forge.pki.CertificateField[] {
+  const names: Array<{ type: number; value?: string; ip?: string }> = [];
+  for (const dns of opts.dnsNames ?? []) names.push({ type: 2, value: dns });
+  for (const ip of opts.ipAddresses ?? []) names.push({ type: 7, ip });
+  return names.length > 0 ? [{ name: 'subjectAltName', altNames: names } as forge.pki.CertificateField] : [];
+}
+
+function newCertificate(opts: CertificateOptions): { cert: forge.pki.Certificate; keys: forge.pki.rsa.KeyPair } {
+  const keys = forge.pki.rsa.generateKeyPair({ bits: opts.keyBits ?? RSA_BITS, e: 0x10001 });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = randomSerial();
+  cert.validity.notBefore = opts.notBefore;
+  cert.validity.notAfter = new Date(opts.notBefore.getTime() + opts.validityMs);
+  cert.setSubject(subjectOf(opts));
+  return { cert, keys };
+}
+
+function toPem(cert: forge.pki.Certificate, keys: forge.pki.rsa.KeyPair): KeyPairPem {
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
+/** A self-signed certificate authority. */
+export function generateCA(opts: CertificateOptions): KeyPairPem {
+  const { cert, keys } = newCertificate(opts);
+  cert.setIssuer(subjectOf(opts));
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return toPem(cert, keys);
+}
+
+/** A leaf certificate (server, client or both) signed by `ca`. */
+export function issueCertificate(ca: KeyPairPem, opts: CertificateOptions): KeyPairPem {
+  const caCert = forge.pki.certificateFromPem(ca.certPem);
+  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
+  const { cert, keys } = newCertificate(opts);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    extendedKeyUsage(opts.usage),
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+    ...altNames(opts),
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return toPem(cert, keys);
+}
+
+/** An RSA key pair in PEM (PKCS#8 public, PKCS#1 private), e.g. for service-account token signing. */
+export function generateRsaKeyPem(bits = RSA_BITS): { publicKeyPem: string; privateKeyPem: string } {
+  const keys = forge.pki.rsa.generateKeyPair({ bits, e: 0x10001 });
+  return { publicKeyPem: forge.pki.publicKeyToPem(keys.publicKey), privateKeyPem: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
+/** Validity window of a PEM certificate. */
+export function validityOf(certPem: string): { notBefore: Date; notAfter: Date } {
+  const cert = forge.pki.certificateFromPem(certPem);
+  return { notBefore: cert.validity.notBefore, notAfter: cert.validity.notAfter };
+}
