@@ -39,7 +39,7 @@ function subjectOf(opts: CertificateOptions): forge.pki.CertificateField[] {
 
 function extendedKeyUsage(usage: CertificateOptions['usage']): forge.pki.CertificateField {
   const u = usage ?? 'server';
-  return { name: 'extKeyUsage', serverAuth: u !== 'client', clientAuth: u !== 'server' };
+  return { name: 'extKeyUsage', serverAuth: u !== 'client', clientAuth: u !== 'server' } as forge.pki.CertificateField;
 }
 
 function altNames(opts: CertificateOptions): forge.pki.CertificateField[] {
