@@ -77,6 +77,23 @@ export function generateCA(opts: CertificateOptions): KeyPairPem {
   return toPem(cert, keys);
 }
 
+/**
+ * A self-signed leaf certificate (not a CA). For peers that pin the certificate itself instead of trusting an issuer,
+ * e.g. syncthing, whose device ID is the SHA-256 of the certificate.
+ */
+export function generateSelfSigned(opts: CertificateOptions): KeyPairPem {
+  const { cert, keys } = newCertificate(opts);
+  cert.setIssuer(subjectOf(opts));
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    extendedKeyUsage(opts.usage),
+    ...altNames(opts),
+  ]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return toPem(cert, keys);
+}
+
 /** A leaf certificate (server, client or both) signed by `ca`. */
 export function issueCertificate(ca: KeyPairPem, opts: CertificateOptions): KeyPairPem {
   const caCert = forge.pki.certificateFromPem(ca.certPem);

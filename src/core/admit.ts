@@ -1,0 +1,171 @@
+// The one entry point of the core: an admission request in, a Decision out. Used by every webhook route and by
+// `kubectl devx inject`; pure apart from reading the ClusterView it is given.
+import type { AdmissionRequest } from '../schemas/admission.ts';
+import type { DevPolicySpec } from '../schemas/policy.ts';
+import { checkSubject, resolvePolicy, type AdmissionContext } from './context.ts';
+import { injectPod } from './inject-pod.ts';
+import type { KubeObject, Pod } from './kube.ts';
+import { annotationsOf, labelsOf } from './kube.ts';
+import { ANN_WORKLOAD, OVERRIDE_ANNOTATIONS, ANN_TTL, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { readOverrides } from './overrides.ts';
+import { deny, skip, type Decision } from './result.ts';
+import { enterDevMode, hasDevState, leaveDevMode, templateAsPod, workloadRef, type WorkloadChange } from './workload.ts';
+import { admitScale } from './scale.ts';
+
+export type Route = 'pods' | 'workloads' | 'validate';
+
+function asWorkloadKind(kind: string): WorkloadKind | undefined {
+  return (WORKLOAD_KINDS as readonly string[]).includes(kind) ? (kind as WorkloadKind) : undefined;
+}
+
+function isObject(v: unknown): v is KubeObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function hasPodSpec(v: KubeObject): v is Pod {
+  const spec = v.spec as { containers?: unknown } | undefined;
+  return Array.isArray(spec?.containers);
+}
+
+/** The controlling owner of a pod, if any, with the name of the workload a user should label instead. */
+function ownerHint(pod: KubeObject): string | undefined {
+  const owner = pod.metadata?.ownerReferences?.find((o) => o.controller) ?? pod.metadata?.ownerReferences?.[0];
+  if (!owner) return undefined;
+  const hash = labelsOf(pod)['pod-template-hash'];
+  if (owner.kind === 'ReplicaSet' && hash && owner.name.endsWith(`-${hash}`)) {
+    return `deployment/${owner.name.slice(0, -hash.length - 1)}`;
+  }
+  return `${owner.kind.toLowerCase()}/${owner.name}`;
+}
+
+function overridesChanged(c: WorkloadChange): boolean {
+  const now = annotationsOf(c.object);
+  const before = annotationsOf(c.oldObject);
+  return [...OVERRIDE_ANNOTATIONS, ANN_TTL].some((k) => now[k] !== before[k]);
+}
+
+interface Gate {
+  spec: DevPolicySpec;
+  policyName: string;
+}
+
+/** Policy checks for a workload that is (or stays) in dev mode: everything DESIGN §3 lists as denied. */
+function checkWorkload(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionContext): Decision<never> | Gate {
+  const namespace = req.namespace ?? c.object.metadata?.namespace ?? '';
+  const policy = resolvePolicy(ctx.view, namespace);
+  if (!policy.ok) return deny(policy.message, policy.reason);
+  const entering = !isDevEnabled(labelsOf(c.oldObject));
+  if (!policy.spec.kinds.includes(c.kind)) {
+    return deny(`DevPolicy ${policy.name} does not allow dev mode for ${c.kind}s (kinds: ${policy.spec.kinds.join(', ')})`, 'kind-not-allowed');
+  }
+  if (entering || overridesChanged(c)) {
+    const subject = checkSubject(policy.spec, policy.name, c.user);
+    if (!subject.ok) return deny(subject.message, 'subject-not-allowed');
+  }
+  const ov = readOverrides(annotationsOf(c.object), policy.spec);
+  if (!ov.ok) return deny(ov.message, 'bad-annotation');
+  if (entering && c.kind === 'Pod') {
+    const owner = ownerHint(c.object);
+    if (owner) return deny(`this pod is managed by ${owner}: label that instead (kubectl label ${owner} dev.x/enabled=true)`, 'pod-has-owner');
+  }
+  const max = policy.spec.maxWorkloads;
+  const count = entering ? ctx.view.devWorkloadCount?.(namespace, workloadRef(c.kind, c.object)) : undefined;
+  if (count !== undefined && count >= max) {
+    return deny(`namespace ${namespace} already has ${count} workloads in dev mode, the most DevPolicy ${policy.name} allows (maxWorkloads ${max}); end dev mode of one first`, 'max-workloads');
+  }
+  return { spec: policy.spec, policyName: policy.name };
+}
+
+/** The pod the workload's template will become, to reject now what the pod webhook would reject later. */
+function previewPods(c: WorkloadChange, mutated: KubeObject, gate: Gate, version: string): Decision<Pod> | undefined {
+  const pod = c.kind === 'Pod' ? (mutated as Pod) : templateAsPod(c.kind, mutated);
+  if (!pod || !hasPodSpec(pod)) return undefined;
+  const overrides = annotationsOf(mutated);
+  pod.metadata ??= {};
+  pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}) };
+  for (const k of OVERRIDE_ANNOTATIONS) if (overrides[k] !== undefined) pod.metadata.annotations[k] = overrides[k];
+  delete pod.metadata.annotations['dev.x/status'];
+  return injectPod({ pod, policyName: gate.policyName, spec: gate.spec, workload: workloadRef(c.kind, mutated), version });
+}
+
+function admitWorkloadChange(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionContext): Decision {
+  const on = isDevEnabled(labelsOf(c.object));
+  if (!on) {
+    if (isDevEnabled(labelsOf(c.oldObject)) || hasDevState(c.kind, c.object)) return leaveDevMode(c.kind, c.object);
+    return skip('not in dev mode');
+  }
+  const gate = checkWorkload(c, req, ctx);
+  if ('kind' in gate) return gate;
+  const entered = enterDevMode(c);
+  if (entered.kind !== 'mutate') return entered;
+  const preview = previewPods(c, entered.object, gate, ctx.version);
+  if (preview?.kind === 'deny') return preview;
+  const podWarnings = preview?.kind === 'mutate' && c.kind !== 'Pod' ? preview.warnings.filter((w) => !w.includes('sidecar')) : [];
+  return { ...entered, warnings: [...entered.warnings, ...podWarnings] };
+}
+
+function changeOf(req: AdmissionRequest, ctx: AdmissionContext): WorkloadChange | Decision<never> {
+  const kind = asWorkloadKind(req.kind.kind);
+  if (!kind || req.kind.group !== groupOf(kind)) return skip(`not a workload devx handles: ${req.kind.group}/${req.kind.kind}`);
+  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return skip(`operation ${req.operation} needs nothing`);
+  if (!isObject(req.object)) return deny('the AdmissionReview request has no object', 'no-object');
+  const oldObject = isObject(req.oldObject) ? req.oldObject : undefined;
+  return { kind, object: req.object, oldObject, user: req.userInfo, now: ctx.now };
+}
+
+function groupOf(kind: WorkloadKind): string {
+  if (kind === 'Pod') return '';
+  return kind === 'Job' || kind === 'CronJob' ? 'batch' : 'apps';
+}
+
+/** Workload route: Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, bare Pods labelled later, and scale. */
+export function admitWorkload(req: AdmissionRequest, ctx: AdmissionContext): Decision {
+  if (req.subResource === 'scale') return admitScale(req, ctx);
+  if (req.subResource) return skip(`subresource ${req.subResource} needs nothing`);
+  const c = changeOf(req, ctx);
+  if ('object' in c && !('reason' in c)) {
+    if (c.kind === 'Pod' && req.operation === 'CREATE') return skip('pods are injected by the pod route');
+    return admitWorkloadChange(c, req, ctx);
+  }
+  return c as Decision<never>;
+}
+
+/** Pod route: a new pod with dev.x/enabled=true gets the dev container and the sync sidecar. */
+export function admitPod(req: AdmissionRequest, ctx: AdmissionContext): Decision {
+  if (req.kind.kind !== 'Pod' || req.kind.group !== '' || req.subResource) return skip(`not a pod: ${req.kind.group}/${req.kind.kind}`);
+  if (req.operation !== 'CREATE') return skip(`operation ${req.operation} on a pod needs no injection`);
+  if (!isObject(req.object) || !hasPodSpec(req.object)) return deny('the AdmissionReview request has no pod object with containers', 'no-object');
+  const pod = req.object;
+  if (!isDevEnabled(labelsOf(pod))) return skip('pod not labelled dev.x/enabled=true');
+  const policy = resolvePolicy(ctx.view, req.namespace ?? pod.metadata?.namespace ?? '');
+  if (!policy.ok) return deny(policy.message, policy.reason);
+  const owned = (pod.metadata?.ownerReferences ?? []).length > 0;
+  if (!owned) {
+    const subject = checkSubject(policy.spec, policy.name, req.userInfo);
+    if (!subject.ok) return deny(subject.message, 'subject-not-allowed');
+  }
+  const workload = annotationsOf(pod)[ANN_WORKLOAD] ?? `pod/${pod.metadata?.name ?? pod.metadata?.generateName?.replace(/-$/, '') ?? 'pod'}`;
+  return injectPod({ pod, policyName: policy.name, spec: policy.spec, workload, version: ctx.version });
+}
+
+/** Validating route: the final object must satisfy the policy; it never changes anything. */
+export function validate(req: AdmissionRequest, ctx: AdmissionContext): Decision {
+  const decision = req.kind.kind === 'Pod' && req.operation === 'CREATE' ? validatePod(req) : admitWorkload(req, ctx);
+  if (decision.kind === 'deny') return decision;
+  return skip(decision.kind === 'skip' ? decision.reason : 'allowed');
+}
+
+function validatePod(req: AdmissionRequest): Decision {
+  if (!isObject(req.object) || !hasPodSpec(req.object)) return skip('not a pod');
+  const spec = req.object.spec;
+  const names = [...spec.containers, ...(spec.initContainers ?? [])].map((c) => c.name).concat((spec.volumes ?? []).map((v) => v.name));
+  const reserved = names.filter((n) => n.startsWith('devx-'));
+  if (reserved.length === 0 || annotationsOf(req.object)['dev.x/status'] !== undefined) return skip('no reserved names, or injected by devx');
+  return deny(`the pod has ${reserved.join(', ')}: names starting with "devx-" are reserved for what devx injects; rename them`, 'reserved-name');
+}
+
+export function admit(route: Route, req: AdmissionRequest, ctx: AdmissionContext): Decision {
+  if (route === 'pods') return admitPod(req, ctx);
+  if (route === 'workloads') return admitWorkload(req, ctx);
+  return validate(req, ctx);
+}

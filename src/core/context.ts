@@ -1,0 +1,80 @@
+// What the core may know about the cluster, handed in as plain data. The webhook fills it from informers or from an
+// --objects file; tests and `kubectl devx inject` fill it from files. The core never asks the network.
+import type { DevPolicySpec, PolicyParse } from '../schemas/policy.ts';
+import type { UserInfo } from '../schemas/admission.ts';
+import { LABEL_POLICY } from './names.ts';
+import { selectorMatches } from './selector.ts';
+
+export interface ClusterView {
+  /** Labels of a namespace, or undefined when devx does not know the namespace. */
+  namespaceLabels(name: string): Record<string, string> | undefined;
+  /** A DevPolicy by name, parsed; undefined when it does not exist. */
+  policy(name: string): PolicyParse | undefined;
+  /** Workloads in dev mode in a namespace, other than `exclude` (`<kind>/<name>`); undefined when unknown. */
+  devWorkloadCount?(namespace: string, exclude: string): number | undefined;
+  /** Whether a workload is in dev mode (for requests that do not carry its labels, like the scale subresource). */
+  isInDevMode?(kind: string, namespace: string, name: string): boolean | undefined;
+}
+
+export interface AdmissionContext {
+  view: ClusterView;
+  /** The current time, for the record of when dev mode began (the core has no clock of its own). */
+  now: Date;
+  /** devx version, written into the dev.x/status annotation. */
+  version: string;
+}
+
+export type PolicyResolution = { ok: true; name: string; spec: DevPolicySpec } | { ok: false; message: string; reason: string };
+
+export function resolvePolicy(view: ClusterView, namespace: string): PolicyResolution {
+  const labels = view.namespaceLabels(namespace);
+  const name = labels?.[LABEL_POLICY];
+  if (!labels || !name) {
+    return {
+      ok: false,
+      reason: 'namespace-not-enabled',
+      message:
+        `dev mode is not enabled in namespace ${namespace}: a cluster admin enables it with ` +
+        `"kubectl label namespace ${namespace} ${LABEL_POLICY}=<DevPolicy name>" (see "kubectl get devpolicies")`,
+    };
+  }
+  const parsed = view.policy(name);
+  if (!parsed) {
+    return {
+      ok: false,
+      reason: 'policy-missing',
+      message: `namespace ${namespace} names DevPolicy "${name}" (label ${LABEL_POLICY}), which does not exist; create it or fix the namespace label`,
+    };
+  }
+  if (!parsed.ok) {
+    return {
+      ok: false,
+      reason: 'policy-invalid',
+      message: `DevPolicy "${name}" is invalid (${parsed.errors.join('; ')}); a cluster admin must fix it before dev mode can be used`,
+    };
+  }
+  if (!selectorMatches(parsed.policy.spec.namespaceSelector, labels)) {
+    return {
+      ok: false,
+      reason: 'namespace-not-selected',
+      message: `DevPolicy "${name}" does not allow namespace ${namespace} (its namespaceSelector does not match the namespace's labels)`,
+    };
+  }
+  return { ok: true, name, spec: parsed.policy.spec };
+}
+
+/** Whether a user may turn dev mode on under a policy; the message says who may. */
+export function checkSubject(spec: DevPolicySpec, policyName: string, user: UserInfo): { ok: true } | { ok: false; message: string } {
+  const users = spec.subjects?.users ?? [];
+  const groups = spec.subjects?.groups ?? [];
+  if (users.length === 0 && groups.length === 0) return { ok: true };
+  if (user.username && users.includes(user.username)) return { ok: true };
+  if ((user.groups ?? []).some((g) => groups.includes(g))) return { ok: true };
+  const who = [users.length ? `users ${users.join(', ')}` : '', groups.length ? `groups ${groups.join(', ')}` : '']
+    .filter(Boolean)
+    .join('; ');
+  return {
+    ok: false,
+    message: `user "${user.username ?? '(unknown)'}" may not turn dev mode on: DevPolicy ${policyName} allows only ${who}; ask a cluster admin to add you to its subjects`,
+  };
+}

@@ -1,0 +1,183 @@
+// Pod injection (DESIGN §4): one pure function used by the pod webhook, by workload previews and by
+// `kubectl devx inject`. It mutates a copy and never writes a patch by hand; the adapter diffs.
+import type { DevPolicySpec } from '../schemas/policy.ts';
+import { SIDECAR_HOME, SIDECAR_SECRET_DIR, SIDECAR_WORKDIR, SYNC_PORT } from '../sync/constants.ts';
+import { sidecarCommand } from '../sync/sidecar-command.ts';
+import { syncSecretName } from '../sync/secret.ts';
+import type { Container, Pod, PodSpec, Volume } from './kube.ts';
+import { annotationsOf, setMetaKey } from './kube.ts';
+import { chooseDevImage } from './images.ts';
+import {
+  ANN_STATUS,
+  RESERVED_PREFIX,
+  SIDECAR_NAME,
+  VOLUME_SYNC_HOME,
+  VOLUME_SYNC_SECRET,
+  VOLUME_WORKDIR,
+} from './names.ts';
+import { readOverrides, type Overrides } from './overrides.ts';
+import { deny, skip, type Decision } from './result.ts';
+
+export interface InjectOptions {
+  pod: Pod;
+  policyName: string;
+  spec: DevPolicySpec;
+  /** `<kind>/<name>` of the workload the pod belongs to: it names the sync Secret. */
+  workload: string;
+  version: string;
+}
+
+/** What the dev.x/status annotation records. */
+export interface InjectionStatus {
+  version: string;
+  target: string;
+  image: string;
+  containers: string[];
+  volumes: string[];
+}
+
+const INJECTED_VOLUMES = [VOLUME_WORKDIR, VOLUME_SYNC_HOME, VOLUME_SYNC_SECRET];
+const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
+
+/** Pod Security "restricted" for the sidecar, whatever the rest of the pod does. */
+const SIDECAR_SECURITY_CONTEXT = {
+  runAsNonRoot: true,
+  runAsUser: 1000,
+  runAsGroup: 1000,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+function reservedNames(spec: PodSpec): string[] {
+  const names = [
+    ...spec.containers.map((c) => c.name),
+    ...(spec.initContainers ?? []).map((c) => c.name),
+    ...(spec.volumes ?? []).map((v) => v.name),
+  ];
+  return names.filter((n) => n.startsWith(RESERVED_PREFIX));
+}
+
+function pickTarget(spec: PodSpec, requested: string | undefined): Container | string {
+  if (requested === undefined) return spec.containers[0] ?? 'the pod has no containers';
+  const found = spec.containers.find((c) => c.name === requested);
+  if (found) return found;
+  const names = spec.containers.map((c) => c.name).join(', ');
+  return `dev.x/container "${requested}" is not a container of this pod (containers: ${names}); set it to one of those or remove it to use the first`;
+}
+
+function sidecarContainer(spec: DevPolicySpec): Container {
+  const cmd = sidecarCommand({ home: SIDECAR_HOME, secretDir: SIDECAR_SECRET_DIR });
+  const container: Container = {
+    name: SIDECAR_NAME,
+    image: spec.sidecar.image,
+    command: cmd.command,
+    args: cmd.args,
+    env: cmd.env,
+    ports: [{ name: SIDECAR_NAME, containerPort: SYNC_PORT, protocol: 'TCP' }],
+    securityContext: structuredClone(SIDECAR_SECURITY_CONTEXT),
+    volumeMounts: [
+      { name: VOLUME_WORKDIR, mountPath: SIDECAR_WORKDIR },
+      { name: VOLUME_SYNC_HOME, mountPath: SIDECAR_HOME },
+      { name: VOLUME_SYNC_SECRET, mountPath: SIDECAR_SECRET_DIR, readOnly: true },
+    ],
+  };
+  if (spec.sidecar.resources) container.resources = structuredClone(spec.sidecar.resources);
+  return container;
+}
+
+function injectedVolumes(secretName: string): Volume[] {
+  return [
+    { name: VOLUME_WORKDIR, emptyDir: {} },
+    { name: VOLUME_SYNC_HOME, emptyDir: {} },
+    { name: VOLUME_SYNC_SECRET, secret: { secretName } },
+  ];
+}
+
+/** Turns the target container into the dev container; returns the probe kinds it removed. */
+function rewriteTarget(target: Container, o: { image: string; overrides: Overrides; stripProbes: boolean }): string[] {
+  target.image = o.image;
+  target.command = [...o.overrides.command];
+  delete target.args;
+  target.workingDir = o.overrides.workdir;
+  target.volumeMounts = [...(target.volumeMounts ?? []), { name: VOLUME_WORKDIR, mountPath: o.overrides.workdir }];
+  const stripped: string[] = [];
+  if (!o.stripProbes) return stripped;
+  for (const probe of PROBES) {
+    if (target[probe] === undefined) continue;
+    delete target[probe];
+    stripped.push(probe.replace('Probe', ''));
+  }
+  return stripped;
+}
+
+function workdirConflict(target: Container, workdir: string): string | undefined {
+  const clash = (target.volumeMounts ?? []).find((m) => m.mountPath.replace(/\/+$/, '') === workdir.replace(/\/+$/, ''));
+  if (!clash) return undefined;
+  return (
+    `the dev workdir ${workdir} is already a mount of container ${target.name} (volume ${clash.name}); ` +
+    'set dev.x/workdir to another directory'
+  );
+}
+
+function warningsFor(o: { target: Container; from: string | undefined; to: string; stripped: string[]; secret: string }): string[] {
+  const w: string[] = [];
+  if (o.from !== o.to) w.push(`dev mode: container ${o.target.name} image ${o.from ?? '(none)'} -> ${o.to}`);
+  if (o.stripped.length > 0) w.push(`dev mode: ${o.stripped.join(', ')} probe(s) stripped from container ${o.target.name}`);
+  w.push(`dev mode: syncthing sidecar ${SIDECAR_NAME} added, identities from Secret ${o.secret}`);
+  return w;
+}
+
+function alreadyInjected(pod: Pod): Decision<never> | undefined {
+  const status = annotationsOf(pod)[ANN_STATUS];
+  if (status === undefined) return undefined;
+  return skip('already injected (dev.x/status present)');
+}
+
+/** Injects dev mode into a pod (or a pod template presented as a pod). Idempotent. */
+export function injectPod(opts: InjectOptions): Decision<Pod> {
+  const done = alreadyInjected(opts.pod);
+  if (done) return done;
+  const reserved = reservedNames(opts.pod.spec);
+  if (reserved.length > 0) {
+    return deny(
+      `the pod already has ${reserved.join(', ')}: names starting with "${RESERVED_PREFIX}" are reserved for what devx injects; rename them`,
+      'reserved-name',
+    );
+  }
+  const ov = readOverrides(annotationsOf(opts.pod), opts.spec);
+  if (!ov.ok) return deny(ov.message, 'bad-annotation');
+  const pod = structuredClone(opts.pod);
+  const target = pickTarget(pod.spec, ov.overrides.container);
+  if (typeof target === 'string') return deny(target, 'unknown-container');
+  const image = chooseDevImage({ spec: opts.spec, policyName: opts.policyName, original: target.image ?? '', requested: ov.overrides.image });
+  if (!image.ok) return deny(image.message, 'image-not-allowed');
+  const conflict = workdirConflict(target, ov.overrides.workdir);
+  if (conflict) return deny(conflict, 'workdir-conflict');
+
+  const from = target.image;
+  const stripped = rewriteTarget(target, { image: image.image, overrides: ov.overrides, stripProbes: opts.spec.stripProbes });
+  const secret = syncSecretName(...splitWorkload(opts.workload));
+  pod.spec.containers.push(sidecarContainer(opts.spec));
+  pod.spec.volumes = [...(pod.spec.volumes ?? []), ...injectedVolumes(secret)];
+  const status: InjectionStatus = {
+    version: opts.version,
+    target: target.name,
+    image: image.image,
+    containers: [SIDECAR_NAME],
+    volumes: INJECTED_VOLUMES,
+  };
+  pod.metadata ??= {};
+  setMetaKey(pod.metadata, 'annotations', ANN_STATUS, JSON.stringify(status));
+  return {
+    kind: 'mutate',
+    object: pod,
+    warnings: warningsFor({ target, from, to: image.image, stripped, secret }),
+    reason: `injected: container ${target.name}, image from ${image.source}`,
+  };
+}
+
+export function splitWorkload(workload: string): [string, string] {
+  const i = workload.indexOf('/');
+  return i < 0 ? ['pod', workload] : [workload.slice(0, i), workload.slice(i + 1)];
+}

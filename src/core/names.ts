@@ -1,0 +1,43 @@
+// The user-facing names of devx (DESIGN §1). Everything a user or an operator types or reads is defined here once.
+
+export const GROUP = 'dev.x';
+export const LABEL_ENABLED = 'dev.x/enabled';
+export const LABEL_POLICY = 'dev.x/policy';
+
+/** Overrides a user sets on a workload; devx copies them onto the pod template so the pod webhook sees them. */
+export const ANN_IMAGE = 'dev.x/image';
+export const ANN_CONTAINER = 'dev.x/container';
+export const ANN_WORKDIR = 'dev.x/workdir';
+export const ANN_COMMAND = 'dev.x/command';
+export const ANN_TTL = 'dev.x/ttl';
+export const OVERRIDE_ANNOTATIONS = [ANN_IMAGE, ANN_CONTAINER, ANN_WORKDIR, ANN_COMMAND] as const;
+
+/** State devx keeps in the objects themselves so that restoring needs no memory. */
+export const ANN_ORIGINAL_REPLICAS = 'dev.x/original-replicas';
+export const ANN_ORIGINAL_SUSPEND = 'dev.x/original-suspend';
+export const ANN_ENABLED_BY = 'dev.x/enabled-by';
+export const ANN_ENABLED_AT = 'dev.x/enabled-at';
+/** On a pod template: which workload the pod belongs to, `<kind>/<name>` (names the sync Secret). */
+export const ANN_WORKLOAD = 'dev.x/workload';
+/** On an injected pod: what was injected (JSON), which makes injection idempotent. */
+export const ANN_STATUS = 'dev.x/status';
+
+/** DaemonSet pause: a node selector no node carries. */
+export const PAUSE_NODE_SELECTOR_KEY = 'dev.x/paused';
+
+export const SIDECAR_NAME = 'devx-sync';
+export const VOLUME_WORKDIR = 'devx-workdir';
+export const VOLUME_SYNC_HOME = 'devx-sync-home';
+export const VOLUME_SYNC_SECRET = 'devx-sync-secret';
+export const RESERVED_PREFIX = 'devx-';
+
+export const DEFAULT_WORKDIR = '/home/devx';
+/** Keeps the dev container alive and exits promptly on SIGTERM, so pods stop without waiting for the grace period. */
+export const DEFAULT_COMMAND = ['sh', '-c', "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"];
+
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+export function isDevEnabled(labels: Record<string, string> | undefined): boolean {
+  return labels?.[LABEL_ENABLED] === 'true';
+}

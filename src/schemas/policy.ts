@@ -1,0 +1,106 @@
+// DevPolicy: the single source of truth for the CRD schema (deploy/crds is generated from this file).
+import { z } from 'zod';
+import { WORKLOAD_KINDS, DEFAULT_WORKDIR } from '../core/names.ts';
+import { DURATION_PATTERN } from './duration.ts';
+
+const quantity = z
+  .union([z.string(), z.number()])
+  .describe('A Kubernetes quantity, e.g. 50m or 64Mi.')
+  .meta({ 'x-kubernetes-int-or-string': true });
+
+const resourceList = z.record(z.string(), quantity);
+
+export const LabelSelectorSchema = z
+  .object({
+    matchLabels: z.record(z.string(), z.string()).optional(),
+    matchExpressions: z
+      .array(
+        z.object({
+          key: z.string().min(1),
+          operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+          values: z.array(z.string()).optional(),
+        }),
+      )
+      .optional(),
+  })
+  .describe('A label selector as in any Kubernetes object; empty matches everything.');
+export type LabelSelector = z.infer<typeof LabelSelectorSchema>;
+
+export const DevPolicySpecSchema = z
+  .object({
+    namespaceSelector: LabelSelectorSchema.optional().describe(
+      'Namespaces that may bind this policy with the dev.x/policy label. Empty or absent: any namespace.',
+    ),
+    subjects: z
+      .object({
+        users: z.array(z.string().min(1)).default([]).describe('User names allowed to turn dev mode on.'),
+        groups: z.array(z.string().min(1)).default([]).describe('Groups whose members may turn dev mode on.'),
+      })
+      .optional()
+      .describe('Who may turn dev mode on. Absent or both lists empty: anyone allowed to update the workload.'),
+    images: z
+      .array(
+        z.object({
+          match: z.string().min(1).describe('Glob on the original image, e.g. "*/bookinfo/reviews*".'),
+          devImage: z.string().min(1).describe('Dev image used instead.'),
+        }),
+      )
+      .default([])
+      .describe('Dev image per original image; the first match wins.'),
+    defaultDevImage: z.string().default('').describe('Dev image when no rule matches; empty keeps the original image.'),
+    allowedImages: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Globs of images the dev.x/image annotation may name; empty: only images this policy names.'),
+    workDir: z
+      .string()
+      .regex(/^\/.*/, 'must be an absolute path')
+      .default(DEFAULT_WORKDIR)
+      .describe('Directory that is synced, unless the workload sets dev.x/workdir.'),
+    command: z
+      .array(z.string())
+      .min(1)
+      .optional()
+      .describe('Command of the dev container; default: a keep-alive shell that exits on SIGTERM.'),
+    stripProbes: z.boolean().default(true).describe('Remove liveness, readiness and startup probes of the dev container.'),
+    sidecar: z
+      .object({
+        image: z.string().min(1).default('syncthing/syncthing:1.27').describe('The syncthing image of devx-sync.'),
+        resources: z
+          .object({ requests: resourceList.optional(), limits: resourceList.optional() })
+          .optional()
+          .describe('Resources of the devx-sync container.'),
+      })
+      .default({ image: 'syncthing/syncthing:1.27' })
+      .describe('The syncthing sidecar.'),
+    maxDuration: z
+      .string()
+      .regex(new RegExp(`(${DURATION_PATTERN})|^$`), 'must be a duration such as 8h or 30m')
+      .default('')
+      .describe('Upper bound for dev.x/ttl, e.g. 8h; empty: no expiry.'),
+    maxWorkloads: z.number().int().min(0).default(10).describe('Workloads in dev mode per namespace at once.'),
+    kinds: z
+      .array(z.enum(WORKLOAD_KINDS))
+      .default([...WORKLOAD_KINDS])
+      .describe('Workload kinds that may enter dev mode.'),
+  })
+  .strict();
+
+export type DevPolicySpec = z.infer<typeof DevPolicySpecSchema>;
+
+export const DevPolicySchema = z.object({
+  apiVersion: z.literal('dev.x/v1alpha1'),
+  kind: z.literal('DevPolicy'),
+  metadata: z.object({ name: z.string().min(1) }).loose(),
+  spec: DevPolicySpecSchema.default(DevPolicySpecSchema.parse({})),
+});
+export type DevPolicy = z.infer<typeof DevPolicySchema>;
+
+export type PolicyParse = { ok: true; policy: DevPolicy } | { ok: false; errors: string[] };
+
+/** Parses a DevPolicy object; on failure returns every error with its field path. */
+export function parseDevPolicy(raw: unknown): PolicyParse {
+  const r = DevPolicySchema.safeParse(raw);
+  if (r.success) return { ok: true, policy: r.data };
+  return { ok: false, errors: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };
+}

@@ -1,0 +1,71 @@
+// The fastify adapter: routes, body handling, logs and metrics around answerReview. `buildApp` returns the app;
+// only the CLI's main listens, so tests use app.inject() with no port.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import type { Route } from '../core/admit.ts';
+import type { AdmissionContext } from '../core/context.ts';
+import type { SideEffect } from '../core/result.ts';
+import type { AdmissionMetrics } from './metrics.ts';
+import { answerReview } from './review.ts';
+
+/** The API server sends at most 3 MiB; a little more leaves room for the envelope. */
+export const BODY_LIMIT = 4 * 1024 * 1024;
+
+export interface AppDeps {
+  logger: Logger;
+  metrics: AdmissionMetrics;
+  /** A fresh context per review (the clock and the cluster view as of now). */
+  context: () => AdmissionContext;
+  /** Ready when the cluster view is synced (or loaded from a file). */
+  ready: () => boolean;
+  /** Runs what a decision could not do itself (e.g. record a scale request); must not throw. */
+  onEffects?: (effects: SideEffect[]) => void;
+  https?: { cert: string; key: string } | undefined;
+  bodyLimit?: number;
+}
+
+const ROUTES: Record<string, Route> = { '/mutate/pods': 'pods', '/mutate/workloads': 'workloads', '/validate': 'validate' };
+
+function reviewHandler(deps: AppDeps, route: Route) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const started = process.hrtime.bigint();
+    const outcome = answerReview(route, request.body, deps.context());
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    deps.metrics.observe(route, outcome.log.result, ms / 1000);
+    deps.logger.info({ route, ...outcome.log, ms: Math.round(ms * 1000) / 1000 }, 'admission decision');
+    if (outcome.effects.length > 0) deps.onEffects?.(outcome.effects);
+    return reply.code(outcome.statusCode).send(outcome.body);
+  };
+}
+
+function serverOptions(deps: AppDeps): FastifyServerOptions & { https?: unknown } {
+  const opts: FastifyServerOptions & { https?: unknown } = {
+    loggerInstance: deps.logger,
+    disableRequestLogging: true,
+    bodyLimit: deps.bodyLimit ?? BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // The API server keeps connections open; keep ours open a little longer than its idle timeout (90 s).
+    keepAliveTimeout: 95_000,
+  };
+  if (deps.https) opts.https = { ...deps.https, minVersion: 'TLSv1.2' };
+  return opts;
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify(serverOptions(deps)) as unknown as FastifyInstance;
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    // Body errors (not JSON, too large, wrong content type) are the client's: answer 4xx with a message, never 5xx.
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+    deps.logger.warn({ code: err.code, status, err: err.message }, 'rejected request');
+    return reply.code(status).send({ message: `devx: ${err.message}`, code: err.code });
+  });
+  for (const [url, route] of Object.entries(ROUTES)) app.post(url, reviewHandler(deps, route));
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => (deps.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' })));
+  app.get('/metrics', async (_req, reply) => {
+    const text = await deps.metrics.registry.metrics();
+    return reply.type(deps.metrics.registry.contentType).send(text);
+  });
+  return app;
+}

@@ -1,0 +1,32 @@
+// Prometheus metrics of the admission routes: a count and a latency histogram by route and result.
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface AdmissionMetrics {
+  registry: Registry;
+  observe(route: string, result: string, seconds: number): void;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): AdmissionMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'devx_' });
+  const count = new Counter({
+    name: 'devx_admission_reviews_total',
+    help: 'Admission reviews answered, by route and result (mutate, skip, deny, error).',
+    labelNames: ['route', 'result'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'devx_admission_duration_seconds',
+    help: 'Time from a review arriving (body parsed) to its answer, by route and result.',
+    labelNames: ['route', 'result'],
+    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [registry],
+  });
+  return {
+    registry,
+    observe(route, result, seconds) {
+      count.inc({ route, result });
+      latency.observe({ route, result }, seconds);
+    },
+  };
+}

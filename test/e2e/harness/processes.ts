@@ -1,0 +1,154 @@
+// Child processes of the test harness: started with their output in a log file, tied to the life of the test
+// process (Linux parent-death signal via setpriv where available, plus exit/signal handlers), stopped with SIGTERM
+// and then SIGKILL, and waited for with a probe that fails fast, showing the log tail, when the process dies.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+
+export interface ManagedProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly logPath: string;
+  /** Resolves when the process has exited (and been reaped). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  running(): boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface StartProcessOptions {
+  name: string;
+  bin: string;
+  args: string[];
+  logPath: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
+const live = new Set<ManagedProcess>();
+const cleanupDirs = new Set<string>();
+let handlersInstalled = false;
+
+function killAllNow(): void {
+  for (const p of live) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const dir of cleanupDirs) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+function installHandlersOnce(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  // 'exit' also fires after an uncaught exception; only synchronous work is possible there, hence SIGKILL.
+  process.on('exit', killAllNow);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAllNow();
+      process.exit(128 + os.constants.signals[signal]);
+    });
+  }
+}
+
+/** Remove `dir` when the test process exits, unless unregisterDir() was called first. */
+export function registerDir(dir: string): void {
+  installHandlersOnce();
+  cleanupDirs.add(dir);
+}
+
+export function unregisterDir(dir: string): void {
+  cleanupDirs.delete(dir);
+}
+
+/** Starts `bin`; stdout and stderr go to `logPath` (appended, so a restarted process keeps one log). */
+export function startProcess(opts: StartProcessOptions): ManagedProcess {
+  installHandlersOnce();
+  const fd = fs.openSync(opts.logPath, 'a');
+  // setpriv --pdeathsig makes the kernel kill the child if this process dies without running any handler (SIGKILL).
+  const [cmd, args] = SETPRIV
+    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', opts.bin, ...opts.args]]
+    : [opts.bin, opts.args];
+  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: opts.env ?? process.env });
+  fs.closeSync(fd);
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      done = true;
+      live.delete(proc);
+      resolve({ code, signal });
+    });
+    child.once('error', () => {
+      done = true;
+      live.delete(proc);
+      resolve({ code: null, signal: null });
+    });
+  });
+  const proc: ManagedProcess = {
+    name: opts.name,
+    pid: child.pid ?? -1,
+    logPath: opts.logPath,
+    exited,
+    running: () => !done,
+    stop: async (graceMs = 10_000) => {
+      if (done) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  live.add(proc);
+  return proc;
+}
+
+/** The last `lines` lines of a log file (empty string if it does not exist). */
+export function logTail(logPath: string, lines = 40): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(logPath, 'utf8');
+  } catch {
+    return '';
+  }
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+export interface WaitOptions {
+  /** What is awaited, for the error message. */
+  what: string;
+  /** True when ready; thrown errors count as "not yet". */
+  probe: () => Promise<boolean>;
+  timeoutMs: number;
+  /** Processes that must stay alive meanwhile; if one dies, fail at once with its log tail. */
+  watch?: ManagedProcess[];
+  intervalMs?: number;
+}
+
+function failure(message: string, proc?: ManagedProcess): Error {
+  if (!proc) return new Error(message);
+  return new Error(`${message}\n--- last lines of ${proc.name} log (${proc.logPath}) ---\n${logTail(proc.logPath)}\n---`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns true. */
+export async function waitFor(opts: WaitOptions): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let lastError = '';
+  for (;;) {
+    const dead = (opts.watch ?? []).find((p) => !p.running());
+    if (dead) throw failure(`${dead.name} exited while waiting for ${opts.what}`, dead);
+    try {
+      if (await opts.probe()) return;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() > deadline) {
+      const suffix = lastError ? ` (last error: ${lastError})` : '';
+      throw failure(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${suffix}`, opts.watch?.[0]);
+    }
+    await sleep(opts.intervalMs ?? 50);
+  }
+}
