@@ -1,6 +1,6 @@
 // The fastify adapter: routes, body handling, logs and metrics around answerReview. `buildApp` returns the app;
 // only the CLI's main listens, so tests use app.inject() with no port.
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { Route } from '../core/admit.ts';
 import type { AdmissionContext } from '../core/context.ts';
@@ -41,7 +41,8 @@ function reviewHandler(deps: AppDeps, route: Route) {
 function serverOptions(deps: AppDeps): FastifyServerOptions & { https?: unknown } {
   const opts: FastifyServerOptions & { https?: unknown } = {
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    // One log line per decision is written by the route itself; fastify's two lines per request would double it.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit ?? BODY_LIMIT,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -54,11 +55,13 @@ function serverOptions(deps: AppDeps): FastifyServerOptions & { https?: unknown 
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify(serverOptions(deps)) as unknown as FastifyInstance;
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     // Body errors (not JSON, too large, wrong content type) are the client's: answer 4xx with a message, never 5xx.
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-    deps.logger.warn({ code: err.code, status, err: err.message }, 'rejected request');
-    return reply.code(status).send({ message: `devx: ${err.message}`, code: err.code });
+    const message =
+      status === 415 ? `content-type ${String(req.headers['content-type'])} is not supported; send an AdmissionReview as application/json` : err.message;
+    deps.logger.warn({ code: err.code, status, err: message }, 'rejected request');
+    return reply.code(status).send({ message: `devx: ${message}`, code: err.code });
   });
   for (const [url, route] of Object.entries(ROUTES)) app.post(url, reviewHandler(deps, route));
   app.get('/healthz', async () => ({ status: 'ok' }));

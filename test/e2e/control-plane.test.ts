@@ -31,7 +31,7 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
   }
 }
 
-test('the API server is ready and kubectl talks to it with the written kubeconfig', async () => {
+void test('the API server is ready and kubectl talks to it with the written kubeconfig', async () => {
   assert.equal((await cp.request('GET', '/readyz')).status, 200);
   const raw = await cp.kubectl(['get', '--raw', '/readyz']);
   assert.equal(raw.code, 0, raw.stderr);
@@ -41,7 +41,7 @@ test('the API server is ready and kubectl talks to it with the written kubeconfi
   assert.ok(kubeconfig.includes(cp.server));
 });
 
-test('a Deployment with 2 replicas gets 2 Pods from the real controller-manager (Pending: no scheduler)', async () => {
+void test('a Deployment with 2 replicas gets 2 Pods from the real controller-manager (Pending: no scheduler)', async () => {
   await cp.createNamespace('web', { team: 'a' });
   const deployment = {
     apiVersion: 'apps/v1',
@@ -69,7 +69,7 @@ test('a Deployment with 2 replicas gets 2 Pods from the real controller-manager 
   assert.equal(labels.stdout, 'a');
 });
 
-test('RBAC decides for impersonated users: alice is forbidden until a RoleBinding allows her', async () => {
+void test('RBAC decides for impersonated users: alice is forbidden until a RoleBinding allows her', async () => {
   const denied = await cp.kubectl(['get', 'pods'], { as: 'alice', namespace: 'web' });
   assert.notEqual(denied.code, 0);
   assert.match(denied.stderr, /forbidden/i);
@@ -88,7 +88,7 @@ test('RBAC decides for impersonated users: alice is forbidden until a RoleBindin
   assert.equal(groupAllowed.code, 0, groupAllowed.stderr);
 });
 
-test('stop() leaves no process and no directory behind', async () => {
+void test('stop() leaves no process and no directory behind', async () => {
   const pids = cp.pids();
   assert.equal(pids.length, 3, 'etcd, kube-apiserver, kube-controller-manager');
   const dir = cp.dir;
@@ -113,7 +113,7 @@ test('stop() leaves no process and no directory behind', async () => {
   await cp.stop(); // idempotent
 });
 
-test('missing binaries fail with a message that names `npm run real-parts`', async () => {
+void test('missing binaries fail with a message that names `npm run real-parts`', async () => {
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-empty-cache-'));
   const saved = process.env.DEVX_CACHE;
   process.env.DEVX_CACHE = empty;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the real parts the end-to-end tests run — etcd, kube-apiserver, kube-controller-manager and helm — from the
-# Go module proxy into a cache outside the repository. Each binary is built only when it is missing, so a second run
-# costs nothing. A cold build takes tens of minutes on two cores; progress is printed as it goes.
+# Builds the real parts the end-to-end tests run — etcd, kube-apiserver, kube-controller-manager, helm and the
+# sidecar's syncthing — from the Go module proxy into a cache outside the repository. Each binary is built only when
+# it is missing, so a second run costs nothing. A cold build takes tens of minutes on two cores; progress is printed
+# as it goes.
 #
 #   bash test/tools/build-real-parts.sh            # all of them
 #   DEVX_CACHE=/somewhere bash test/tools/build-real-parts.sh
@@ -15,6 +16,7 @@ cache=${DEVX_CACHE:-$HOME/.cache/devx}
 k8s_dir="$cache/k8s-v$K8S_VERSION"
 etcd_dir="$cache/etcd-v$ETCD_VERSION"
 helm_dir="$cache/helm-v$HELM_VERSION"
+syncthing_dir="$cache/syncthing-v$SYNCTHING_SIDECAR_VERSION"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 log() { printf '[build-real-parts %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -96,11 +98,32 @@ build_helm() {
   log "done: $helm_dir"
 }
 
+build_syncthing() {
+  if [[ -x "$syncthing_dir/syncthing" ]]; then log "syncthing v$SYNCTHING_SIDECAR_VERSION cached in $syncthing_dir"; return; fi
+  local work; work=$(scratch)
+  log "building syncthing v$SYNCTHING_SIDECAR_VERSION in $work"
+  (
+    cd "$work"
+    go mod init devx.local/syncthing-build >/dev/null 2>&1
+    echo "require github.com/syncthing/syncthing v$SYNCTHING_SIDECAR_VERSION" >> go.mod
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/syncthing/syncthing/cmd/syncthing"\n' > tools.go
+    go mod tidy >/dev/null
+    mkdir -p "$syncthing_dir.tmp"
+    # noassets: the web GUI is not needed (the REST API is); noupgrade: as the official image is built.
+    go build -trimpath -tags noassets,noupgrade \
+      -ldflags "-s -w -X github.com/syncthing/syncthing/lib/build.Version=v$SYNCTHING_SIDECAR_VERSION" \
+      -o "$syncthing_dir.tmp/syncthing" github.com/syncthing/syncthing/cmd/syncthing
+  )
+  rm -rf "$syncthing_dir"; mv "$syncthing_dir.tmp" "$syncthing_dir"; rm -rf "$work"
+  log "done: $syncthing_dir"
+}
+
 what=${1:-all}
 case "$what" in
   k8s) build_k8s ;;
   etcd) build_etcd ;;
   helm) build_helm ;;
-  all) build_etcd; build_k8s; build_helm ;;
-  *) log "usage: $0 [all|k8s|etcd|helm]"; exit 2 ;;
+  syncthing) build_syncthing ;;
+  all) build_etcd; build_k8s; build_helm; build_syncthing ;;
+  *) log "usage: $0 [all|k8s|etcd|helm|syncthing]"; exit 2 ;;
 esac

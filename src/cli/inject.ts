@@ -1,0 +1,60 @@
+// `kubectl devx inject -f FILE --policy FILE`: dev mode offline, with the same core as the webhook. For a workload it
+// prints the workload as admission leaves it and the pod its template will become.
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { KubeObject } from '../core/kube.ts';
+import { LABEL_ENABLED, LABEL_POLICY } from '../core/names.ts';
+import { previewDevMode } from '../core/preview.ts';
+import { staticView } from '../core/static-view.ts';
+import { parseDevPolicy } from '../schemas/policy.ts';
+import { VERSION } from '../version.ts';
+
+export interface InjectArgs {
+  file: string;
+  policyFile: string;
+  /** Treat objects as labelled dev.x/enabled=true even if they are not (default true: that is the point of a preview). */
+  enable?: boolean;
+  user?: string;
+  groups?: string[];
+}
+
+function readDocs(path: string): unknown[] {
+  const text = path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
+  const docs = parseAllDocuments(text);
+  const bad = docs.find((d) => d.errors.length > 0);
+  if (bad) throw new Error(`${path}: ${bad.errors[0]?.message}`);
+  return docs.map((d) => d.toJS()).flatMap((o: unknown) => ((o as { kind?: string })?.kind === 'List' ? ((o as { items: unknown[] }).items ?? []) : [o])).filter(Boolean);
+}
+
+function labelled(obj: KubeObject): KubeObject {
+  const copy = structuredClone(obj);
+  copy.metadata = { ...(copy.metadata ?? {}), labels: { ...(copy.metadata?.labels ?? {}), [LABEL_ENABLED]: 'true' } };
+  return copy;
+}
+
+/** Returns the YAML to print and whether every object was admitted. */
+export function runInject(args: InjectArgs): { output: string; ok: boolean } {
+  const policies = readDocs(args.policyFile).filter((o) => (o as { kind?: string }).kind === 'DevPolicy');
+  if (policies.length === 0) throw new Error(`${args.policyFile} holds no DevPolicy`);
+  const first = parseDevPolicy(policies[0]);
+  if (!first.ok) throw new Error(`${args.policyFile}: invalid DevPolicy: ${first.errors.join('; ')}`);
+  const objects = readDocs(args.file) as KubeObject[];
+  const out: string[] = [];
+  let ok = true;
+  for (const obj of objects) {
+    const namespace = obj.metadata?.namespace ?? 'default';
+    const view = staticView([...policies, { kind: 'Namespace', metadata: { name: namespace, labels: { [LABEL_POLICY]: first.policy.metadata.name } } }]);
+    const object = args.enable === false ? obj : labelled(obj);
+    const user = { username: args.user ?? 'devx-preview', groups: args.groups ?? ['system:authenticated'] };
+    const preview = previewDevMode({ object, namespace, user, operation: 'CREATE' }, { view, now: new Date(), version: VERSION });
+    for (const d of [preview.workload, preview.pod]) {
+      if (!d) continue;
+      if (d.kind === 'mutate') out.push(stringify(d.object, { lineWidth: 0 }));
+      else if (d.kind === 'deny') {
+        ok = false;
+        out.push(`# ${obj.kind}/${obj.metadata?.name}: denied: ${d.message}\n`);
+      } else out.push(`# ${obj.kind}/${obj.metadata?.name}: unchanged (${d.reason})\n` + stringify(obj, { lineWidth: 0 }));
+    }
+  }
+  return { output: out.join('---\n'), ok };
+}

@@ -1,0 +1,188 @@
+// devx's admission webhook configurations (DESIGN §7): one pure function builds them, so the server (registering
+// itself with a URL and its own CA), the Helm chart (a Service reference) and the tests share one definition; and
+// registration is a server-side apply, so running it again changes nothing and a rotated CA simply replaces the
+// caBundle.
+//
+// Failure policy — the rule is "with devx down, nothing outside dev mode is affected":
+// - Every webhook that may fail closed carries objectSelector `dev.x/enabled=true`. The API server matches an
+//   objectSelector against the old and the new object, so an UPDATE that adds or removes the label is still sent,
+//   while objects that never carry the label never reach devx. Those get `Fail`: a workload in (or entering, or
+//   leaving) dev mode must not be admitted half-done, e.g. with replicas back at 3 but the dev template still in.
+// - The scale subresource is the exception: a Scale object carries no labels, so no objectSelector can tell a dev
+//   workload from any other. Its webhook matches every Deployment/StatefulSet scale in a dev-enabled namespace and
+//   therefore uses `Ignore`; a scale that slips through while devx is down is repaired by the reconciler.
+import type { KubeConfig, V1MutatingWebhook, V1RuleWithOperations, V1ValidatingWebhook } from '@kubernetes/client-node';
+import { applyObject, deleteObject } from './apply.ts';
+
+export const WEBHOOK_CONFIGURATION_NAME = 'devx';
+export const DEV_LABEL = 'dev.x/enabled';
+export const POLICY_LABEL = 'dev.x/policy';
+/** Always excluded, whatever the caller passes: devx must never be able to block the control plane's own pods. */
+export const ALWAYS_EXCLUDED_NAMESPACES = ['kube-system'];
+
+export const PATHS = { mutatePods: '/mutate/pods', mutateWorkloads: '/mutate/workloads', validate: '/validate' } as const;
+
+/** Where the API server reaches devx: a URL (devx outside the cluster, tests) or a Service (in-cluster, Helm). */
+export type WebhookEndpoint = { url: string } | { service: { namespace: string; name: string; port?: number } };
+
+export type WebhookConfigOptions = WebhookEndpoint & {
+  /** PEM of the CA(s) that signed devx's serving certificate; several concatenated during a CA rotation. */
+  caBundlePem: string;
+  /** Namespaces devx never sees (its own namespace belongs here); kube-system is always added. */
+  excludedNamespaces: string[];
+  /** API server's wait for an answer (default 5 s; at most 30). */
+  timeoutSeconds?: number;
+};
+
+export interface MutatingWebhookConfiguration {
+  apiVersion: 'admissionregistration.k8s.io/v1';
+  kind: 'MutatingWebhookConfiguration';
+  metadata: { name: string; labels: Record<string, string> };
+  webhooks: V1MutatingWebhook[];
+}
+
+export interface ValidatingWebhookConfiguration {
+  apiVersion: 'admissionregistration.k8s.io/v1';
+  kind: 'ValidatingWebhookConfiguration';
+  metadata: { name: string; labels: Record<string, string> };
+  webhooks: V1ValidatingWebhook[];
+}
+
+export interface WebhookConfigurations {
+  mutating: MutatingWebhookConfiguration;
+  validating: ValidatingWebhookConfiguration;
+}
+
+const CREATE_UPDATE = ['CREATE', 'UPDATE'];
+const WORKLOAD_RULES: V1RuleWithOperations[] = [
+  { apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments', 'statefulsets', 'daemonsets'], operations: CREATE_UPDATE, scope: 'Namespaced' },
+  { apiGroups: ['batch'], apiVersions: ['v1'], resources: ['jobs', 'cronjobs'], operations: CREATE_UPDATE, scope: 'Namespaced' },
+];
+const METADATA_LABELS = { 'app.kubernetes.io/name': 'devx', 'app.kubernetes.io/component': 'webhook' };
+
+function clientConfig(opts: WebhookConfigOptions, path: string): V1MutatingWebhook['clientConfig'] {
+  const caBundle = Buffer.from(opts.caBundlePem).toString('base64');
+  if ('url' in opts) return { url: `${opts.url.replace(/\/+$/, '')}${path}`, caBundle };
+  const { namespace, name, port } = opts.service;
+  return { service: { namespace, name, path, port: port ?? 443 }, caBundle };
+}
+
+function excluded(opts: WebhookConfigOptions): string[] {
+  return [...new Set([...ALWAYS_EXCLUDED_NAMESPACES, ...opts.excludedNamespaces])].sort();
+}
+
+/** Namespaces that bound a DevPolicy, minus the excluded ones. */
+function devNamespaces(opts: WebhookConfigOptions): V1MutatingWebhook['namespaceSelector'] {
+  return {
+    matchExpressions: [
+      { key: POLICY_LABEL, operator: 'Exists' },
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded(opts) },
+    ],
+  };
+}
+
+/** Every namespace but the excluded ones: the validating webhook must see a dev label where no policy allows it. */
+function allButExcluded(opts: WebhookConfigOptions): V1MutatingWebhook['namespaceSelector'] {
+  return { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded(opts) }] };
+}
+
+const devObjects = { matchLabels: { [DEV_LABEL]: 'true' } };
+
+function common(opts: WebhookConfigOptions): Pick<V1MutatingWebhook, 'sideEffects' | 'admissionReviewVersions' | 'timeoutSeconds' | 'matchPolicy'> {
+  return { sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: opts.timeoutSeconds ?? 5, matchPolicy: 'Equivalent' };
+}
+
+function mutatingWebhooks(opts: WebhookConfigOptions): V1MutatingWebhook[] {
+  const base = { ...common(opts), reinvocationPolicy: 'IfNeeded' };
+  return [
+    {
+      ...base,
+      // Pod CREATE of a labelled pod: the injection itself.
+      name: 'pods.dev.x',
+      clientConfig: clientConfig(opts, PATHS.mutatePods),
+      rules: [{ apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE'], scope: 'Namespaced' }],
+      namespaceSelector: devNamespaces(opts),
+      objectSelector: devObjects,
+      failurePolicy: 'Fail',
+    },
+    {
+      ...base,
+      // Workloads entering, in, or leaving dev mode (old or new object labelled), and bare pods labelled later.
+      name: 'workloads.dev.x',
+      clientConfig: clientConfig(opts, PATHS.mutateWorkloads),
+      rules: [
+        ...WORKLOAD_RULES,
+        { apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['UPDATE'], scope: 'Namespaced' },
+      ],
+      namespaceSelector: devNamespaces(opts),
+      objectSelector: devObjects,
+      failurePolicy: 'Fail',
+    },
+    {
+      ...base,
+      // `kubectl scale` / HPA on a workload in dev mode: recorded as the original replicas instead of fighting dev
+      // mode. Unselectable by label (see the file comment), hence Ignore.
+      name: 'scale.dev.x',
+      clientConfig: clientConfig(opts, PATHS.mutateWorkloads),
+      rules: [{ apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments/scale', 'statefulsets/scale'], operations: ['UPDATE'], scope: 'Namespaced' }],
+      namespaceSelector: devNamespaces(opts),
+      failurePolicy: 'Ignore',
+    },
+  ];
+}
+
+function validatingWebhooks(opts: WebhookConfigOptions): V1ValidatingWebhook[] {
+  return [
+    {
+      ...common(opts),
+      name: 'validate.dev.x',
+      clientConfig: clientConfig(opts, PATHS.validate),
+      rules: [
+        ...WORKLOAD_RULES,
+        { apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: CREATE_UPDATE, scope: 'Namespaced' },
+      ],
+      namespaceSelector: allButExcluded(opts),
+      objectSelector: devObjects,
+      failurePolicy: 'Fail',
+    },
+  ];
+}
+
+/** Both webhook configurations as plain objects (for the API server, the Helm chart and tests). */
+export function webhookConfigurations(opts: WebhookConfigOptions): WebhookConfigurations {
+  const metadata = { name: WEBHOOK_CONFIGURATION_NAME, labels: METADATA_LABELS };
+  return {
+    mutating: {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata,
+      webhooks: mutatingWebhooks(opts),
+    },
+    validating: {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata,
+      webhooks: validatingWebhooks(opts),
+    },
+  };
+}
+
+/** Creates or updates both configurations (server-side apply; idempotent) and returns them as stored. */
+export async function registerWebhooks(kc: KubeConfig, opts: WebhookConfigOptions): Promise<WebhookConfigurations> {
+  const wanted = webhookConfigurations(opts);
+  const [mutating, validating] = await Promise.all([
+    applyObject(kc, wanted.mutating, { fieldManager: 'devx-webhook' }),
+    applyObject(kc, wanted.validating, { fieldManager: 'devx-webhook' }),
+  ]);
+  return { mutating, validating };
+}
+
+/** Deletes both configurations; missing ones are fine. */
+export async function unregisterWebhooks(kc: KubeConfig): Promise<void> {
+  const metadata = { name: WEBHOOK_CONFIGURATION_NAME };
+  const apiVersion = 'admissionregistration.k8s.io/v1';
+  await Promise.all([
+    deleteObject(kc, { apiVersion, kind: 'MutatingWebhookConfiguration', metadata }),
+    deleteObject(kc, { apiVersion, kind: 'ValidatingWebhookConfiguration', metadata }),
+  ]);
+}

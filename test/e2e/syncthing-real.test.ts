@@ -1,0 +1,277 @@
+// Real syncthing, real identities: the device IDs devx computes are the ones syncthing prints, and a sidecar
+// stand-in started from the very Secret and container command devx generates syncs with an agent-side syncthing.
+// Everything listens on 127.0.0.1 only; every process and temp dir is removed at the end, pass or fail.
+//
+// Binaries: the local end is `syncthing` from PATH (Debian's 1.19 on the test machines). The sidecar stand-in runs
+// both that and, when built (`bash test/tools/build-real-parts.sh syncthing`), the sidecar image's version (1.27).
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { renderAgentConfig, renderIgnore, renderSidecarConfig } from '../../src/sync/config.ts';
+import { generateSyncIdentity } from '../../src/sync/identity.ts';
+import { buildSyncSecretData, defaultFolderLabel, readSyncSecretData, type SyncSecret } from '../../src/sync/secret.ts';
+import { sidecarCommand, syncthingServeArgs } from '../../src/sync/sidecar-command.ts';
+
+const run = promisify(execFile);
+const SYNC_TIMEOUT_MS = 30_000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Which syncthing binaries to run
+
+function versionsEnv(): Record<string, string> {
+  const text = readFileSync(new URL('../tools/versions.env', import.meta.url), 'utf8');
+  return Object.fromEntries(text.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split('=', 2) as [string, string]));
+}
+
+interface Binary {
+  label: string;
+  path: string;
+}
+
+const LOCAL: Binary = { label: 'local syncthing', path: process.env.DEVX_SYNCTHING ?? 'syncthing' };
+const sidecarVersion = versionsEnv().SYNCTHING_SIDECAR_VERSION ?? '';
+const sidecarBuilt = join(process.env.DEVX_CACHE ?? join(homedir(), '.cache/devx'), `syncthing-v${sidecarVersion}`, 'syncthing');
+const SIDECAR_IMAGE_VERSION: Binary | undefined = existsSync(sidecarBuilt) ? { label: `syncthing ${sidecarVersion} (sidecar image version)`, path: sidecarBuilt } : undefined;
+
+/** In the pod the sidecar runs as non-root (Pod Security restricted); when the tests run as root, so does its stand-in. */
+const SIDECAR_USER: { uid?: number; gid?: number } = process.getuid?.() === 0 ? { uid: 65532, gid: 65532 } : {};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small process and polling helpers
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+interface Proc {
+  child: ChildProcess;
+  log: () => string;
+  stop: () => Promise<number | null>;
+}
+
+function start(opts: { command: string; args: string[]; env: NodeJS.ProcessEnv; uid?: number; gid?: number }): Proc {
+  const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid };
+  const child = spawn(opts.command, opts.args, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
+  let output = '';
+  child.stdout?.on('data', (b: Buffer) => (output += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (output += b.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  return { child, log: () => output, stop };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function fileContent(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch(() => undefined);
+}
+
+/**
+ * Log lines in which syncthing complains. Allowed: the warning about running as root, which only shows because the
+ * test machine runs tests as root (the sidecar runs as non-root in the pod).
+ */
+function complaints(log: string): string[] {
+  return log
+    .split('\n')
+    .filter((l) => /WARNING|ERROR|FATAL|fail|invalid|deprecat|refus|panic|unsupported/i.test(l))
+    .filter((l) => !/should not run as a privileged or system user/.test(l));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// (a) device IDs
+
+test('device IDs of fresh identities are exactly what real syncthing prints for them', async (t) => {
+  const binaries = [LOCAL, ...(SIDECAR_IMAGE_VERSION ? [SIDECAR_IMAGE_VERSION] : [])];
+  const dir = await mkdtemp(join(tmpdir(), 'devx-st-id-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const timings: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    const identity = generateSyncIdentity({ now: new Date() });
+    timings.push(performance.now() - started);
+    const home = join(dir, `home-${i}`);
+    await mkdir(home);
+    await writeFile(join(home, 'cert.pem'), identity.certPem);
+    await writeFile(join(home, 'key.pem'), identity.keyPem, { mode: 0o600 });
+    for (const bin of binaries) {
+      const { stdout } = await run(bin.path, ['serve', '--device-id', `--home=${home}`], { env: { PATH: process.env.PATH, HOME: home } });
+      assert.equal(stdout.trim(), identity.deviceId, `${bin.label}, identity ${i}`);
+    }
+  }
+  t.diagnostic(`checked against: ${binaries.map((b) => b.label).join(', ')}`);
+  t.diagnostic(`generateSyncIdentity ms: ${timings.map((ms) => ms.toFixed(1)).join(' ')}`);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// (b) a sidecar stand-in and an agent, syncing
+
+interface Layout {
+  root: string;
+  secretDir: string;
+  home: string;
+  workdir: string;
+  agentHome: string;
+  agentWork: string;
+  binDir: string;
+}
+
+async function makeLayout(t: TestContext): Promise<Layout> {
+  const root = await mkdtemp(join(tmpdir(), 'devx-st-sync-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const l: Layout = {
+    root,
+    secretDir: join(root, 'secret'),
+    home: join(root, 'sidecar-home'),
+    workdir: join(root, 'sidecar-workdir'),
+    agentHome: join(root, 'agent-home'),
+    agentWork: join(root, 'agent-work'),
+    binDir: join(root, 'bin'),
+  };
+  for (const d of [l.secretDir, l.home, l.workdir, l.agentHome, l.agentWork, l.binDir]) await mkdir(d);
+  // Like the pod's emptyDirs: world-writable, so the sidecar's non-root user can use them.
+  await chmod(root, 0o755);
+  for (const d of [l.home, l.workdir]) await chmod(d, 0o777);
+  return l;
+}
+
+/** Writes `data` the way the kubelet mounts a Secret: files in a timestamped dir, reached through `..data` symlinks. */
+async function mountSecret(secretDir: string, data: Record<string, string>): Promise<void> {
+  const payload = join(secretDir, '..2026_01_01_00_00_00.000000001');
+  await mkdir(payload);
+  for (const [key, value] of Object.entries(data)) {
+    await writeFile(join(payload, key), value);
+    await chmod(join(payload, key), 0o444);
+    await symlink(join('..data', key), join(secretDir, key));
+  }
+  await symlink('..2026_01_01_00_00_00.000000001', join(secretDir, '..data'));
+  await chmod(payload, 0o555);
+}
+
+async function rest(port: number, path: string, apiKey?: string): Promise<Response> {
+  return fetch(`http://127.0.0.1:${port}${path}`, { headers: apiKey === undefined ? {} : { 'X-API-Key': apiKey } });
+}
+
+async function portRefuses(port: number): Promise<boolean> {
+  return fetch(`http://127.0.0.1:${port}/`).then(
+    () => false,
+    () => true,
+  );
+}
+
+async function syncScenario(t: TestContext, sidecarBin: Binary): Promise<void> {
+  const l = await makeLayout(t);
+  const workload = { workloadKind: 'Deployment', workloadName: 'reviews', namespace: 'bookinfo' };
+  const data = buildSyncSecretData({ ...workload, now: new Date() });
+  const read = readSyncSecretData(data);
+  assert.ok(read.ok, read.ok ? '' : read.reason);
+  const s: SyncSecret = read.secret;
+
+  // The stand-in's config is the Secret's config with only the folder path and the two addresses substituted:
+  // rendering with the defaults must give back the Secret's config.xml byte for byte.
+  const [syncPort, guiPort, decoyGuiPort, agentGuiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const common = { sidecarDeviceId: s.sidecar.deviceId, agentDeviceId: s.agent.deviceId, apiKey: s.apiKey, folderLabel: defaultFolderLabel(workload) };
+  assert.equal(renderSidecarConfig(common), data['config.xml']);
+  const standInConfig = renderSidecarConfig({ ...common, folderPath: l.workdir, listenAddress: `tcp://127.0.0.1:${syncPort}`, guiAddress: `127.0.0.1:${guiPort}` });
+  await mountSecret(l.secretDir, { ...data, 'config.xml': standInConfig });
+
+  // The sidecar: the exact container command, args and env; `syncthing` resolved through PATH as in the image. The
+  // image's own env (STGUIADDRESS on all interfaces, STHOMEDIR, a root-owned HOME) is set first, as the container
+  // runtime would, and the container's env overrides it.
+  await symlink(sidecarBin.path, join(l.binDir, 'syncthing'));
+  const cmd = sidecarCommand({ home: l.home, secretDir: l.secretDir });
+  const imageEnv = { PATH: `${l.binDir}:${process.env.PATH ?? ''}`, HOME: '/var/syncthing', STGUIADDRESS: `0.0.0.0:${decoyGuiPort}`, STHOMEDIR: '/var/syncthing/config' };
+  const [shell, ...shellArgs] = cmd.command;
+  const env = { ...imageEnv, ...Object.fromEntries(cmd.env.map((e) => [e.name, e.value])) };
+  const sidecar = start({ command: shell ?? 'sh', args: [...shellArgs, ...cmd.args], env, ...SIDECAR_USER });
+  t.after(() => sidecar.stop());
+
+  const ping = await waitFor('the sidecar REST API', async () => ((await rest(guiPort, '/rest/system/ping', s.apiKey)).ok ? true : undefined), SYNC_TIMEOUT_MS).catch((e: Error) => {
+    throw new Error(`${e.message}\n--- sidecar log ---\n${sidecar.log()}`);
+  });
+  assert.ok(ping);
+  // REST: the API key opens it, no key or a wrong key does not; the image's 0.0.0.0 override is off.
+  const status = (await (await rest(guiPort, '/rest/system/status', s.apiKey)).json()) as { myID: string };
+  assert.equal(status.myID, s.sidecar.deviceId);
+  assert.equal((await rest(guiPort, '/rest/system/status')).status, 403);
+  assert.equal((await rest(guiPort, '/rest/system/status', 'wrong-key-0123456789')).status, 403);
+  assert.ok(await portRefuses(decoyGuiPort), 'STGUIADDRESS from the image must not apply');
+  for (const file of ['key.pem', 'config.xml']) assert.equal((await stat(join(l.home, file))).mode & 0o777, 0o600, file);
+
+  // The agent: the local syncthing with the agent config, dialing the sidecar's (here: directly reachable) address.
+  await writeFile(
+    join(l.agentHome, 'config.xml'),
+    renderAgentConfig({ ...common, folderPath: l.agentWork, sidecarAddress: `tcp://127.0.0.1:${syncPort}`, guiAddress: `127.0.0.1:${agentGuiPort}`, mode: 'two-way' }),
+  );
+  await writeFile(join(l.agentHome, 'cert.pem'), s.agent.certPem);
+  await writeFile(join(l.agentHome, 'key.pem'), s.agent.keyPem, { mode: 0o600 });
+  await writeFile(join(l.agentWork, '.stignore'), renderIgnore(['*.tmp']));
+  await mkdir(join(l.agentWork, '.git'));
+  await writeFile(join(l.agentWork, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+  await writeFile(join(l.agentWork, 'scratch.tmp'), 'ignored\n');
+  const agent = start({ command: LOCAL.path, args: syncthingServeArgs(l.agentHome), env: { PATH: process.env.PATH, HOME: l.agentHome } });
+  t.after(() => agent.stop());
+
+  // Agent → sidecar.
+  const content = `hello from the agent ${Date.now()}\n`;
+  const written = performance.now();
+  await writeFile(join(l.agentWork, 'hello.txt'), content);
+  await waitFor('hello.txt on the sidecar', async () => ((await fileContent(join(l.workdir, 'hello.txt'))) === content ? true : undefined), SYNC_TIMEOUT_MS).catch(
+    (e: Error) => {
+      throw new Error(`${e.message}\n--- sidecar log ---\n${sidecar.log()}\n--- agent log ---\n${agent.log()}`);
+    },
+  );
+  t.diagnostic(`agent → sidecar: ${(performance.now() - written).toFixed(0)} ms (includes connection set-up)`);
+  assert.ok(!existsSync(join(l.workdir, '.git')), '.git is never synced');
+  assert.ok(!existsSync(join(l.workdir, 'scratch.tmp')), 'ignore patterns apply');
+
+  // Sidecar → agent (two-way).
+  const back = `hello from the pod ${Date.now()}\n`;
+  const writtenBack = performance.now();
+  await writeFile(join(l.workdir, 'from-pod.txt'), back);
+  await waitFor('from-pod.txt on the agent', async () => ((await fileContent(join(l.agentWork, 'from-pod.txt'))) === back ? true : undefined), SYNC_TIMEOUT_MS);
+  t.diagnostic(`sidecar → agent: ${(performance.now() - writtenBack).toFixed(0)} ms`);
+
+  // Both stop cleanly on SIGTERM (the sidecar's sh has exec'd syncthing, so the signal reaches syncthing itself).
+  assert.equal(await sidecar.stop(), 0, `sidecar exit\n${sidecar.log()}`);
+  assert.equal(await agent.stop(), 0, `agent exit\n${agent.log()}`);
+  if (process.env.DEVX_SHOW_LOGS) t.diagnostic(`--- sidecar log ---\n${sidecar.log()}--- agent log ---\n${agent.log()}`);
+  assert.deepEqual(complaints(sidecar.log()), [], 'the sidecar logged complaints');
+  assert.deepEqual(complaints(agent.log()), [], 'the agent logged complaints');
+}
+
+test('sidecar stand-in (local syncthing) from the generated Secret and command syncs both ways with the agent', async (t) => {
+  await syncScenario(t, LOCAL);
+});
+
+test('sidecar stand-in on the sidecar image version syncs both ways with the local agent', { skip: SIDECAR_IMAGE_VERSION ? false : `not built: bash test/tools/build-real-parts.sh syncthing` }, async (t) => {
+  await syncScenario(t, SIDECAR_IMAGE_VERSION as Binary);
+});
