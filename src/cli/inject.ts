@@ -5,6 +5,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import type { KubeObject } from '../core/kube.ts';
 import { LABEL_ENABLED, LABEL_POLICY } from '../core/names.ts';
 import { previewDevMode } from '../core/preview.ts';
+import type { Decision } from '../core/result.ts';
 import { staticView } from '../core/static-view.ts';
 import { parseDevPolicy } from '../schemas/policy.ts';
 import { VERSION } from '../version.ts';
@@ -39,22 +40,21 @@ export function runInject(args: InjectArgs): { output: string; ok: boolean } {
   const first = parseDevPolicy(policies[0]);
   if (!first.ok) throw new Error(`${args.policyFile}: invalid DevPolicy: ${first.errors.join('; ')}`);
   const objects = readDocs(args.file) as KubeObject[];
-  const out: string[] = [];
-  let ok = true;
-  for (const obj of objects) {
+  const user = { username: args.user ?? 'devx-preview', groups: args.groups ?? ['system:authenticated'] };
+  const decisions = objects.flatMap((obj) => {
     const namespace = obj.metadata?.namespace ?? 'default';
     const view = staticView([...policies, { kind: 'Namespace', metadata: { name: namespace, labels: { [LABEL_POLICY]: first.policy.metadata.name } } }]);
     const object = args.enable === false ? obj : labelled(obj);
-    const user = { username: args.user ?? 'devx-preview', groups: args.groups ?? ['system:authenticated'] };
     const preview = previewDevMode({ object, namespace, user, operation: 'CREATE' }, { view, now: new Date(), version: VERSION });
-    for (const d of [preview.workload, preview.pod]) {
-      if (!d) continue;
-      if (d.kind === 'mutate') out.push(stringify(d.object, { lineWidth: 0 }));
-      else if (d.kind === 'deny') {
-        ok = false;
-        out.push(`# ${obj.kind}/${obj.metadata?.name}: denied: ${d.message}\n`);
-      } else out.push(`# ${obj.kind}/${obj.metadata?.name}: unchanged (${d.reason})\n` + stringify(obj, { lineWidth: 0 }));
-    }
-  }
-  return { output: out.join('---\n'), ok };
+    return [preview.workload, preview.pod].filter((d) => d !== undefined).map((d) => ({ obj, d }));
+  });
+  const out = decisions.map(({ obj, d }) => render(obj, d));
+  return { output: out.join('---\n'), ok: decisions.every(({ d }) => d.kind !== 'deny') };
+}
+
+function render(obj: KubeObject, d: Decision): string {
+  const what = `${obj.kind}/${obj.metadata?.name}`;
+  if (d.kind === 'mutate') return stringify(d.object, { lineWidth: 0 });
+  if (d.kind === 'deny') return `# ${what}: denied: ${d.message}\n`;
+  return `# ${what}: unchanged (${d.reason})\n` + stringify(obj, { lineWidth: 0 });
 }

@@ -49,31 +49,54 @@ interface Gate {
   policyName: string;
 }
 
+function namespaceOf(req: AdmissionRequest, obj: KubeObject): string {
+  return req.namespace ?? obj.metadata?.namespace ?? '';
+}
+
+function kindGate(c: WorkloadChange, policy: Gate): Decision<never> | undefined {
+  if (policy.spec.kinds.includes(c.kind)) return undefined;
+  return deny(`DevPolicy ${policy.policyName} does not allow dev mode for ${c.kind}s (kinds: ${policy.spec.kinds.join(', ')})`, 'kind-not-allowed');
+}
+
+function subjectGate(c: WorkloadChange, policy: Gate, entering: boolean): Decision<never> | undefined {
+  if (!entering && !overridesChanged(c)) return undefined;
+  const subject = checkSubject(policy.spec, policy.policyName, c.user);
+  return subject.ok ? undefined : deny(subject.message, 'subject-not-allowed');
+}
+
+function ownerGate(c: WorkloadChange, entering: boolean): Decision<never> | undefined {
+  if (!entering || c.kind !== 'Pod') return undefined;
+  const owner = ownerHint(c.object);
+  if (!owner) return undefined;
+  return deny(`this pod is managed by ${owner}: label that instead (kubectl label ${owner} dev.x/enabled=true)`, 'pod-has-owner');
+}
+
+function capacityGate(c: WorkloadChange, policy: Gate, o: { namespace: string; ctx: AdmissionContext; entering: boolean }): Decision<never> | undefined {
+  if (!o.entering) return undefined;
+  const count = o.ctx.view.devWorkloadCount?.(o.namespace, workloadRef(c.kind, c.object));
+  const max = policy.spec.maxWorkloads;
+  if (count === undefined || count < max) return undefined;
+  return deny(
+    `namespace ${o.namespace} already has ${count} workloads in dev mode, the most DevPolicy ${policy.policyName} allows (maxWorkloads ${max}); end dev mode of one first`,
+    'max-workloads',
+  );
+}
+
 /** Policy checks for a workload that is (or stays) in dev mode: everything DESIGN §3 lists as denied. */
 function checkWorkload(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionContext): Decision<never> | Gate {
-  const namespace = req.namespace ?? c.object.metadata?.namespace ?? '';
-  const policy = resolvePolicy(ctx.view, namespace);
-  if (!policy.ok) return deny(policy.message, policy.reason);
+  const namespace = namespaceOf(req, c.object);
+  const resolved = resolvePolicy(ctx.view, namespace);
+  if (!resolved.ok) return deny(resolved.message, resolved.reason);
+  const policy: Gate = { spec: resolved.spec, policyName: resolved.name };
   const entering = !isDevEnabled(labelsOf(c.oldObject));
-  if (!policy.spec.kinds.includes(c.kind)) {
-    return deny(`DevPolicy ${policy.name} does not allow dev mode for ${c.kind}s (kinds: ${policy.spec.kinds.join(', ')})`, 'kind-not-allowed');
-  }
-  if (entering || overridesChanged(c)) {
-    const subject = checkSubject(policy.spec, policy.name, c.user);
-    if (!subject.ok) return deny(subject.message, 'subject-not-allowed');
-  }
   const ov = readOverrides(annotationsOf(c.object), policy.spec);
-  if (!ov.ok) return deny(ov.message, 'bad-annotation');
-  if (entering && c.kind === 'Pod') {
-    const owner = ownerHint(c.object);
-    if (owner) return deny(`this pod is managed by ${owner}: label that instead (kubectl label ${owner} dev.x/enabled=true)`, 'pod-has-owner');
-  }
-  const max = policy.spec.maxWorkloads;
-  const count = entering ? ctx.view.devWorkloadCount?.(namespace, workloadRef(c.kind, c.object)) : undefined;
-  if (count !== undefined && count >= max) {
-    return deny(`namespace ${namespace} already has ${count} workloads in dev mode, the most DevPolicy ${policy.name} allows (maxWorkloads ${max}); end dev mode of one first`, 'max-workloads');
-  }
-  return { spec: policy.spec, policyName: policy.name };
+  const refusal =
+    kindGate(c, policy) ??
+    subjectGate(c, policy, entering) ??
+    (ov.ok ? undefined : deny(ov.message, 'bad-annotation')) ??
+    ownerGate(c, entering) ??
+    capacityGate(c, policy, { namespace, ctx, entering });
+  return refusal ?? policy;
 }
 
 /** The pod the workload's template will become, to reject now what the pod webhook would reject later. */
@@ -88,6 +111,12 @@ function previewPods(c: WorkloadChange, mutated: KubeObject, gate: Gate, version
   return injectPod({ pod, policyName: gate.policyName, spec: gate.spec, workload: workloadRef(c.kind, mutated), version });
 }
 
+/** What the user should hear about the pods to come (image, probes); the sidecar line is for the pod itself. */
+function podWarnings(kind: WorkloadKind, preview: Decision<Pod> | undefined): string[] {
+  if (preview?.kind !== 'mutate' || kind === 'Pod') return [];
+  return preview.warnings.filter((w) => !w.includes('sidecar'));
+}
+
 function admitWorkloadChange(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionContext): Decision {
   const on = isDevEnabled(labelsOf(c.object));
   if (!on) {
@@ -100,8 +129,7 @@ function admitWorkloadChange(c: WorkloadChange, req: AdmissionRequest, ctx: Admi
   if (entered.kind !== 'mutate') return entered;
   const preview = previewPods(c, entered.object, gate, ctx.version);
   if (preview?.kind === 'deny') return preview;
-  const podWarnings = preview?.kind === 'mutate' && c.kind !== 'Pod' ? preview.warnings.filter((w) => !w.includes('sidecar')) : [];
-  return { ...entered, warnings: [...entered.warnings, ...podWarnings] };
+  return { ...entered, warnings: [...entered.warnings, ...podWarnings(c.kind, preview)] };
 }
 
 function changeOf(req: AdmissionRequest, ctx: AdmissionContext): WorkloadChange | Decision<never> {
@@ -130,22 +158,34 @@ export function admitWorkload(req: AdmissionRequest, ctx: AdmissionContext): Dec
   return c as Decision<never>;
 }
 
-/** Pod route: a new pod with dev.x/enabled=true gets the dev container and the sync sidecar. */
-export function admitPod(req: AdmissionRequest, ctx: AdmissionContext): Decision {
+function podRequestProblem(req: AdmissionRequest): Decision<never> | undefined {
   if (req.kind.kind !== 'Pod' || req.kind.group !== '' || req.subResource) return skip(`not a pod: ${req.kind.group}/${req.kind.kind}`);
   if (req.operation !== 'CREATE') return skip(`operation ${req.operation} on a pod needs no injection`);
   if (!isObject(req.object) || !hasPodSpec(req.object)) return deny('the AdmissionReview request has no pod object with containers', 'no-object');
-  const pod = req.object;
+  return undefined;
+}
+
+/** `<kind>/<name>` of the workload a pod belongs to: from its template's annotation, else the pod itself. */
+function podWorkload(pod: Pod): string {
+  const fromTemplate = annotationsOf(pod)[ANN_WORKLOAD];
+  if (fromTemplate) return fromTemplate;
+  const name = pod.metadata?.name ?? pod.metadata?.generateName?.replace(/-$/, '');
+  return `pod/${name ?? 'pod'}`;
+}
+
+/** Pod route: a new pod with dev.x/enabled=true gets the dev container and the sync sidecar. */
+export function admitPod(req: AdmissionRequest, ctx: AdmissionContext): Decision {
+  const problem = podRequestProblem(req);
+  if (problem) return problem;
+  const pod = req.object as Pod;
   if (!isDevEnabled(labelsOf(pod))) return skip('pod not labelled dev.x/enabled=true');
-  const policy = resolvePolicy(ctx.view, req.namespace ?? pod.metadata?.namespace ?? '');
+  const policy = resolvePolicy(ctx.view, namespaceOf(req, pod));
   if (!policy.ok) return deny(policy.message, policy.reason);
+  // A pod with an owner comes from a template whose workload was checked when it entered dev mode.
   const owned = (pod.metadata?.ownerReferences ?? []).length > 0;
-  if (!owned) {
-    const subject = checkSubject(policy.spec, policy.name, req.userInfo);
-    if (!subject.ok) return deny(subject.message, 'subject-not-allowed');
-  }
-  const workload = annotationsOf(pod)[ANN_WORKLOAD] ?? `pod/${pod.metadata?.name ?? pod.metadata?.generateName?.replace(/-$/, '') ?? 'pod'}`;
-  return injectPod({ pod, policyName: policy.name, spec: policy.spec, workload, version: ctx.version });
+  const subject = owned ? { ok: true as const } : checkSubject(policy.spec, policy.name, req.userInfo);
+  if (!subject.ok) return deny(subject.message, 'subject-not-allowed');
+  return injectPod({ pod, policyName: policy.name, spec: policy.spec, workload: podWorkload(pod), version: ctx.version });
 }
 
 /** Validating route: the final object must satisfy the policy; it never changes anything. */

@@ -63,18 +63,25 @@ export function resolvePolicy(view: ClusterView, namespace: string): PolicyResol
   return { ok: true, name, spec: parsed.policy.spec };
 }
 
+function describeSubjects(users: string[], groups: string[]): string {
+  const parts: string[] = [];
+  if (users.length > 0) parts.push(`users ${users.join(', ')}`);
+  if (groups.length > 0) parts.push(`groups ${groups.join(', ')}`);
+  return parts.join('; ');
+}
+
+function isListed(user: UserInfo, users: string[], groups: string[]): boolean {
+  if (user.username !== undefined && users.includes(user.username)) return true;
+  return (user.groups ?? []).some((g) => groups.includes(g));
+}
+
 /** Whether a user may turn dev mode on under a policy; the message says who may. */
 export function checkSubject(spec: DevPolicySpec, policyName: string, user: UserInfo): { ok: true } | { ok: false; message: string } {
-  const users = spec.subjects?.users ?? [];
-  const groups = spec.subjects?.groups ?? [];
+  const { users = [], groups = [] } = spec.subjects ?? {};
   if (users.length === 0 && groups.length === 0) return { ok: true };
-  if (user.username && users.includes(user.username)) return { ok: true };
-  if ((user.groups ?? []).some((g) => groups.includes(g))) return { ok: true };
-  const who = [users.length ? `users ${users.join(', ')}` : '', groups.length ? `groups ${groups.join(', ')}` : '']
-    .filter(Boolean)
-    .join('; ');
+  if (isListed(user, users, groups)) return { ok: true };
   return {
     ok: false,
-    message: `user "${user.username ?? '(unknown)'}" may not turn dev mode on: DevPolicy ${policyName} allows only ${who}; ask a cluster admin to add you to its subjects`,
+    message: `user "${user.username ?? '(unknown)'}" may not turn dev mode on: DevPolicy ${policyName} allows only ${describeSubjects(users, groups)}; ask a cluster admin to add you to its subjects`,
   };
 }

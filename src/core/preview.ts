@@ -21,23 +21,32 @@ export interface RequestOptions {
 }
 
 /** An AdmissionRequest as the API server would send it for this object. */
+function gvkOf(object: KubeObject): { group: string; version: string; kind: string } {
+  const kind = String(object.kind ?? '');
+  const apiVersion = String(object.apiVersion ?? 'v1');
+  return { group: GROUPS[kind as WorkloadKind] ?? '', version: apiVersion.slice(apiVersion.lastIndexOf('/') + 1), kind };
+}
+
+const PREVIEW_USER: UserInfo = { username: 'devx-preview', groups: ['system:authenticated'] };
+
+function optionalFields(o: RequestOptions): Partial<AdmissionRequest> {
+  const name = o.object.metadata?.name;
+  return { ...(name ? { name } : {}), ...(o.dryRun ? { dryRun: true } : {}) };
+}
+
 export function requestFor(o: RequestOptions): AdmissionRequest {
-  const kind = String(o.object.kind ?? '');
-  const group = GROUPS[kind as WorkloadKind] ?? '';
-  const version = String(o.object.apiVersion ?? 'v1').split('/').pop() ?? 'v1';
-  const req: AdmissionRequest = {
+  const { group, version, kind } = gvkOf(o.object);
+  return {
     uid: o.uid ?? '00000000-0000-0000-0000-000000000000',
     kind: { group, version, kind },
     resource: { group, version, resource: `${kind.toLowerCase()}s` },
     namespace: o.namespace ?? o.object.metadata?.namespace ?? 'default',
     operation: o.operation ?? (o.oldObject ? 'UPDATE' : 'CREATE'),
-    userInfo: o.user ?? { username: 'devx-preview', groups: ['system:authenticated'] },
+    userInfo: o.user ?? PREVIEW_USER,
     object: o.object as Record<string, unknown>,
-    oldObject: (o.oldObject as Record<string, unknown> | undefined) ?? null,
+    oldObject: o.oldObject ?? null,
+    ...optionalFields(o),
   };
-  if (o.object.metadata?.name) req.name = o.object.metadata.name;
-  if (o.dryRun) req.dryRun = true;
-  return req;
 }
 
 export interface Preview {
@@ -61,15 +70,20 @@ export function podFromTemplate(kind: WorkloadKind, obj: KubeObject): KubeObject
   return pod;
 }
 
+function isPodCreate(o: RequestOptions): boolean {
+  return o.object.kind === 'Pod' && !o.oldObject && o.operation !== 'UPDATE';
+}
+
+function hasTemplate(kind: string): kind is WorkloadKind {
+  return kind !== 'Pod' && (WORKLOAD_KINDS as readonly string[]).includes(kind);
+}
+
 export function previewDevMode(o: RequestOptions, ctx: AdmissionContext): Preview {
   const kind = String(o.object.kind ?? '');
-  if (kind === 'Pod' && (o.operation ?? 'CREATE') === 'CREATE' && !o.oldObject) {
-    return { workload: admit('pods', requestFor(o), ctx) };
-  }
+  if (isPodCreate(o)) return { workload: admit('pods', requestFor(o), ctx) };
   const workload = admit('workloads', requestFor(o), ctx);
-  const after = workload.kind === 'mutate' ? workload.object : o.object;
-  if (!(WORKLOAD_KINDS as readonly string[]).includes(kind) || kind === 'Pod' || workload.kind === 'deny') return { workload };
-  const pod = podFromTemplate(kind as WorkloadKind, after);
+  if (!hasTemplate(kind) || workload.kind === 'deny') return { workload };
+  const pod = podFromTemplate(kind, workload.kind === 'mutate' ? workload.object : o.object);
   if (!pod) return { workload };
   return { workload, pod: admit('pods', requestFor({ ...o, object: pod, oldObject: undefined, operation: 'CREATE' }), ctx) };
 }

@@ -9,13 +9,19 @@ import { skip, type Decision } from './result.ts';
 
 const SCALABLE: Record<string, string> = { deployments: 'Deployment', statefulsets: 'StatefulSet' };
 
-export function admitScale(req: AdmissionRequest, ctx: AdmissionContext): Decision {
+function pinnable(req: AdmissionRequest, ctx: AdmissionContext): { kind: string; namespace: string; name: string } | string {
   const kind = SCALABLE[req.resource.resource];
-  if (!kind || req.operation !== 'UPDATE' || !req.object) return skip('scale of a kind devx does not pin');
-  const namespace = req.namespace ?? '';
-  const name = req.name ?? '';
-  const inDevMode = ctx.view.isInDevMode?.(kind, namespace, name);
-  if (inDevMode !== true) return skip(inDevMode === undefined ? 'dev mode unknown for scale target' : 'not in dev mode');
+  if (!kind || req.operation !== 'UPDATE' || !req.object) return 'scale of a kind devx does not pin';
+  const target = { kind, namespace: req.namespace ?? '', name: req.name ?? '' };
+  const inDevMode = ctx.view.isInDevMode?.(kind, target.namespace, target.name);
+  if (inDevMode === undefined) return 'dev mode unknown for scale target';
+  return inDevMode ? target : 'not in dev mode';
+}
+
+export function admitScale(req: AdmissionRequest, ctx: AdmissionContext): Decision {
+  const target = pinnable(req, ctx);
+  if (typeof target === 'string') return skip(target);
+  const { kind, namespace, name } = target;
   const scale = structuredClone(req.object) as KubeObject & { spec?: { replicas?: number } };
   const requested = scale.spec?.replicas ?? 1;
   if (requested === 1) return skip('scale to 1 is what dev mode wants');

@@ -104,6 +104,12 @@ function recordWho(obj: KubeObject, c: WorkloadChange): void {
   setMetaKey(meta(obj), 'annotations', ANN_ENABLED_AT, at);
 }
 
+/** Kinds whose dev pod comes from an object devx makes, said once when dev mode begins. */
+const COPY_NOTICE: Partial<Record<WorkloadKind, string>> = {
+  Job: 'dev mode on: a dev copy of this Job is created',
+  Pod: 'dev mode on: the pod is recreated with dev mode',
+};
+
 /** Applies the dev-mode invariants to a copy of the workload. */
 export function enterDevMode(c: WorkloadChange): Decision {
   const obj = structuredClone(c.object);
@@ -114,9 +120,9 @@ export function enterDevMode(c: WorkloadChange): Decision {
   if (c.kind === 'Deployment' || c.kind === 'StatefulSet') pinReplicas(obj, c.oldObject, warnings);
   if (c.kind === 'CronJob') suspendCronJob(obj, c.oldObject, warnings);
   if (c.kind === 'DaemonSet') pauseDaemonSet(obj, warnings);
-  if (c.kind === 'Job' && !isDevEnabled(labelsOf(c.oldObject))) warnings.push('dev mode on: a dev copy of this Job is created');
-  if (c.kind === 'Pod' && !isDevEnabled(labelsOf(c.oldObject))) warnings.push('dev mode on: the pod is recreated with dev mode');
-  return { kind: 'mutate', object: obj, warnings, reason: isDevEnabled(labelsOf(c.oldObject)) ? 'dev mode kept' : 'dev mode on' };
+  const wasOn = isDevEnabled(labelsOf(c.oldObject));
+  if (!wasOn && COPY_NOTICE[c.kind]) warnings.push(COPY_NOTICE[c.kind] as string);
+  return { kind: 'mutate', object: obj, warnings, reason: wasOn ? 'dev mode kept' : 'dev mode on' };
 }
 
 // ---- leaving dev mode -------------------------------------------------------------------------------------------

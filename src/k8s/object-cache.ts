@@ -76,6 +76,7 @@ export function createObjectCache(opts: ObjectCacheOptions): ObjectCache {
     logger: opts.logger,
     onEvent: emit('DevPolicy'),
     backoff: opts.backoff,
+    notFoundHint: `the DevPolicy CRD (${DEVPOLICY_PLURAL}.${DEVPOLICY_GROUP}) is not installed: apply deploy/crds`,
   });
   const informers = [namespaces, policies];
   const ready = (): boolean => informers.every((i) => i.synced());

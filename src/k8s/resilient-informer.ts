@@ -2,8 +2,8 @@
 // after a normal end of a watch, but after any other error (API server down, 404 for a missing CRD, 403) they stop
 // for good and only report the error. This wrapper starts them again with exponential backoff and tracks whether
 // the first full list has been seen, which is what "ready" means for a cache.
-import { makeInformer } from '@kubernetes/client-node';
-import type { Informer, KubeConfig, KubernetesListObject, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
+import { ListWatch, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
 import { describeError } from './logger.ts';
 import type { Logger } from './logger.ts';
 
@@ -26,6 +26,8 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   logger: Logger;
   onEvent: (type: ChangeType, obj: T) => void;
   backoff?: Backoff;
+  /** Added to the log line when the list answers 404, e.g. "is the CRD installed?". */
+  notFoundHint?: string;
 }
 
 export interface ResilientInformer<T extends KubernetesObject> {
@@ -39,10 +41,26 @@ export interface ResilientInformer<T extends KubernetesObject> {
 
 const DEFAULT_INITIAL_MS = 500;
 const DEFAULT_MAX_MS = 30_000;
+// ListWatch waits before re-opening a watch the server ended cleanly (as an API server does when it shuts down),
+// doubling up to 30 s while no event arrives; capped here so a restarted API server is followed within seconds.
+const MAX_REWATCH_DELAY_MS = 2000;
 
 /** Wraps makeInformer() with restart-on-error and backoff. */
 export function resilientInformer<T extends KubernetesObject>(opts: ResilientInformerOptions<T>): ResilientInformer<T> {
-  const informer: Informer<T> & ObjectCache<T> = makeInformer(opts.kubeConfig, opts.path, opts.list);
+  // ListWatch re-opens the watch after its delay even if stop() was called meanwhile, which would leave a watch
+  // running after stop(). A delay that belongs to an earlier generation (stop() or a restart since) never ends.
+  let generation = 0;
+  let rewatchTimer: NodeJS.Timeout | undefined;
+  const delayFn = (ms: number): Promise<void> => {
+    const gen = generation;
+    return new Promise((resolve) => {
+      rewatchTimer = setTimeout(() => {
+        if (gen === generation) resolve();
+      }, Math.min(ms, MAX_REWATCH_DELAY_MS));
+    });
+  };
+  // What makeInformer() builds, plus the delay (makeInformer has no way to pass options).
+  const informer = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), opts.list, false, undefined, undefined, { delayFn });
   const initialMs = opts.backoff?.initialMs ?? DEFAULT_INITIAL_MS;
   const maxMs = opts.backoff?.maxMs ?? DEFAULT_MAX_MS;
   let delayMs = initialMs;
@@ -55,6 +73,7 @@ export function resilientInformer<T extends KubernetesObject>(opts: ResilientInf
   const attempt = async (): Promise<void> => {
     timer = undefined;
     if (stopped) return;
+    generation++;
     attemptFailed = false;
     try {
       // start() lists (unless it can resume from the last resourceVersion) and opens the watch; errors on the way
@@ -63,6 +82,8 @@ export function resilientInformer<T extends KubernetesObject>(opts: ResilientInf
     } catch (err) {
       scheduleRestart(err);
     }
+    // stop() during the list does not keep ListWatch from opening the watch afterwards: close it again.
+    if (stopped) await informer.stop();
     if (attemptFailed || stopped) return;
     if (!hasSynced || failures > 0) opts.logger.info({ kind: opts.kind, afterFailures: failures }, 'informer watching');
     hasSynced = true;
@@ -74,8 +95,11 @@ export function resilientInformer<T extends KubernetesObject>(opts: ResilientInf
     attemptFailed = true;
     if (stopped || timer) return;
     failures++;
+    // The first failure and every tenth are warnings; the retries between them would only flood the log.
     const level = failures === 1 || failures % 10 === 0 ? 'warn' : 'debug';
-    opts.logger[level]({ kind: opts.kind, ...describeError(err), retryInMs: delayMs, failures }, 'informer stopped by an error; restarting');
+    const described = describeError(err);
+    const hint = described.code === 404 && opts.notFoundHint ? { hint: opts.notFoundHint } : {};
+    opts.logger[level]({ kind: opts.kind, ...described, ...hint, retryInMs: delayMs, failures }, 'informer stopped by an error; restarting');
     timer = setTimeout(() => void attempt(), delayMs);
     timer.unref();
     delayMs = Math.min(delayMs * 2, maxMs);
@@ -96,7 +120,9 @@ export function resilientInformer<T extends KubernetesObject>(opts: ResilientInf
     cache: () => informer,
     stop: async () => {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      generation++;
+      clearTimeout(timer);
+      clearTimeout(rewatchTimer);
       timer = undefined;
       await informer.stop();
     },

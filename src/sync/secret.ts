@@ -121,7 +121,8 @@ function identityOf(certPem: string, keyPem: string, end: string): SyncIdentity 
 function configProblem(secret: SyncSecret): string | undefined {
   if (secret.sidecar.deviceId === secret.agent.deviceId) return 'sidecar and agent share one certificate';
   for (const [end, id] of [['sidecar', secret.sidecar.deviceId], ['agent', secret.agent.deviceId]] as const) {
-    if (!secret.configXml.includes(`<device id="${id}"`)) return `config.xml does not trust the ${end} certificate (device ${id})`;
+    // Once in the device list and once in the folder's share list.
+    if (secret.configXml.split(`<device id="${id}"`).length - 1 < 2) return `config.xml does not trust the ${end} certificate (device ${id})`;
   }
   if (!secret.configXml.includes(`<apikey>${secret.apiKey}</apikey>`)) return 'config.xml does not carry the api-key';
   return undefined;

@@ -54,26 +54,36 @@ function resultOf(decision: Decision, patched: boolean): string {
   return decision.kind;
 }
 
-/** Answers one AdmissionReview body (already JSON-parsed). Never throws for any input. */
-export function answerReview(route: Route, body: unknown, ctx: AdmissionContext): ReviewOutcome {
+function decide(route: Route, req: AdmissionRequest, ctx: AdmissionContext): Decision {
+  try {
+    return admit(route, req, ctx);
+  } catch (err) {
+    // The core returns values; an exception is a devx bug. Fail closed for this review only, with a reason.
+    return { kind: 'deny', message: `internal error in devx, please report it: ${(err as Error).message}`, reason: 'internal-error' };
+  }
+}
+
+type Parsed = { req: AdmissionRequest; apiVersion: string; kind: string | undefined } | ReviewOutcome;
+
+function parseReview(body: unknown): Parsed {
   const envelope = AdmissionEnvelopeSchema.safeParse(body);
   if (!envelope.success) return badRequest(`not an AdmissionReview: ${zodMessage(envelope.error.issues)}`);
   const parsed = AdmissionRequestSchema.safeParse(envelope.data.request);
   if (!parsed.success) return badRequest(`invalid AdmissionReview request: ${zodMessage(parsed.error.issues)}`);
-  const req = parsed.data;
-  const apiVersion = envelope.data.apiVersion ?? ADMISSION_API_VERSION;
+  return { req: parsed.data, apiVersion: envelope.data.apiVersion ?? ADMISSION_API_VERSION, kind: envelope.data.kind };
+}
+
+/** Answers one AdmissionReview body (already JSON-parsed). Never throws for any input. */
+export function answerReview(route: Route, body: unknown, ctx: AdmissionContext): ReviewOutcome {
+  const parsed = parseReview(body);
+  if ('statusCode' in parsed) return parsed;
+  const { req, apiVersion } = parsed;
   const where = { uid: req.uid, namespace: req.namespace, name: req.name, kind: req.kind.kind, operation: req.operation };
-  if (apiVersion !== ADMISSION_API_VERSION || envelope.data.kind !== 'AdmissionReview') {
-    const reason = `unsupported ${apiVersion}/${envelope.data.kind ?? '?'}; allowed unchanged (devx speaks ${ADMISSION_API_VERSION})`;
+  if (apiVersion !== ADMISSION_API_VERSION || parsed.kind !== 'AdmissionReview') {
+    const reason = `unsupported ${apiVersion}/${parsed.kind ?? '?'}; allowed unchanged (devx speaks ${ADMISSION_API_VERSION})`;
     return { statusCode: 200, body: { apiVersion, kind: 'AdmissionReview', response: { uid: req.uid, allowed: true } }, log: { ...where, result: 'skip', reason }, effects: [] };
   }
-  let decision: Decision;
-  try {
-    decision = admit(route, req, ctx);
-  } catch (err) {
-    // The core returns values; an exception is a devx bug. Fail closed for this review only, with a reason.
-    decision = { kind: 'deny', message: `internal error in devx, please report it: ${(err as Error).message}`, reason: 'internal-error' };
-  }
+  const decision = decide(route, req, ctx);
   const response = responseOf(req, decision);
   const effects = decision.kind === 'mutate' && response.allowed ? (decision.effects ?? []) : [];
   return {

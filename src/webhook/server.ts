@@ -62,6 +62,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   if (cluster && config.registerUrl) {
+    // Register only once the view is complete: an early review would see no namespaces and deny wrongly.
+    if (!(await cluster.cache.waitUntilReady(60_000))) throw new Error('the Namespace/DevPolicy informers did not sync within 60 s');
     const url = config.registerUrl.replace(/:0$/, `:${port}`);
     await cluster.register({ url, caBundlePem: tls.caPem ?? tls.cert, excludedNamespaces: ['kube-system', config.namespace] });
   }

@@ -31,7 +31,7 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, tim
   }
 }
 
-void test('the API server is ready and kubectl talks to it with the written kubeconfig', async () => {
+test('the API server is ready and kubectl talks to it with the written kubeconfig', async () => {
   assert.equal((await cp.request('GET', '/readyz')).status, 200);
   const raw = await cp.kubectl(['get', '--raw', '/readyz']);
   assert.equal(raw.code, 0, raw.stderr);
@@ -41,7 +41,7 @@ void test('the API server is ready and kubectl talks to it with the written kube
   assert.ok(kubeconfig.includes(cp.server));
 });
 
-void test('a Deployment with 2 replicas gets 2 Pods from the real controller-manager (Pending: no scheduler)', async () => {
+test('a Deployment with 2 replicas gets 2 Pods from the real controller-manager (Pending: no scheduler)', async () => {
   await cp.createNamespace('web', { team: 'a' });
   const deployment = {
     apiVersion: 'apps/v1',
@@ -69,7 +69,7 @@ void test('a Deployment with 2 replicas gets 2 Pods from the real controller-man
   assert.equal(labels.stdout, 'a');
 });
 
-void test('RBAC decides for impersonated users: alice is forbidden until a RoleBinding allows her', async () => {
+test('RBAC decides for impersonated users: alice is forbidden until a RoleBinding allows her', async () => {
   const denied = await cp.kubectl(['get', 'pods'], { as: 'alice', namespace: 'web' });
   assert.notEqual(denied.code, 0);
   assert.match(denied.stderr, /forbidden/i);
@@ -88,7 +88,7 @@ void test('RBAC decides for impersonated users: alice is forbidden until a RoleB
   assert.equal(groupAllowed.code, 0, groupAllowed.stderr);
 });
 
-void test('stop() leaves no process and no directory behind', async () => {
+test('stop() leaves no process and no directory behind', async () => {
   const pids = cp.pids();
   assert.equal(pids.length, 3, 'etcd, kube-apiserver, kube-controller-manager');
   const dir = cp.dir;
@@ -113,7 +113,7 @@ void test('stop() leaves no process and no directory behind', async () => {
   await cp.stop(); // idempotent
 });
 
-void test('missing binaries fail with a message that names `npm run real-parts`', async () => {
+test('missing binaries fail with a message that names `npm run real-parts`', async () => {
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-empty-cache-'));
   const saved = process.env.DEVX_CACHE;
   process.env.DEVX_CACHE = empty;

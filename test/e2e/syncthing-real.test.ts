@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { renderAgentConfig, renderIgnore, renderSidecarConfig } from '../../src/sync/config.ts';
 import { generateSyncIdentity } from '../../src/sync/identity.ts';
 import { buildSyncSecretData, defaultFolderLabel, readSyncSecretData, type SyncSecret } from '../../src/sync/secret.ts';
-import { sidecarCommand, syncthingServeArgs } from '../../src/sync/sidecar-command.ts';
+import { sidecarCommand, sidecarSyncthingHome, syncthingServeArgs } from '../../src/sync/sidecar-command.ts';
 
 const run = promisify(execFile);
 const SYNC_TIMEOUT_MS = 30_000;
@@ -45,6 +45,13 @@ const SIDECAR_USER: { uid?: number; gid?: number } = process.getuid?.() === 0 ? 
 
 // ---------------------------------------------------------------------------------------------------------------
 // Small process and polling helpers
+
+/** Absolute path of a command (as given if it already contains a slash). */
+async function which(command: string): Promise<string> {
+  if (command.includes('/')) return command;
+  const { stdout } = await run('sh', ['-c', 'command -v "$1"', 'which', command]);
+  return stdout.trim();
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -110,7 +117,8 @@ function complaints(log: string): string[] {
 // (a) device IDs
 
 test('device IDs of fresh identities are exactly what real syncthing prints for them', async (t) => {
-  const binaries = [LOCAL, ...(SIDECAR_IMAGE_VERSION ? [SIDECAR_IMAGE_VERSION] : [])];
+  assert.ok(SIDECAR_IMAGE_VERSION, `syncthing ${sidecarVersion} is not built: run npm run real-parts`);
+  const binaries = [LOCAL, SIDECAR_IMAGE_VERSION];
   const dir = await mkdtemp(join(tmpdir(), 'devx-st-id-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const timings: number[] = [];
@@ -206,7 +214,10 @@ async function syncScenario(t: TestContext, sidecarBin: Binary): Promise<void> {
   // The sidecar: the exact container command, args and env; `syncthing` resolved through PATH as in the image. The
   // image's own env (STGUIADDRESS on all interfaces, STHOMEDIR, a root-owned HOME) is set first, as the container
   // runtime would, and the container's env overrides it.
-  await symlink(sidecarBin.path, join(l.binDir, 'syncthing'));
+  // A copy, not a symlink: the sidecar's non-root user may not be able to reach the original (e.g. under /root).
+  await copyFile(await which(sidecarBin.path), join(l.binDir, 'syncthing'));
+  await chmod(join(l.binDir, 'syncthing'), 0o755);
+  const expectedVersion = (await run(sidecarBin.path, ['--version'])).stdout.split(' ')[1] ?? '?';
   const cmd = sidecarCommand({ home: l.home, secretDir: l.secretDir });
   const imageEnv = { PATH: `${l.binDir}:${process.env.PATH ?? ''}`, HOME: '/var/syncthing', STGUIADDRESS: `0.0.0.0:${decoyGuiPort}`, STHOMEDIR: '/var/syncthing/config' };
   const [shell, ...shellArgs] = cmd.command;
@@ -218,13 +229,15 @@ async function syncScenario(t: TestContext, sidecarBin: Binary): Promise<void> {
     throw new Error(`${e.message}\n--- sidecar log ---\n${sidecar.log()}`);
   });
   assert.ok(ping);
+  assert.match(sidecar.log(), new RegExp(`INFO: syncthing ${expectedVersion.replaceAll('.', '\\.')} `), 'the sidecar runs the intended binary');
   // REST: the API key opens it, no key or a wrong key does not; the image's 0.0.0.0 override is off.
   const status = (await (await rest(guiPort, '/rest/system/status', s.apiKey)).json()) as { myID: string };
   assert.equal(status.myID, s.sidecar.deviceId);
   assert.equal((await rest(guiPort, '/rest/system/status')).status, 403);
   assert.equal((await rest(guiPort, '/rest/system/status', 'wrong-key-0123456789')).status, 403);
   assert.ok(await portRefuses(decoyGuiPort), 'STGUIADDRESS from the image must not apply');
-  for (const file of ['key.pem', 'config.xml']) assert.equal((await stat(join(l.home, file))).mode & 0o777, 0o600, file);
+  assert.equal((await stat(sidecarSyncthingHome(l.home))).mode & 0o777, 0o700);
+  for (const file of ['key.pem', 'config.xml']) assert.equal((await stat(join(sidecarSyncthingHome(l.home), file))).mode & 0o777, 0o600, file);
 
   // The agent: the local syncthing with the agent config, dialing the sidecar's (here: directly reachable) address.
   await writeFile(
@@ -260,11 +273,27 @@ async function syncScenario(t: TestContext, sidecarBin: Binary): Promise<void> {
   await waitFor('from-pod.txt on the agent', async () => ((await fileContent(join(l.agentWork, 'from-pod.txt'))) === back ? true : undefined), SYNC_TIMEOUT_MS);
   t.diagnostic(`sidecar → agent: ${(performance.now() - writtenBack).toFixed(0)} ms`);
 
-  // Both stop cleanly on SIGTERM (the sidecar's sh has exec'd syncthing, so the signal reaches syncthing itself).
+  // A container restart: SIGTERM stops syncthing cleanly (sh has exec'd it, so the signal reaches syncthing itself);
+  // the same command over the same volumes starts again on top of the earlier files and index, and the agent
+  // reconnects on its own.
   assert.equal(await sidecar.stop(), 0, `sidecar exit\n${sidecar.log()}`);
+  const restarted = start({ command: shell ?? 'sh', args: [...shellArgs, ...cmd.args], env, ...SIDECAR_USER });
+  t.after(() => restarted.stop());
+  const again = `after the restart ${Date.now()}\n`;
+  const writtenAgain = performance.now();
+  await writeFile(join(l.agentWork, 'again.txt'), again);
+  await waitFor('again.txt on the restarted sidecar', async () => ((await fileContent(join(l.workdir, 'again.txt'))) === again ? true : undefined), SYNC_TIMEOUT_MS).catch(
+    (e: Error) => {
+      throw new Error(`${e.message}\n--- restarted sidecar log ---\n${restarted.log()}\n--- agent log ---\n${agent.log()}`);
+    },
+  );
+  t.diagnostic(`agent → restarted sidecar: ${(performance.now() - writtenAgain).toFixed(0)} ms (includes the reconnect)`);
+
+  assert.equal(await restarted.stop(), 0, `restarted sidecar exit\n${restarted.log()}`);
   assert.equal(await agent.stop(), 0, `agent exit\n${agent.log()}`);
-  if (process.env.DEVX_SHOW_LOGS) t.diagnostic(`--- sidecar log ---\n${sidecar.log()}--- agent log ---\n${agent.log()}`);
+  if (process.env.DEVX_SHOW_LOGS) t.diagnostic(`--- sidecar log ---\n${sidecar.log()}--- restarted ---\n${restarted.log()}--- agent log ---\n${agent.log()}`);
   assert.deepEqual(complaints(sidecar.log()), [], 'the sidecar logged complaints');
+  assert.deepEqual(complaints(restarted.log()), [], 'the restarted sidecar logged complaints');
   assert.deepEqual(complaints(agent.log()), [], 'the agent logged complaints');
 }
 
@@ -272,6 +301,7 @@ test('sidecar stand-in (local syncthing) from the generated Secret and command s
   await syncScenario(t, LOCAL);
 });
 
-test('sidecar stand-in on the sidecar image version syncs both ways with the local agent', { skip: SIDECAR_IMAGE_VERSION ? false : `not built: bash test/tools/build-real-parts.sh syncthing` }, async (t) => {
-  await syncScenario(t, SIDECAR_IMAGE_VERSION as Binary);
+test('sidecar stand-in on the sidecar image version syncs both ways with the local agent', async (t) => {
+  assert.ok(SIDECAR_IMAGE_VERSION, `syncthing ${sidecarVersion} is not built: run npm run real-parts`);
+  await syncScenario(t, SIDECAR_IMAGE_VERSION);
 });

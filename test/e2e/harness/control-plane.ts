@@ -70,7 +70,10 @@ export interface ControlPlane {
   kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
   /** A raw API request as the admin, e.g. `request('GET', '/api/v1/namespaces')`. */
   request(method: string, apiPath: string, body?: unknown): Promise<HttpsResult>;
-  /** Creates a namespace and waits for its `default` ServiceAccount (pods are rejected before it exists). */
+  /**
+   * Creates a namespace and waits for its `default` ServiceAccount (pods are rejected before it exists; without a
+   * controller-manager there is nothing to wait for).
+   */
   createNamespace(name: string, labels?: Record<string, string>): Promise<void>;
   /** Stops kube-apiserver and starts it again on the same port, with the same certificates and etcd. */
   restartApiServer(): Promise<void>;
@@ -199,6 +202,9 @@ function apiServerArgs(l: Layout, extra: string[]): string[] {
     // RBAC only: `kubectl --as=someone` is really allowed or denied; the admin (system:masters) bypasses it.
     '--authorization-mode=RBAC',
     '--allow-privileged=true',
+    // Without a watch grace period a SIGTERM'd API server waits for open watches (e.g. an informer under test) until
+    // it is killed; with one it ends them and exits in about a second.
+    '--shutdown-watch-termination-grace-period=1s',
     // The default admission plugins stay as they are (ServiceAccount, PodSecurity, Mutating/ValidatingAdmissionWebhook,
     // …); envtest disables ServiceAccount because it runs no controller-manager, this harness does run one.
     ...extra,
@@ -219,6 +225,7 @@ function controllerManagerArgs(l: Layout): string[] {
   ];
 }
 
+/** Runs kubectl (DEVX_KUBECTL, else `kubectl` on PATH) against the given kubeconfig only. */
 function runKubectl(kubeconfigPath: string, args: string[], opts: KubectlOptions): Promise<KubectlResult> {
   const full = [`--kubeconfig=${kubeconfigPath}`];
   if (opts.as !== undefined) full.push(`--as=${opts.as}`);
@@ -357,6 +364,7 @@ class Cluster implements ControlPlane {
   async createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
     const res = await this.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
     if (res.status !== 201) throw new Error(`creating namespace ${name}: HTTP ${res.status}: ${res.body}`);
+    if (!this.#controllerManager) return; // nothing would ever create the ServiceAccount
     const watch = [this.#apiServer, this.#controllerManager].filter((p): p is ManagedProcess => p !== undefined);
     await waitFor({
       what: `ServiceAccount ${name}/default`,
@@ -384,6 +392,41 @@ class Cluster implements ControlPlane {
   }
 }
 
+const DIR_PREFIX = 'devx-cp-';
+const OWNER_FILE = 'owner.pid';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // A killed process whose parent has not reaped it yet still answers kill(0): a zombie ('Z') is dead.
+    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Removes directories of control planes whose test process was SIGKILLed (the one way no handler runs; the
+ * components themselves died with it through the parent-death signal).
+ */
+function removeAbandonedDirs(): void {
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(fs.readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      continue; // still being created, or not ours
+    }
+    if (owner > 0 && !isAlive(owner)) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Starts etcd, kube-apiserver and (unless disabled) kube-controller-manager on free loopback ports and waits until
  * each one is healthy. On failure everything already started is stopped again and the error carries the tail of the
@@ -392,8 +435,10 @@ class Cluster implements ControlPlane {
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const names = ['etcd', 'kubeApiserver', ...(opts.controllerManager === false ? [] : ['kubeControllerManager'])] as const;
   const parts = requireRealParts(names as ReadonlyArray<'etcd' | 'kubeApiserver' | 'kubeControllerManager'>);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-cp-'));
+  removeAbandonedDirs();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), DIR_PREFIX));
   registerDir(dir);
+  fs.writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
   const [etcdClient, etcdPeer, apiServer, controllerManager] = (await freePorts(4)) as [number, number, number, number];
   const layout: Layout = { dir, parts, ports: { etcdClient, etcdPeer, apiServer, controllerManager }, file: (n) => path.join(dir, n) };
   const cluster = new Cluster(layout, opts);

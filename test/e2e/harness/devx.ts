@@ -1,0 +1,127 @@
+// devx on the real control plane: the CRD applied from deploy/crds, and devx-webhook started as its own process
+// outside the cluster, registering its webhook configurations with a https://127.0.0.1:PORT URL and its own CA —
+// exactly how a user runs it against any kubeconfig (DESIGN §7).
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import type { ControlPlane } from './control-plane.ts';
+import { startProcess, type ManagedProcess } from './processes.ts';
+
+export const REPO = path.resolve(import.meta.dirname, '../../..');
+export const CRD_FILE = path.join(REPO, 'deploy/crds/devpolicies.dev.x.yaml');
+const SERVER_ENTRY = path.join(REPO, 'src/cli/devx-webhook.ts');
+
+export interface DevxServer {
+  readonly process: ManagedProcess;
+  readonly port: number;
+  /** Every JSON log line so far. */
+  logs(): Array<Record<string, unknown>>;
+  /** The admission decision lines so far. */
+  decisions(): Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export async function installCrd(cp: ControlPlane): Promise<void> {
+  const applied = await cp.kubectl(['apply', '--server-side', '-f', CRD_FILE]);
+  if (applied.code !== 0) throw new Error(`applying the CRD failed: ${applied.stderr}`);
+  const established = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/devpolicies.dev.x']);
+  if (established.code !== 0) throw new Error(`CRD not established: ${established.stderr}`);
+}
+
+function readLogLines(file: string): Array<Record<string, unknown>> {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    });
+}
+
+export interface StartDevxOptions {
+  /** Extra flags for devx-webhook. */
+  args?: string[];
+  /** Default: register the webhook configurations (a second replica may skip it). */
+  register?: boolean;
+  name?: string;
+  timeoutMs?: number;
+}
+
+/** Starts devx-webhook against the control plane and waits until it has registered its webhooks. */
+export async function startDevx(cp: ControlPlane, opts: StartDevxOptions = {}): Promise<DevxServer> {
+  const name = opts.name ?? 'devx-webhook';
+  const logPath = path.join(cp.dir, `${name}-${Date.now()}.log`);
+  const args = [SERVER_ENTRY, '--kubeconfig', cp.kubeconfigPath, '--host', '127.0.0.1', '--port', '0', '--log-level', 'debug'];
+  if (opts.register ?? true) args.push('--register-url', 'https://127.0.0.1:0');
+  const proc = startProcess({ name, bin: process.execPath, args: [...args, ...(opts.args ?? [])], logPath });
+  const logs = (): Array<Record<string, unknown>> => readLogLines(logPath);
+  const wanted = (opts.register ?? true) ? 'webhook configurations registered' : 'devx-webhook listening';
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  while (!logs().some((l) => l.msg === wanted)) {
+    if (!proc.running()) throw new Error(`devx-webhook exited early:\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`devx-webhook did not get ready:\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const listening = logs().find((l) => l.msg === 'devx-webhook listening');
+  return {
+    process: proc,
+    port: Number(listening?.port),
+    logs,
+    decisions: () => logs().filter((l) => l.msg === 'admission decision'),
+    stop: () => proc.stop(10_000),
+  };
+}
+
+export interface PolicyOptions {
+  name?: string;
+  spec?: Record<string, unknown>;
+}
+
+export const DEMO_POLICY_SPEC = {
+  images: [{ match: '*/bookinfo/reviews*', devImage: 'registry.example.com/dev/java:21' }],
+  allowedImages: ['registry.example.com/dev/*'],
+  sidecar: { image: 'syncthing/syncthing:1.27', resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } } },
+  maxDuration: '8h',
+};
+
+export async function applyPolicy(cp: ControlPlane, opts: PolicyOptions = {}): Promise<void> {
+  const doc = { apiVersion: 'dev.x/v1alpha1', kind: 'DevPolicy', metadata: { name: opts.name ?? 'default' }, spec: opts.spec ?? DEMO_POLICY_SPEC };
+  const r = await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(doc) });
+  if (r.code !== 0) throw new Error(`applying DevPolicy failed: ${r.stderr}`);
+}
+
+/** The seed's bookinfo `reviews` Deployment (from test/golden), without the dev label, in `namespace`. */
+export function bookinfoReviews(namespace: string, replicas = 3): Record<string, any> {
+  const golden = parse(fs.readFileSync(path.join(REPO, 'test/golden/cases/deployment-bookinfo-reviews-create.yaml'), 'utf8'));
+  const seed = golden.object as Record<string, any>;
+  const { 'dev.x/enabled': _on, ...labels } = seed.metadata.labels as Record<string, string>;
+  seed.metadata = { name: 'reviews', namespace, labels };
+  seed.spec.replicas = replicas;
+  return seed;
+}
+
+export async function getJson(cp: ControlPlane, args: string[], namespace?: string): Promise<any> {
+  const r = await cp.kubectl(['get', ...args, '-o', 'json'], namespace ? { namespace } : {});
+  if (r.code !== 0) throw new Error(`kubectl get ${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
