@@ -21,6 +21,10 @@ Usage: devx-webhook [flags]
                          (for running outside a cluster; :0 means the port devx listens on)
   --namespace NS         devx's own namespace, never sent to devx (default devx-system)
   --service-name NAME    devx's Service name, for the certificate's DNS names (default devx)
+  --no-leader-election   run the reconciler without taking the Lease (a single replica)
+  --lease-name NAME      the Lease in --namespace that elects the reconciler (default devx-reconciler)
+  --identity NAME        this replica's holder identity in the Lease (default POD_NAME, else hostname-pid)
+  --no-reconcile         admission only: no reconciler in this process
   --log-level LEVEL      trace|debug|info|warn|error (default info)
   --version, --help
 `;
@@ -40,6 +44,11 @@ function parseConfig(argv: string[]): ReturnType<typeof ServerConfigSchema.parse
       namespace: { type: 'string' },
       'service-name': { type: 'string' },
       'log-level': { type: 'string' },
+      'leader-election': { type: 'boolean' },
+      'no-leader-election': { type: 'boolean' },
+      'lease-name': { type: 'string' },
+      identity: { type: 'string' },
+      'no-reconcile': { type: 'boolean' },
       version: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -53,7 +62,10 @@ function parseConfig(argv: string[]): ReturnType<typeof ServerConfigSchema.parse
     process.stdout.write(`${VERSION}\n`);
     process.exit(0);
   }
-  const camel = Object.fromEntries(Object.entries(values).map(([k, v]) => [k.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase()), v]));
+  const { 'no-leader-election': noLeader, 'no-reconcile': noReconcile, ...rest } = values;
+  const camel: Record<string, unknown> = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase()), v]));
+  if (noLeader) camel.leaderElection = false;
+  if (noReconcile) camel.reconcile = false;
   const parsed = ServerConfigSchema.safeParse(camel);
   if (!parsed.success) {
     const msg = parsed.error.issues.map((i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('\n');

@@ -127,6 +127,8 @@ function mutatingWebhooks(opts: WebhookConfigOptions): V1MutatingWebhook[] {
       rules: [{ apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments/scale', 'statefulsets/scale'], operations: ['UPDATE'], scope: 'Namespaced' }],
       namespaceSelector: devNamespaces(opts),
       failurePolicy: 'Ignore',
+      // The requested count is recorded on the workload after the answer (skipped on dry-run).
+      sideEffects: 'NoneOnDryRun',
     },
   ];
 }

@@ -26,6 +26,8 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   logger: Logger;
   onEvent: (type: ChangeType, obj: T) => void;
   backoff?: Backoff;
+  /** Only objects with these labels, e.g. `dev.x/enabled=true` (the list function must apply the same selector). */
+  labelSelector?: string;
   /** Added to the log line when the list answers 404, e.g. "is the CRD installed?". */
   notFoundHint?: string;
 }
@@ -60,7 +62,7 @@ export function resilientInformer<T extends KubernetesObject>(opts: ResilientInf
     });
   };
   // What makeInformer() builds, plus the delay (makeInformer has no way to pass options).
-  const informer = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), opts.list, false, undefined, undefined, { delayFn });
+  const informer = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), opts.list, false, opts.labelSelector, undefined, { delayFn });
   const initialMs = opts.backoff?.initialMs ?? DEFAULT_INITIAL_MS;
   const maxMs = opts.backoff?.maxMs ?? DEFAULT_MAX_MS;
   let delayMs = initialMs;

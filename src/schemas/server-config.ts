@@ -17,6 +17,10 @@ export const ServerConfigSchema = z
       .describe('register devx’s webhook configurations with this URL and its own CA (outside a cluster)'),
     namespace: z.string().default('devx-system'),
     serviceName: z.string().default('devx'),
+    leaderElection: z.boolean().default(true).describe('run the reconciler only on the replica holding the Lease'),
+    leaseName: z.string().default('devx-reconciler'),
+    identity: z.string().optional().describe('this replica’s name in the Lease (default: POD_NAME or hostname-pid)'),
+    reconcile: z.boolean().default(true).describe('run the reconciler (Secrets, copies, expiry, repair) in this process'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .refine((c) => Boolean(c.tlsCertFile) === Boolean(c.tlsKeyFile), {

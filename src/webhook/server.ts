@@ -35,6 +35,12 @@ function tlsMaterial(config: ServerConfig): { cert: string; key: string; caPem?:
   return { cert: serving.certPem, key: serving.keyPem, caPem: ca.certPem };
 }
 
+async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return check();
+}
+
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   const started = Date.now();
   const tls = tlsMaterial(config);
@@ -46,8 +52,14 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     ready = () => true;
   } else {
     cluster = await connectCluster(config, logger);
-    view = cacheView(cluster.cache);
-    ready = () => cluster?.cache.ready() ?? false;
+    const { cache, workloads } = cluster;
+    view = cacheView({
+      namespaceLabels: (n) => cache.namespaceLabels(n),
+      devPolicy: (n) => cache.devPolicy(n),
+      devWorkloadCount: (ns, exclude) => workloads.count(ns, exclude),
+      isInDevMode: (kind, ns, name) => workloads.isInDevMode(kind, ns, name),
+    });
+    ready = () => cluster?.ready() ?? false;
   }
   const metrics = createMetrics();
   const app = buildApp({
@@ -63,7 +75,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const port = typeof address === 'object' && address ? address.port : config.port;
   if (cluster && config.registerUrl) {
     // Register only once the view is complete: an early review would see no namespaces and deny wrongly.
-    if (!(await cluster.cache.waitUntilReady(60_000))) throw new Error('the Namespace/DevPolicy informers did not sync within 60 s');
+    if (!(await waitFor(() => cluster?.ready() ?? false, 60_000))) throw new Error('the informers did not sync within 60 s');
     const url = config.registerUrl.replace(/:0$/, `:${port}`);
     await cluster.register({ url, caBundlePem: tls.caPem ?? tls.cert, excludedNamespaces: ['kube-system', config.namespace] });
   }

@@ -19,7 +19,8 @@ test('URL endpoint: each webhook gets its path and the base64 CA bundle', () => 
   });
   for (const w of [...mutating.webhooks, ...validating.webhooks]) {
     assert.equal(Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString(), CA);
-    assert.equal(w.sideEffects, 'None');
+    // Only the scale webhook acts after answering (it records the requested replicas), never on a dry-run.
+    assert.equal(w.sideEffects, w.name === 'scale.dev.x' ? 'NoneOnDryRun' : 'None');
     assert.deepEqual(w.admissionReviewVersions, ['v1']);
     assert.equal(w.matchPolicy, 'Equivalent');
     assert.equal(w.timeoutSeconds, 5);

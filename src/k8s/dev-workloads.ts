@@ -1,0 +1,83 @@
+// The workloads in dev mode, cluster-wide: what maxWorkloads counts, and what tells a scale request (whose Scale
+// object has no labels) that its Deployment or StatefulSet is in dev mode. Only labelled objects are watched.
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { LABEL_ENABLED } from '../core/names.ts';
+import type { Logger } from './logger.ts';
+import { kubeCall } from './rest.ts';
+import { resilientInformer, type Backoff, type ResilientInformer } from './resilient-informer.ts';
+
+/** A copy devx makes (a Job's or a DaemonSet's dev copy) carries this annotation and is not a workload of its own. */
+export const ANN_COPY_OF = 'dev.x/copy-of';
+
+const KINDS: Array<{ kind: string; path: string }> = [
+  { kind: 'Deployment', path: '/apis/apps/v1/deployments' },
+  { kind: 'StatefulSet', path: '/apis/apps/v1/statefulsets' },
+  { kind: 'DaemonSet', path: '/apis/apps/v1/daemonsets' },
+  { kind: 'Job', path: '/apis/batch/v1/jobs' },
+  { kind: 'CronJob', path: '/apis/batch/v1/cronjobs' },
+  { kind: 'Pod', path: '/api/v1/pods' },
+];
+
+const SELECTOR = `${LABEL_ENABLED}=true`;
+
+type Obj = KubernetesObject & { metadata?: { annotations?: Record<string, string>; ownerReferences?: unknown[] } };
+
+export interface DevWorkloads {
+  start(): Promise<void>;
+  ready(): boolean;
+  /** Dev-mode workloads in a namespace other than `exclude` (`<kind>/<name>`, kind lowercase). */
+  count(namespace: string, exclude: string): number | undefined;
+  /** Whether `kind/namespace/name` is in dev mode; undefined before the first list. */
+  isInDevMode(kind: string, namespace: string, name: string): boolean | undefined;
+  /** Every dev-mode workload known, as `{kind, object}`. */
+  list(): Array<{ kind: string; object: KubernetesObject }>;
+  stop(): Promise<void>;
+}
+
+/** Bare pods count; pods a controller made from a labelled template belong to their workload. */
+function isWorkload(kind: string, obj: Obj): boolean {
+  if (obj.metadata?.annotations?.[ANN_COPY_OF]) return false;
+  return kind !== 'Pod' || (obj.metadata?.ownerReferences ?? []).length === 0;
+}
+
+export function createDevWorkloads(opts: { kubeConfig: KubeConfig; logger: Logger; backoff?: Backoff }): DevWorkloads {
+  const informers = new Map<string, ResilientInformer<Obj>>();
+  for (const { kind, path } of KINDS) {
+    informers.set(
+      kind,
+      resilientInformer<Obj>({
+        kubeConfig: opts.kubeConfig,
+        kind: `${kind} (dev mode)`,
+        path,
+        labelSelector: SELECTOR,
+        list: () => kubeCall(opts.kubeConfig, { method: 'GET', path: `${path}?labelSelector=${encodeURIComponent(SELECTOR)}` }) as Promise<KubernetesListObject<Obj>>,
+        logger: opts.logger,
+        onEvent: () => undefined,
+        ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      }),
+    );
+  }
+  const all = [...informers.values()];
+  const ready = (): boolean => all.every((i) => i.synced());
+  const list = (): Array<{ kind: string; object: KubernetesObject }> =>
+    [...informers].flatMap(([kind, inf]) => inf.cache().list().filter((o) => isWorkload(kind, o)).map((object) => ({ kind, object })));
+  return {
+    start: async () => {
+      await Promise.all(all.map((i) => i.start()));
+    },
+    ready,
+    count: (namespace, exclude) => {
+      if (!ready()) return undefined;
+      return list().filter((w) => w.object.metadata?.namespace === namespace && `${w.kind.toLowerCase()}/${w.object.metadata?.name}` !== exclude).length;
+    },
+    isInDevMode: (kind, namespace, name) => {
+      const inf = informers.get(kind);
+      if (!inf?.synced()) return undefined;
+      return inf.cache().get(name, namespace) !== undefined;
+    },
+    list,
+    stop: async () => {
+      await Promise.all(all.map((i) => i.stop()));
+    },
+  };
+}
