@@ -11,6 +11,7 @@ import {
   type AdmissionRequest,
   type AdmissionResponse,
 } from '../schemas/admission.ts';
+import { objectSchemaFor } from '../schemas/objects.ts';
 
 export interface ReviewOutcome {
   /** HTTP status: 200 with an AdmissionReview, or 400 with `{message}` when the body is not one. */
@@ -70,7 +71,22 @@ function parseReview(body: unknown): Parsed {
   if (!envelope.success) return badRequest(`not an AdmissionReview: ${zodMessage(envelope.error.issues)}`);
   const parsed = AdmissionRequestSchema.safeParse(envelope.data.request);
   if (!parsed.success) return badRequest(`invalid AdmissionReview request: ${zodMessage(parsed.error.issues)}`);
+  const shapeError = objectShapeError(parsed.data);
+  if (shapeError) return badRequest(shapeError);
   return { req: parsed.data, apiVersion: envelope.data.apiVersion ?? ADMISSION_API_VERSION, kind: envelope.data.kind };
+}
+
+/** Objects of the kinds devx reads must have the shape the core relies on. */
+function objectShapeError(req: AdmissionRequest): string | undefined {
+  const schema = objectSchemaFor(req.kind.kind, req.subResource);
+  if (!schema) return undefined;
+  for (const field of ['object', 'oldObject'] as const) {
+    const value = req[field];
+    if (value === undefined || value === null) continue;
+    const r = schema.safeParse(value);
+    if (!r.success) return `invalid ${req.kind.kind} in request.${field}: ${zodMessage(r.error.issues)}`;
+  }
+  return undefined;
 }
 
 /** Answers one AdmissionReview body (already JSON-parsed). Never throws for any input. */
