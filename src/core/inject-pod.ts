@@ -134,6 +134,15 @@ function alreadyInjected(pod: Pod): Decision<never> | undefined {
   return skip('already injected (dev.x/status present)');
 }
 
+/** A copy of the pod in which exactly the parts injection changes are new objects; everything else is shared with
+ * the original, which stays untouched (and lets the diff skip shared subtrees). */
+function copyForInjection(original: Pod, originalTarget: Container): { pod: Pod; target: Container } {
+  const target: Container = { ...originalTarget };
+  const containers = original.spec.containers.map((c) => (c === originalTarget ? target : c));
+  const pod: Pod = { ...original, metadata: { ...(original.metadata ?? {}) }, spec: { ...original.spec, containers, volumes: [...(original.spec.volumes ?? [])] } };
+  return { pod, target };
+}
+
 /** Injects dev mode into a pod (or a pod template presented as a pod). Idempotent. */
 export function injectPod(opts: InjectOptions): Decision<Pod> {
   const done = alreadyInjected(opts.pod);
@@ -147,9 +156,9 @@ export function injectPod(opts: InjectOptions): Decision<Pod> {
   }
   const ov = readOverrides(annotationsOf(opts.pod), opts.spec);
   if (!ov.ok) return deny(ov.message, 'bad-annotation');
-  const pod = structuredClone(opts.pod);
-  const target = pickTarget(pod.spec, ov.overrides.container);
-  if (typeof target === 'string') return deny(target, 'unknown-container');
+  const original = pickTarget(opts.pod.spec, ov.overrides.container);
+  if (typeof original === 'string') return deny(original, 'unknown-container');
+  const { pod, target } = copyForInjection(opts.pod, original);
   const image = chooseDevImage({ spec: opts.spec, policyName: opts.policyName, original: target.image ?? '', requested: ov.overrides.image });
   if (!image.ok) return deny(image.message, 'image-not-allowed');
   const conflict = workdirConflict(target, ov.overrides.workdir);
@@ -160,6 +169,7 @@ export function injectPod(opts: InjectOptions): Decision<Pod> {
   const secret = syncSecretName(...splitWorkload(opts.workload));
   pod.spec.containers.push(sidecarContainer(opts.spec));
   pod.spec.volumes = [...(pod.spec.volumes ?? []), ...injectedVolumes(secret)];
+  pod.metadata ??= {};
   const status: InjectionStatus = {
     version: opts.version,
     target: target.name,
@@ -167,7 +177,6 @@ export function injectPod(opts: InjectOptions): Decision<Pod> {
     containers: [SIDECAR_NAME],
     volumes: INJECTED_VOLUMES,
   };
-  pod.metadata ??= {};
   setMetaKey(pod.metadata, 'annotations', ANN_STATUS, JSON.stringify(status));
   return {
     kind: 'mutate',

@@ -1,0 +1,65 @@
+// An open-loop load generator with microsecond timing: requests are sent on a fixed schedule over TLS keep-alive and
+// each latency is measured from its scheduled time, so a slow server cannot hide its queueing (no coordinated
+// omission). autocannon's histogram has 1 ms resolution, too coarse for a 2 ms target; it measures throughput.
+import https from 'node:https';
+
+export interface FixedRateResult {
+  rate: number;
+  sent: number;
+  ok: number;
+  errors: number;
+  /** Latencies in milliseconds, sorted. */
+  latencies: number[];
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+function post(agent: https.Agent, url: URL, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export async function fixedRate(opts: { url: string; body: string; rate: number; durationMs: number }): Promise<FixedRateResult> {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  const url = new URL(opts.url);
+  const total = Math.round((opts.rate * opts.durationMs) / 1000);
+  const latencies: number[] = [];
+  let ok = 0;
+  let errors = 0;
+  const pending: Array<Promise<void>> = [];
+  const start = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const now = performance.now();
+    while (sent < total && start + (sent * 1000) / opts.rate <= now) {
+      const scheduled = start + (sent * 1000) / opts.rate;
+      sent++;
+      pending.push(
+        post(agent, url, opts.body).then(
+          (status) => {
+            if (status === 200) {
+              ok++;
+              latencies.push(performance.now() - scheduled);
+            } else errors++;
+          },
+          () => void errors++,
+        ),
+      );
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, start + (sent * 1000) / opts.rate - performance.now())));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { rate: opts.rate, sent, ok, errors, latencies };
+}
