@@ -3,17 +3,33 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ServerConfigSchema } from '../schemas/server-config.ts';
+import { runCertsCommand } from '../tls/certs-command.ts';
 import { VERSION } from '../version.ts';
 import { startServer } from '../webhook/server.ts';
 
 const HELP = `devx-webhook ${VERSION}: dev mode for Kubernetes workloads by label (mutating admission webhook)
 
 Usage: devx-webhook [flags]
+       devx-webhook certs --out DIR [--dns NAME]... [--ip IP]... [--validity D]   (see devx-webhook certs --help)
 
   --host HOST            address to listen on (default 0.0.0.0)
   --port PORT            HTTPS port (default 8443; 0 picks a free one)
-  --tls-cert-file FILE   serving certificate (PEM); with --tls-key-file. Without them devx makes its own CA
+
+TLS from files (cert-manager, a Secret of your own, devx-webhook certs): reloaded when the files change, no restart
+  --tls-cert-file FILE   serving certificate (PEM); with --tls-key-file
   --tls-key-file FILE    serving key (PEM)
+  --tls-ca-file FILE     CA bundle (PEM) to register with --register-url (default: the certificate itself)
+
+Self-managed TLS (without --tls-cert-file): a CA in the Secret --ca-secret-name in --namespace, shared by all
+replicas (in memory with --objects or when the namespace does not exist), and a serving certificate it signs,
+renewed at 2/3 of its life without a restart. The caBundle of the webhook configurations named devx is kept up
+to date, old and new CA overlapping while the CA is replaced (at 2/3 of its life, or when the Secret is deleted or
+invalid). Lifetimes: 90d, 2160h, 30s, ...
+  --cert-validity D      serving certificate lifetime (default 90d)
+  --ca-validity D        CA lifetime (default 365d); the Secret is read again every ca-validity/100 (1s to 60s)
+  --ca-secret-name NAME  the CA Secret (default devx-webhook-ca)
+
+Cluster
   --kubeconfig FILE      cluster to watch (default: $KUBECONFIG, in-cluster, ~/.kube/config)
   --context NAME         kubeconfig context
   --objects FILE         DevPolicy and Namespace objects from a YAML file: no cluster needed
@@ -25,6 +41,7 @@ Usage: devx-webhook [flags]
   --lease-name NAME      the Lease in --namespace that elects the reconciler (default devx-reconciler)
   --identity NAME        this replica's holder identity in the Lease (default POD_NAME, else hostname-pid)
   --no-reconcile         admission only: no reconciler in this process
+
   --log-level LEVEL      trace|debug|info|warn|error (default info)
   --version, --help
 `;
@@ -37,6 +54,10 @@ function parseConfig(argv: string[]): ReturnType<typeof ServerConfigSchema.parse
       port: { type: 'string' },
       'tls-cert-file': { type: 'string' },
       'tls-key-file': { type: 'string' },
+      'tls-ca-file': { type: 'string' },
+      'cert-validity': { type: 'string' },
+      'ca-validity': { type: 'string' },
+      'ca-secret-name': { type: 'string' },
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       objects: { type: 'string' },
@@ -75,6 +96,11 @@ function parseConfig(argv: string[]): ReturnType<typeof ServerConfigSchema.parse
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'certs') {
+    const io = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
+    process.exitCode = await runCertsCommand(process.argv.slice(3), io);
+    return;
+  }
   let config;
   try {
     config = parseConfig(process.argv.slice(2));

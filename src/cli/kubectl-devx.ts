@@ -1,19 +1,41 @@
 #!/usr/bin/env node
 // kubectl-devx: the kubectl plugin of devx (`kubectl devx ...`). Dev mode itself needs no client; this is the
-// optional agent and the offline preview.
+// optional agent (the local end of the file sync, and conveniences around the dev label) and the offline preview.
 import { parseArgs } from 'node:util';
+import { AGENT_COMMANDS, runAgentCommand } from '../agent/main.ts';
 import { VERSION } from '../version.ts';
 import { runInject } from './inject.ts';
 
 const HELP = `kubectl devx ${VERSION}: dev mode for Kubernetes workloads
 
 Usage:
+  kubectl devx sync WORKLOAD [LOCAL_DIR[:REMOTE_DIR]] [-n NS] [--mode two-way|push] [--address tcp://HOST:PORT]
+      Sync LOCAL_DIR (default: the current directory) with the dev pod of WORKLOAD until Ctrl-C: waits for the pod,
+      port-forwards to its devx-sync sidecar through the API server and runs the local syncthing. .git is never
+      synced; add syncthing ignore patterns to LOCAL_DIR/.devxignore. REMOTE_DIR (absolute, in the dev container)
+      moves the synced directory there (sets dev.x/workdir; the dev pod is recreated). --mode push: local changes
+      go to the pod, changes made in the pod stay there. --address: dial the sidecar there instead of
+      port-forwarding (e.g. behind your own kubectl port-forward to port 22000).
+  kubectl devx up WORKLOAD [-n NS] [--image IMAGE] [--sync LOCAL_DIR[:REMOTE_DIR] [--mode M]]
+      Label WORKLOAD dev.x/enabled=true (and set dev.x/image), wait for its dev pod; with --sync, then sync.
+  kubectl devx down WORKLOAD [-n NS]
+      Remove the label, wait until the workload is restored and its dev pod is gone.
+  kubectl devx status [-n NS | -A]
+      Workloads in dev mode: who turned it on, since when, TTL left, dev pod and phase, image, local sync.
   kubectl devx inject -f FILE --policy FILE [--as USER] [--as-group GROUP]...
       Print the manifests as dev mode would make them (offline; same core as the webhook). For a workload: the
       workload as admission leaves it, then the pod its template becomes. FILE may be - for stdin.
   kubectl devx version
 
-Exit codes: 0 ok; 1 an object was denied by the policy (the reason is printed); 2 bad usage or unreadable input.
+WORKLOAD is KIND/NAME (deploy/reviews, sts/db, ds/agent, job/x, cj/nightly, pod/x) or a NAME unique among those.
+Common flags: --kubeconfig FILE, --context NAME, -n NAMESPACE, -o json (JSON lines for sync; one object otherwise),
+--timeout DURATION (waiting for the pod, the Secret, up/down; default 5m).
+Environment: DEVX_SYNCTHING (the syncthing binary), XDG_CONFIG_HOME (sessions live in $XDG_CONFIG_HOME/devx/),
+NO_COLOR.
+
+Exit codes: 0 ok (a sync stopped with Ctrl-C included); 1 failed (inject: an object was denied); 2 bad usage;
+3 workload not found; 4 workload not in dev mode; 5 forbidden by RBAC (the missing verb is named); 6 timed out
+waiting; 7 syncthing missing or too old; 8 a sync of that workload already runs here; 130 interrupted.
 `;
 
 function inject(argv: string[]): number {
@@ -28,10 +50,15 @@ function inject(argv: string[]): number {
   return result.ok ? 0 : 1;
 }
 
-function main(argv: string[]): number {
+function isAgentCommand(cmd: string | undefined): boolean {
+  return (AGENT_COMMANDS as readonly string[]).includes(cmd ?? '');
+}
+
+async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (cmd === 'inject') return inject(rest);
+    if (isAgentCommand(cmd)) return await runAgentCommand(cmd as string, rest, { env: process.env, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() });
     if (cmd === 'version' || cmd === '--version') {
       process.stdout.write(`${VERSION}\n`);
       return 0;
@@ -44,4 +71,4 @@ function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

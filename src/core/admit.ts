@@ -6,7 +6,7 @@ import { checkSubject, resolvePolicy, type AdmissionContext } from './context.ts
 import { injectPod } from './inject-pod.ts';
 import type { KubeObject, Pod } from './kube.ts';
 import { annotationsOf, labelsOf } from './kube.ts';
-import { ANN_WORKLOAD, OVERRIDE_ANNOTATIONS, ANN_TTL, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { ANN_ORIGINAL_POD, ANN_WORKLOAD, OVERRIDE_ANNOTATIONS, ANN_TTL, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
 import { readOverrides } from './overrides.ts';
 import { deny, skip, type Decision } from './result.ts';
 import { enterDevMode, hasDevState, leaveDevMode, templateAsPod, workloadRef, type WorkloadChange } from './workload.ts';
@@ -181,9 +181,12 @@ export function admitPod(req: AdmissionRequest, ctx: AdmissionContext): Decision
   if (!isDevEnabled(labelsOf(pod))) return skip('pod not labelled dev.x/enabled=true');
   const policy = resolvePolicy(ctx.view, namespaceOf(req, pod));
   if (!policy.ok) return deny(policy.message, policy.reason);
-  // A pod with an owner comes from a template whose workload was checked when it entered dev mode.
+  // A pod with an owner comes from a template whose workload was checked when it entered dev mode. A bare pod the
+  // reconciler recreates (it carries the original) was checked when its user labelled it; the creator now is devx.
+  // Neither marker is proof (a user can write both), but neither gives more than creating pods already does.
   const owned = (pod.metadata?.ownerReferences ?? []).length > 0;
-  const subject = owned ? { ok: true as const } : checkSubject(policy.spec, policy.name, req.userInfo);
+  const recreated = annotationsOf(pod)[ANN_ORIGINAL_POD] !== undefined;
+  const subject = owned || recreated ? { ok: true as const } : checkSubject(policy.spec, policy.name, req.userInfo);
   if (!subject.ok) return deny(subject.message, 'subject-not-allowed');
   return injectPod({ pod, policyName: policy.name, spec: policy.spec, workload: podWorkload(pod), version: ctx.version });
 }

@@ -22,6 +22,21 @@ export const ANN_WORKLOAD = 'dev.x/workload';
 /** On an injected pod: what was injected (JSON), which makes injection idempotent. */
 export const ANN_STATUS = 'dev.x/status';
 
+/** On an object devx made for a workload (a Job's or DaemonSet's dev copy, a CronJob's dev Job): `<kind>/<name>` of
+ * the source workload, kind lowercase. Such a copy is not a workload of its own (not counted, not admitted as one). */
+export const ANN_COPY_OF = 'dev.x/copy-of';
+/** Label on a dev copy and its pods: the copy's name. A DaemonSet's dev Deployment selects its pods by it, so the
+ * copy's selector cannot match the DaemonSet's own pods (nor the DaemonSet the copy's). */
+export const LABEL_COPY = 'dev.x/copy';
+/** On a dev copy: hash of the spec it was made from, so a change of the source (helm upgrade) renews the copy. */
+export const ANN_SOURCE_HASH = 'dev.x/source-hash';
+/** On a bare pod devx recreated in dev mode: the pod as it was before (JSON), recreated when dev mode ends. */
+export const ANN_ORIGINAL_POD = 'dev.x/original-pod';
+/** On a sync Secret, while a bare pod is being replaced: what to create once the old pod is gone (JSON). The Secret
+ * is the record because it outlives both pods (it is un-owned meanwhile), so a crash between delete and create
+ * loses nothing. */
+export const ANN_PENDING_POD = 'dev.x/pending-pod';
+
 /** DaemonSet pause: a node selector no node carries. */
 export const PAUSE_NODE_SELECTOR_KEY = 'dev.x/paused';
 

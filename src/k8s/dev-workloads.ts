@@ -1,13 +1,13 @@
 // The workloads in dev mode, cluster-wide: what maxWorkloads counts, and what tells a scale request (whose Scale
 // object has no labels) that its Deployment or StatefulSet is in dev mode. Only labelled objects are watched.
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { LABEL_ENABLED } from '../core/names.ts';
+import { ANN_COPY_OF, LABEL_ENABLED } from '../core/names.ts';
 import type { Logger } from './logger.ts';
 import { kubeCall } from './rest.ts';
-import { resilientInformer, type Backoff, type ResilientInformer } from './resilient-informer.ts';
+import { resilientInformer, type Backoff, type ChangeType, type ResilientInformer } from './resilient-informer.ts';
 
 /** A copy devx makes (a Job's or a DaemonSet's dev copy) carries this annotation and is not a workload of its own. */
-export const ANN_COPY_OF = 'dev.x/copy-of';
+export { ANN_COPY_OF };
 
 const KINDS: Array<{ kind: string; path: string }> = [
   { kind: 'Deployment', path: '/apis/apps/v1/deployments' },
@@ -31,7 +31,19 @@ export interface DevWorkloads {
   isInDevMode(kind: string, namespace: string, name: string): boolean | undefined;
   /** Every dev-mode workload known, as `{kind, object}`. */
   list(): Array<{ kind: string; object: KubernetesObject }>;
+  /**
+   * Called for every add, update or delete of a labelled object of the six kinds, copies and pods made from labelled
+   * templates included (`delete` also when the label goes: the object leaves the watched set). Returns a function
+   * that unsubscribes.
+   */
+  onChange(cb: (change: DevWorkloadChange) => void): () => void;
   stop(): Promise<void>;
+}
+
+export interface DevWorkloadChange {
+  kind: string;
+  type: ChangeType;
+  object: KubernetesObject;
 }
 
 /** Bare pods count; pods a controller made from a labelled template belong to their workload. */
@@ -42,6 +54,10 @@ function isWorkload(kind: string, obj: Obj): boolean {
 
 export function createDevWorkloads(opts: { kubeConfig: KubeConfig; logger: Logger; backoff?: Backoff }): DevWorkloads {
   const informers = new Map<string, ResilientInformer<Obj>>();
+  const listeners = new Set<(change: DevWorkloadChange) => void>();
+  const emit = (kind: string) => (type: ChangeType, object: Obj): void => {
+    for (const cb of listeners) cb({ kind, type, object });
+  };
   for (const { kind, path } of KINDS) {
     informers.set(
       kind,
@@ -52,7 +68,7 @@ export function createDevWorkloads(opts: { kubeConfig: KubeConfig; logger: Logge
         labelSelector: SELECTOR,
         list: () => kubeCall(opts.kubeConfig, { method: 'GET', path: `${path}?labelSelector=${encodeURIComponent(SELECTOR)}` }) as Promise<KubernetesListObject<Obj>>,
         logger: opts.logger,
-        onEvent: () => undefined,
+        onEvent: emit(kind),
         ...(opts.backoff ? { backoff: opts.backoff } : {}),
       }),
     );
@@ -76,6 +92,10 @@ export function createDevWorkloads(opts: { kubeConfig: KubeConfig; logger: Logge
       return inf.cache().get(name, namespace) !== undefined;
     },
     list,
+    onChange: (cb) => {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
     stop: async () => {
       await Promise.all(all.map((i) => i.stop()));
     },

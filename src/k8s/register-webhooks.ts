@@ -13,6 +13,7 @@
 //   therefore uses `Ignore`; a scale that slips through while devx is down is repaired by the reconciler.
 import type { KubeConfig, V1MutatingWebhook, V1RuleWithOperations, V1ValidatingWebhook } from '@kubernetes/client-node';
 import { applyObject, deleteObject } from './apply.ts';
+import { KubeApiError, kubeCall } from './rest.ts';
 
 export const WEBHOOK_CONFIGURATION_NAME = 'devx';
 export const DEV_LABEL = 'dev.x/enabled';
@@ -187,4 +188,77 @@ export async function unregisterWebhooks(kc: KubeConfig): Promise<void> {
     deleteObject(kc, { apiVersion, kind: 'MutatingWebhookConfiguration', metadata }),
     deleteObject(kc, { apiVersion, kind: 'ValidatingWebhookConfiguration', metadata }),
   ]);
+}
+
+const CONFIGURATION_PATHS = [
+  '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+  '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
+];
+
+interface StoredConfiguration {
+  metadata?: { resourceVersion?: string };
+  webhooks?: Array<{ name?: string; clientConfig?: { caBundle?: string } }>;
+}
+
+type JsonPatchOp = { op: 'test' | 'replace' | 'add'; path: string; value: unknown };
+
+/** The JSON patch that sets each webhook's caBundle to `desired(current)`, guarded by the resourceVersion (a
+ * concurrent writer makes the `test` fail instead of being overwritten), plus the bundles that result. */
+function caBundleOps(config: StoredConfiguration, desired: (currentPem: string) => string): { ops: JsonPatchOp[]; bundles: string[] } {
+  const ops: JsonPatchOp[] = [];
+  const bundles: string[] = [];
+  (config.webhooks ?? []).forEach((webhook, i) => {
+    const encoded = webhook.clientConfig?.caBundle;
+    const current = encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
+    const next = desired(current);
+    bundles.push(next);
+    if (next === current) return;
+    ops.push({ op: 'test', path: `/webhooks/${i}/name`, value: webhook.name });
+    ops.push({ op: encoded === undefined ? 'add' : 'replace', path: `/webhooks/${i}/clientConfig/caBundle`, value: Buffer.from(next).toString('base64') });
+  });
+  if (ops.length > 0) ops.unshift({ op: 'test', path: '/metadata/resourceVersion', value: config.metadata?.resourceVersion });
+  return { ops, bundles };
+}
+
+/** A changed object between our read and our patch: 409 Conflict, or 422 from the failed `test` operation. */
+function raced(err: unknown): boolean {
+  return err instanceof KubeApiError && (err.status === 409 || err.status === 422);
+}
+
+/** Sets the caBundle of one configuration; the bundles it now holds, or undefined when it does not exist. */
+async function patchOne(kc: KubeConfig, path: string, desired: (currentPem: string) => string): Promise<string[] | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    let config: StoredConfiguration;
+    try {
+      config = (await kubeCall(kc, { method: 'GET', path })) as StoredConfiguration;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
+      throw err;
+    }
+    const { ops, bundles } = caBundleOps(config, desired);
+    if (ops.length === 0) return bundles;
+    try {
+      const body = { method: 'PATCH' as const, path: `${path}?fieldManager=devx-webhook`, body: ops, contentType: 'application/json-patch+json' };
+      await kubeCall(kc, body);
+      return bundles;
+    } catch (err) {
+      if (!raced(err) || attempt >= 5) throw err;
+    }
+  }
+}
+
+/**
+ * Rewrites the caBundle of every webhook in devx's own configurations (`MutatingWebhookConfiguration devx`,
+ * `ValidatingWebhookConfiguration devx`) to `desired(current)` — nothing else in them is touched — and returns the
+ * distinct bundles now in place, concatenated (a certificate may repeat), or undefined when neither configuration
+ * exists yet.
+ * For self-managed TLS during a CA rotation, `desired` appends the new CA, so old and new overlap.
+ *
+ * RBAC: get and patch on both configuration kinds, resourceNames `devx`.
+ */
+export async function patchCaBundles(kc: KubeConfig, desired: (currentPem: string) => string): Promise<string | undefined> {
+  const results = await Promise.all(CONFIGURATION_PATHS.map((p) => patchOne(kc, `${p}/${WEBHOOK_CONFIGURATION_NAME}`, desired)));
+  const bundles = results.flatMap((r) => r ?? []);
+  if (results.every((r) => r === undefined)) return undefined;
+  return [...new Set(bundles)].join('');
 }

@@ -1,5 +1,16 @@
 // devx-webhook's configuration, from flags (and environment for the container). Parsed once at startup.
 import { z } from 'zod';
+import { DAY_MS, parseLifetime } from '../tls/lifetime.ts';
+
+/** A certificate lifetime flag (`90d`, `2160h`, `30s`) as milliseconds. */
+const lifetime = z.string().transform((text, ctx) => {
+  const ms = parseLifetime(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a lifetime such as 90d, 2160h or 30s` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 export const ServerConfigSchema = z
   .object({
@@ -7,6 +18,10 @@ export const ServerConfigSchema = z
     port: z.coerce.number().int().min(0).max(65535).default(8443),
     tlsCertFile: z.string().optional(),
     tlsKeyFile: z.string().optional(),
+    tlsCaFile: z.string().optional().describe('CA bundle (PEM) to register with --register-url when serving from files'),
+    certValidity: lifetime.default(90 * DAY_MS).describe('self-managed TLS: lifetime of the serving certificate, renewed at 2/3 of it'),
+    caValidity: lifetime.default(365 * DAY_MS).describe('self-managed TLS: lifetime of the CA, replaced at 2/3 of it'),
+    caSecretName: z.string().default('devx-webhook-ca').describe('self-managed TLS: the Secret in --namespace that holds the CA'),
     kubeconfig: z.string().optional(),
     context: z.string().optional(),
     objects: z.string().optional().describe('DevPolicy and Namespace objects from a YAML file instead of a cluster'),
@@ -27,6 +42,9 @@ export const ServerConfigSchema = z
     message: '--tls-cert-file and --tls-key-file go together',
     path: ['tlsCertFile'],
   })
+  .refine((c) => !c.tlsCaFile || Boolean(c.tlsCertFile), { message: '--tls-ca-file goes with --tls-cert-file and --tls-key-file', path: ['tlsCaFile'] })
+  .refine((c) => c.certValidity >= 2000, { message: 'must be at least 2s', path: ['certValidity'] })
+  .refine((c) => c.caValidity > c.certValidity, { message: 'must be longer than --cert-validity', path: ['caValidity'] })
   .refine((c) => !(c.objects && c.registerUrl), { message: '--register-url needs a cluster; it cannot be used with --objects', path: ['registerUrl'] });
 
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;

@@ -1,12 +1,15 @@
-// Serving certificates when no files are given: a fresh CA and a serving certificate it signs, with the names the
-// API server may use to reach devx (its Service DNS names in a cluster, 127.0.0.1 outside one).
+// The names devx's serving certificate must carry: those the API server may use to reach it (its Service DNS names
+// in a cluster, 127.0.0.1 and localhost outside one).
+import type { CertificateNames } from './issue.ts';
 import { generateCA, issueCertificate, type KeyPairPem } from './pki.ts';
 
 export interface ServingNames {
   serviceName: string;
   namespace: string;
-  /** Extra IPs, e.g. 127.0.0.1 for a webhook registered with a loopback URL. */
+  /** Extra IPs, e.g. the host of a non-loopback `--register-url`. */
   ipAddresses?: string[];
+  /** Extra DNS names, e.g. the host of a `--register-url`. */
+  dnsNames?: string[];
 }
 
 export function serviceDnsNames(n: ServingNames): string[] {
@@ -14,25 +17,22 @@ export function serviceDnsNames(n: ServingNames): string[] {
   return ['localhost', n.serviceName, base, `${base}.svc`, `${base}.svc.cluster.local`];
 }
 
-const DAY_MS = 86_400_000;
-
-export interface SelfSignedServing {
-  ca: KeyPairPem;
-  serving: KeyPairPem;
+/** Subject and SANs of devx's serving certificate: `<service>.<namespace>.svc`, the Service names, 127.0.0.1. */
+export function servingCertificateNames(n: ServingNames): CertificateNames {
+  return {
+    commonName: `${n.serviceName}.${n.namespace}.svc`,
+    dnsNames: [...new Set([...serviceDnsNames(n), ...(n.dnsNames ?? [])])],
+    ipAddresses: [...new Set(['127.0.0.1', ...(n.ipAddresses ?? [])])],
+  };
 }
 
-/** A CA valid for a year and a serving certificate valid for 90 days, both starting a minute before `now` to
- * tolerate clock skew between devx and the API server. */
-export function selfSignedServing(names: ServingNames, now: Date): SelfSignedServing {
+const DAY_MS = 86_400_000;
+
+/** A CA (1 year) and a serving certificate it signs (90 days), both from a minute before `now`, made synchronously:
+ * for benchmarks and tools that want files once. The server itself uses self-managed.ts, which rotates them. */
+export function selfSignedServing(names: ServingNames, now: Date): { ca: KeyPairPem; serving: KeyPairPem } {
   const notBefore = new Date(now.getTime() - 60_000);
   const ca = generateCA({ commonName: 'devx-webhook-ca', notBefore, validityMs: 365 * DAY_MS });
-  const serving = issueCertificate(ca, {
-    commonName: `${names.serviceName}.${names.namespace}.svc`,
-    dnsNames: serviceDnsNames(names),
-    ipAddresses: ['127.0.0.1', ...(names.ipAddresses ?? [])],
-    usage: 'server',
-    notBefore,
-    validityMs: 90 * DAY_MS,
-  });
+  const serving = issueCertificate(ca, { ...servingCertificateNames(names), usage: 'server', notBefore, validityMs: 90 * DAY_MS });
   return { ca, serving };
 }

@@ -1,5 +1,6 @@
 // X.509 building blocks (node-forge): a CA and certificates it signs. Pure apart from key generation, which uses the
 // platform's CSPRNG; the clock is an input so callers and tests decide what "now" is.
+import { generateKeyPair } from 'node:crypto';
 import forge from 'node-forge';
 
 /** A PEM certificate with its PEM private key. */
@@ -20,6 +21,11 @@ export interface CertificateOptions {
   validityMs: number;
   /** RSA modulus length; 2048 is what Kubernetes components accept everywhere and is fast to generate. */
   keyBits?: number;
+  /**
+   * An RSA private key (PEM) to certify instead of generating one here, e.g. made off the event loop with
+   * generateRsaKeyPemAsync() by a server that must keep answering while it rotates its certificates.
+   */
+  keyPem?: string;
 }
 
 const RSA_BITS = 2048;
@@ -31,9 +37,17 @@ function randomSerial(): string {
   return (parseInt(hex[0] ?? '0', 16) & 0x7).toString(16) + hex.slice(1);
 }
 
+// forge writes names as PrintableString, which has no `@`, `*` or `_`: Go's x509 (the API server) refuses to parse a
+// certificate whose name breaks that. Anything outside the PrintableString alphabet goes as UTF8String instead.
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+function nameAttribute(name: string, value: string): forge.pki.CertificateField {
+  return PRINTABLE.test(value) ? { name, value } : ({ name, value, valueTagClass: forge.asn1.Type.UTF8 } as unknown as forge.pki.CertificateField);
+}
+
 function subjectOf(opts: CertificateOptions): forge.pki.CertificateField[] {
-  const attrs: forge.pki.CertificateField[] = [{ name: 'commonName', value: opts.commonName }];
-  for (const o of opts.organizations ?? []) attrs.push({ name: 'organizationName', value: o });
+  const attrs: forge.pki.CertificateField[] = [nameAttribute('commonName', opts.commonName)];
+  for (const o of opts.organizations ?? []) attrs.push(nameAttribute('organizationName', o));
   return attrs;
 }
 
@@ -49,8 +63,14 @@ function altNames(opts: CertificateOptions): forge.pki.CertificateField[] {
   return names.length > 0 ? [{ name: 'subjectAltName', altNames: names } as forge.pki.CertificateField] : [];
 }
 
+function keyPair(opts: CertificateOptions): forge.pki.rsa.KeyPair {
+  if (opts.keyPem === undefined) return forge.pki.rsa.generateKeyPair({ bits: opts.keyBits ?? RSA_BITS, e: 0x10001 });
+  const privateKey = forge.pki.privateKeyFromPem(opts.keyPem) as forge.pki.rsa.PrivateKey;
+  return { privateKey, publicKey: forge.pki.setRsaPublicKey(privateKey.n, privateKey.e) };
+}
+
 function newCertificate(opts: CertificateOptions): { cert: forge.pki.Certificate; keys: forge.pki.rsa.KeyPair } {
-  const keys = forge.pki.rsa.generateKeyPair({ bits: opts.keyBits ?? RSA_BITS, e: 0x10001 });
+  const keys = keyPair(opts);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerial();
@@ -115,6 +135,19 @@ export function issueCertificate(ca: KeyPairPem, opts: CertificateOptions): KeyP
 export function generateRsaKeyPem(bits = RSA_BITS): { publicKeyPem: string; privateKeyPem: string } {
   const keys = forge.pki.rsa.generateKeyPair({ bits, e: 0x10001 });
   return { publicKeyPem: forge.pki.publicKeyToPem(keys.publicKey), privateKeyPem: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
+/**
+ * An RSA private key in PEM (PKCS#1), generated on libuv's thread pool: the event loop keeps serving meanwhile, which
+ * matters to a webhook that rotates its certificates under load (a synchronous 2048-bit generation blocks ~100 ms).
+ */
+export function generateRsaKeyPemAsync(bits = RSA_BITS): Promise<string> {
+  return new Promise((resolve, reject) => {
+    generateKeyPair('rsa', { modulusLength: bits, publicExponent: 0x10001 }, (err, _publicKey, privateKey) => {
+      if (err) reject(err);
+      else resolve(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
+    });
+  });
 }
 
 /** Validity window of a PEM certificate. */

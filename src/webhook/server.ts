@@ -1,11 +1,18 @@
 // Wires devx-webhook together: TLS, the source of Namespaces and DevPolicies, the fastify app, webhook registration.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterView } from '../core/context.ts';
 import { staticView } from '../core/static-view.ts';
 import type { ServerConfig } from '../schemas/server-config.ts';
-import { selfSignedServing } from '../tls/bootstrap.ts';
+import { secretCaStore } from '../k8s/ca-secret.ts';
+import { loadKubeConfig } from '../k8s/kubeconfig.ts';
+import { patchCaBundles } from '../k8s/register-webhooks.ts';
+import { servingCertificateNames } from '../tls/bootstrap.ts';
+import { startServingTls, type ClusterTls } from '../tls/provider.ts';
+import type { ServingTls } from '../tls/serving.ts';
 import { VERSION } from '../version.ts';
 import { buildApp } from './app.ts';
 import { cacheView } from './cluster-view.ts';
@@ -15,8 +22,10 @@ import { connectCluster, type ClusterConnection } from './cluster.ts';
 export interface RunningServer {
   port: number;
   url: string;
-  /** The CA that signed the serving certificate, when devx made it itself. */
+  /** The CA bundle clients trusted at startup, when devx made its CA itself (see tls.caBundle() for now). */
   caPem?: string;
+  /** The serving certificate's provider: current pair, current CA bundle. */
+  tls: ServingTls;
   close(): Promise<void>;
 }
 
@@ -27,12 +36,43 @@ function loadObjects(path: string): unknown[] {
   return docs.map((d) => d.toJS()).filter((o) => o !== null);
 }
 
-function tlsMaterial(config: ServerConfig): { cert: string; key: string; caPem?: string } {
-  if (config.tlsCertFile && config.tlsKeyFile) {
-    return { cert: readFileSync(config.tlsCertFile, 'utf8'), key: readFileSync(config.tlsKeyFile, 'utf8') };
-  }
-  const { ca, serving } = selfSignedServing({ serviceName: config.serviceName, namespace: config.namespace }, new Date());
-  return { cert: serving.certPem, key: serving.keyPem, caPem: ca.certPem };
+/** The host of --register-url, which the serving certificate must name too. */
+function registerHostNames(registerUrl: string | undefined): { dnsNames: string[]; ipAddresses: string[] } {
+  if (!registerUrl) return { dnsNames: [], ipAddresses: [] };
+  const host = new URL(registerUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+  return isIP(host) ? { dnsNames: [], ipAddresses: [host] } : { dnsNames: [host], ipAddresses: [] };
+}
+
+/** The CA Secret and devx's webhook configurations, for self-managed TLS (and a CA file's bundle when registering). */
+function clusterTls(config: ServerConfig): ClusterTls {
+  const { kubeConfig } = loadKubeConfig({ ...(config.kubeconfig ? { path: config.kubeconfig } : {}), ...(config.context ? { context: config.context } : {}) });
+  return {
+    store: secretCaStore(kubeConfig, { namespace: config.namespace, name: config.caSecretName }),
+    publisher: { publish: (desired) => patchCaBundles(kubeConfig, desired) },
+    registering: Boolean(config.registerUrl),
+  };
+}
+
+/** Certificate files, or self-managed TLS with its CA in a Secret (cluster) or in memory (--objects). */
+function servingTls(config: ServerConfig, logger: Logger): Promise<ServingTls> {
+  const names = servingCertificateNames({ serviceName: config.serviceName, namespace: config.namespace, ...registerHostNames(config.registerUrl) });
+  return startServingTls({
+    settings: {
+      certFile: config.tlsCertFile,
+      keyFile: config.tlsKeyFile,
+      caFile: config.tlsCaFile,
+      names,
+      servingValidityMs: config.certValidity,
+      caValidityMs: config.caValidity,
+    },
+    logger: logger.child({ component: 'tls' }),
+    cluster: config.objects ? undefined : clusterTls(config),
+  });
+}
+
+/** New TLS handshakes get the new pair; open connections keep theirs. Same TLS floor as buildApp's. */
+function swapOnChange(tls: ServingTls, server: TlsServer): void {
+  tls.onChange((pair) => server.setSecureContext({ cert: pair.certPem, key: pair.keyPem, minVersion: 'TLSv1.2' }));
 }
 
 async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -43,7 +83,7 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean
 
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   const started = Date.now();
-  const tls = tlsMaterial(config);
+  const tls = await servingTls(config, logger);
   let view: ClusterView;
   let ready: () => boolean;
   let cluster: ClusterConnection | undefined;
@@ -65,11 +105,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const app = buildApp({
     logger,
     metrics,
-    https: { cert: tls.cert, key: tls.key },
+    https: { cert: tls.current().certPem, key: tls.current().keyPem },
     ready,
     context: () => ({ view, now: new Date(), version: VERSION }),
     onEffects: (effects) => cluster?.runEffects(effects),
   });
+  swapOnChange(tls, app.server as unknown as TlsServer);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -77,14 +118,17 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     // Register only once the view is complete: an early review would see no namespaces and deny wrongly.
     if (!(await waitFor(() => cluster?.ready() ?? false, 60_000))) throw new Error('the informers did not sync within 60 s');
     const url = config.registerUrl.replace(/:0$/, `:${port}`);
-    await cluster.register({ url, caBundlePem: tls.caPem ?? tls.cert, excludedNamespaces: ['kube-system', config.namespace] });
+    await cluster.register({ url, caBundlePem: tls.caBundle(), excludedNamespaces: ['kube-system', config.namespace] });
   }
-  logger.info({ port, host: config.host, startupMs: Date.now() - started, version: VERSION, source: config.objects ? 'objects-file' : 'cluster' }, 'devx-webhook listening');
+  const source = config.objects ? 'objects-file' : 'cluster';
+  logger.info({ port, host: config.host, startupMs: Date.now() - started, version: VERSION, source, tls: tls.mode, tlsSource: tls.source }, 'devx-webhook listening');
   return {
     port,
     url: `https://127.0.0.1:${port}`,
-    ...(tls.caPem ? { caPem: tls.caPem } : {}),
+    ...(tls.mode === 'self-managed' ? { caPem: tls.caBundle() } : {}),
+    tls,
     close: async () => {
+      tls.stop();
       await app.close();
       await cluster?.stop();
     },

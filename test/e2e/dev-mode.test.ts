@@ -190,7 +190,10 @@ describe('dev mode on the real API server', () => {
       await apply({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'while-down' }, spec: { replicas: 1, selector: { matchLabels: { app: 'wd' } }, template: { metadata: { labels: { app: 'wd' } }, spec: { containers: [{ name: 'w', image: 'example.com/w:1' }] } } } }, 'bookinfo');
       await kubectlOk(['scale', 'deploy', 'while-down', '--replicas=2'], { namespace: 'bookinfo' });
       await kubectlOk(['set', 'image', 'deploy/while-down', 'w=example.com/w:2'], { namespace: 'bookinfo' });
-      await eventually('pods of the unlabelled workload', async () => (await pods('bookinfo', 'app=wd')).filter(alive).length === 2);
+      // Pods of the new template are created while devx is down (the rollout itself never finishes without a kubelet).
+      await eventually('a pod of the updated template', async () => (await pods('bookinfo', 'app=wd')).some((p) => alive(p) && p.spec.containers[0].image === 'example.com/w:2'));
+      const wd = await getJson(cp, ['deploy', 'while-down'], 'bookinfo');
+      assert.equal(wd.spec.replicas, 2);
       const refused = await cp.kubectl(['label', 'deploy', 'while-down', 'dev.x/enabled=true'], { namespace: 'bookinfo' });
       assert.notEqual(refused.code, 0, 'entering dev mode needs devx: refused rather than half-applied');
     } finally {

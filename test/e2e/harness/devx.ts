@@ -50,6 +50,8 @@ export interface StartDevxOptions {
   register?: boolean;
   name?: string;
   timeoutMs?: number;
+  /** Extra environment for the server (over this process's), e.g. the reconciler's DEVX_* timings. */
+  env?: Record<string, string>;
 }
 
 /** Starts devx-webhook against the control plane and waits until it has registered its webhooks. */
@@ -58,7 +60,7 @@ export async function startDevx(cp: ControlPlane, opts: StartDevxOptions = {}): 
   const logPath = path.join(cp.dir, `${name}-${Date.now()}.log`);
   const args = [SERVER_ENTRY, '--kubeconfig', cp.kubeconfigPath, '--host', '127.0.0.1', '--port', '0', '--log-level', 'debug'];
   if (opts.register ?? true) args.push('--register-url', 'https://127.0.0.1:0');
-  const proc = startProcess({ name, bin: process.execPath, args: [...args, ...(opts.args ?? [])], logPath });
+  const proc = startProcess({ name, bin: process.execPath, args: [...args, ...(opts.args ?? [])], logPath, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   const logs = (): Array<Record<string, unknown>> => readLogLines(logPath);
   const wanted = (opts.register ?? true) ? 'webhook configurations registered' : 'devx-webhook listening';
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);

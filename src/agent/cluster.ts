@@ -1,0 +1,159 @@
+// What the agent reads from and writes to the cluster, with every failure turned into an AgentError that says what
+// to do: a missing workload, a workload not in dev mode, an RBAC verb not granted (named, via an access review).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LABEL_ENABLED, isDevEnabled } from '../core/names.ts';
+import { KubeApiError, kubeGet, mayI, type KubeConfig } from '../k8s/agent-api.ts';
+import { pickDevPod, waitingFor, type DevPod } from './dev-pod.ts';
+import { AgentError, EXIT } from './exit-codes.ts';
+import { forbiddenMessage, type Permission } from './rbac.ts';
+import type { Reporter } from './reporter.ts';
+import { AccessReviewSchema, listSchema, PodSchema, SecretSchema, WorkloadSchema, type Pod, type Workload } from './schemas.ts';
+import { apiGroup, LOOKUP_ORDER, objectPath, plural, refString, type WorkloadArg, type WorkloadRef } from './workload-ref.ts';
+
+/** The permissions that are denied among `wanted` (an access review that itself fails counts as allowed: let the real
+ * call tell). */
+export async function deniedOf(kc: KubeConfig, wanted: readonly Permission[]): Promise<Permission[]> {
+  const answers = await Promise.all(
+    wanted.map(async (p) => {
+      try {
+        const review = AccessReviewSchema.safeParse(await mayI(kc, { ...p }));
+        return review.success && !review.data.status.allowed ? p : undefined;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return answers.filter((p): p is Permission => p !== undefined);
+}
+
+/** An AgentError for a failed call: 403 names the missing verb, 404 says what is missing, the rest passes through. */
+export async function callFailure(kc: KubeConfig, err: unknown, what: string, permission: Permission): Promise<AgentError> {
+  if (!(err instanceof KubeApiError)) return new AgentError(EXIT.FAILURE, `${what}: ${err instanceof Error ? err.message : String(err)}`);
+  // A webhook's denial also comes back as 403 (or 400), but it is a policy answer, not RBAC: show its message.
+  if (/admission webhook .* denied the request/.test(err.message)) {
+    return new AgentError(EXIT.FAILURE, `${what}: denied: ${err.message.replace(/^.*denied the request: /s, '')}`);
+  }
+  if (err.status === 403) {
+    const denied = await deniedOf(kc, [permission]);
+    return new AgentError(EXIT.FORBIDDEN, forbiddenMessage(what, denied.length > 0 ? denied : [permission]));
+  }
+  if (err.status === 404) return new AgentError(EXIT.NOT_FOUND, `${what}: not found`);
+  if (err.status === 401) {
+    return new AgentError(EXIT.FAILURE, `${what}: the API server does not accept your credentials (HTTP 401): log in again (refresh your kubeconfig)`);
+  }
+  return new AgentError(EXIT.FAILURE, `${what}: ${err.message}`);
+}
+
+function getPermission(ref: WorkloadRef, verb = 'get'): Permission {
+  return { verb, group: apiGroup(ref.kind), resource: plural(ref.kind), namespace: ref.namespace, name: ref.name };
+}
+
+async function getWorkload(kc: KubeConfig, ref: WorkloadRef): Promise<Workload | undefined> {
+  try {
+    return WorkloadSchema.parse(await kubeGet(kc, objectPath(ref.kind, ref.namespace, ref.name)));
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return undefined;
+    throw await callFailure(kc, err, `reading ${refString(ref)} in namespace ${ref.namespace}`, getPermission(ref));
+  }
+}
+
+export interface FoundWorkload {
+  ref: WorkloadRef;
+  object: Workload;
+}
+
+/** The workload `arg` names in `namespace`; a bare name is looked up across the kinds and must be unambiguous. */
+export async function resolveWorkload(kc: KubeConfig, arg: WorkloadArg, namespace: string): Promise<FoundWorkload> {
+  const kinds = arg.kind ? [arg.kind] : LOOKUP_ORDER;
+  const found: FoundWorkload[] = [];
+  const refused: AgentError[] = [];
+  for (const kind of kinds) {
+    const ref = { kind, name: arg.name, namespace };
+    // A bare name looks at every kind; a kind the user may not read is skipped unless nothing else is found.
+    const object = await getWorkload(kc, ref).catch((err: unknown) => {
+      if (!(err instanceof AgentError) || err.exitCode !== EXIT.FORBIDDEN) throw err;
+      refused.push(err);
+      return undefined;
+    });
+    if (object) found.push({ ref, object });
+  }
+  const [first, ...others] = found;
+  if (!first && refused[0]) throw refused[0];
+  if (!first) {
+    const looked = arg.kind ? refString({ kind: arg.kind, name: arg.name }) : `a ${LOOKUP_ORDER.join(', ')} named ${arg.name}`;
+    throw new AgentError(EXIT.NOT_FOUND, `there is no ${looked} in namespace ${namespace} (wrong namespace? pass -n)`);
+  }
+  if (others.length > 0) {
+    const names = found.map((f) => refString(f.ref)).join(', ');
+    throw new AgentError(EXIT.USAGE, `${arg.name} names several workloads in namespace ${namespace} (${names}): say which, e.g. ${refString(first.ref)}`);
+  }
+  return first;
+}
+
+/** The command that puts `ref` into dev mode, for messages. */
+export function labelCommand(ref: WorkloadRef): string {
+  return `kubectl label ${refString(ref)} ${LABEL_ENABLED}=true -n ${ref.namespace}`;
+}
+
+export function requireDevMode(found: FoundWorkload): void {
+  if (isDevEnabled(found.object.metadata.labels)) return;
+  throw new AgentError(
+    EXIT.NOT_IN_DEV_MODE,
+    `${refString(found.ref)} is not in dev mode: label it with\n  ${labelCommand(found.ref)}\n(or run kubectl devx up ${refString(found.ref)} -n ${found.ref.namespace})`,
+  );
+}
+
+/** The Secret's data, base64-decoded; undefined while it does not exist. */
+export async function readSecretData(kc: KubeConfig, namespace: string, name: string): Promise<Record<string, string> | undefined> {
+  try {
+    const secret = SecretSchema.parse(await kubeGet(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`));
+    return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return undefined;
+    const permission = { verb: 'get', group: '', resource: 'secrets', namespace, name };
+    throw await callFailure(kc, err, `reading the sync Secret ${name} in namespace ${namespace}`, permission);
+  }
+}
+
+/** Pods labelled dev.x/enabled=true in `namespace` (all namespaces when undefined). */
+export async function listDevPods(kc: KubeConfig, namespace: string | undefined): Promise<Pod[]> {
+  const path = `/api/v1${namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`}/pods?labelSelector=${encodeURIComponent(`${LABEL_ENABLED}=true`)}`;
+  try {
+    return listSchema(PodSchema).parse(await kubeGet(kc, path)).items;
+  } catch (err) {
+    const permission = { verb: 'list', group: '', resource: 'pods', namespace: namespace ?? '(all namespaces)' };
+    throw await callFailure(kc, err, `listing the dev pods in ${namespace === undefined ? 'all namespaces' : `namespace ${namespace}`}`, permission);
+  }
+}
+
+export interface WaitOptions<T> {
+  reporter: Reporter;
+  timeoutMs: number;
+  signal: AbortSignal;
+  intervalMs?: number;
+  /** One look: the value when done, else what is still awaited (shown by the spinner). */
+  probe: () => Promise<{ done: T } | { waiting: string }>;
+}
+
+/** Polls `probe` until it is done; TIMEOUT with the last "waiting for" text when the time is up. */
+export async function waitUntil<T>(opts: WaitOptions<T>): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const r = await opts.probe();
+    if ('done' in r) return r.done;
+    opts.reporter.waiting(r.waiting);
+    if (Date.now() > deadline) throw new AgentError(EXIT.TIMEOUT, `gave up after ${Math.round(opts.timeoutMs / 1000)} s waiting for ${r.waiting}`);
+    await sleep(opts.intervalMs ?? 1000, undefined, { signal: opts.signal });
+  }
+}
+
+/** Waits for the dev pod of `ref` that `ready` accepts. */
+export function waitForDevPod(kc: KubeConfig, ref: WorkloadRef, opts: Omit<WaitOptions<DevPod>, 'probe'> & { ready: (p: DevPod) => boolean }): Promise<DevPod> {
+  return waitUntil<DevPod>({
+    ...opts,
+    probe: async () => {
+      const pod = pickDevPod(await listDevPods(kc, ref.namespace), ref);
+      return pod && opts.ready(pod) ? { done: pod } : { waiting: waitingFor(pod, ref) };
+    },
+  });
+}

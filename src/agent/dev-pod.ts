@@ -1,0 +1,124 @@
+// Which pod is the dev pod of a workload, and what the agent is waiting for when there is none it can sync with.
+// Pure: a list of pods in, a choice and a sentence out.
+import { ANN_STATUS, ANN_WORKLOAD, SIDECAR_NAME, VOLUME_WORKDIR } from '../core/names.ts';
+import { InjectionStatusSchema, type Container, type Pod } from './schemas.ts';
+import { refString, type WorkloadRef } from './workload-ref.ts';
+
+/** What the agent knows about a dev pod. */
+export interface DevPod {
+  name: string;
+  uid: string;
+  phase: string;
+  terminating: boolean;
+  /** The devx-sync container is running (phase Running alone is not enough: it may be restarting). */
+  sidecarRunning: boolean;
+  /** Restarts of the devx-sync container: a change means syncthing in the pod started afresh. */
+  sidecarRestarts: number;
+  /** The dev container (dev.x/status `target`) and the directory the synced volume is mounted at in it. */
+  target: string;
+  workdir: string | undefined;
+  image: string | undefined;
+  /** The injected devx-sync container as the API server stored it. */
+  sidecar: Container | undefined;
+  pod: Pod;
+}
+
+/** Whether a pod was injected by devx for `ref` (a bare dev-mode pod is its own workload). */
+export function belongsTo(pod: Pod, ref: WorkloadRef): boolean {
+  const anns = pod.metadata.annotations ?? {};
+  if (anns[ANN_STATUS] === undefined) return false;
+  const owner = anns[ANN_WORKLOAD];
+  if (owner !== undefined) return owner === refString(ref);
+  return ref.kind === 'Pod' && pod.metadata.name === ref.name;
+}
+
+function sidecarOf(pod: Pod): Container | undefined {
+  return [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === SIDECAR_NAME);
+}
+
+function sidecarStatus(pod: Pod): { running: boolean; restarts: number } {
+  const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])];
+  const s = statuses.find((c) => c.name === SIDECAR_NAME);
+  return { running: s?.state?.running !== undefined, restarts: s?.restartCount ?? 0 };
+}
+
+function injection(pod: Pod): { target: string; image: string } | undefined {
+  const raw = pod.metadata.annotations?.[ANN_STATUS];
+  if (raw === undefined) return undefined;
+  try {
+    const parsed = InjectionStatusSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The dev container and where the synced volume is mounted in it. */
+function targetOf(pod: Pod, name: string | undefined): { target: string; workdir: string | undefined; image: string | undefined } {
+  const target = pod.spec.containers.find((c) => c.name === name) ?? pod.spec.containers[0];
+  if (target === undefined) return { target: '', workdir: undefined, image: undefined };
+  const mount = target.volumeMounts?.find((m) => m.name === VOLUME_WORKDIR);
+  return { target: target.name, workdir: mount?.mountPath ?? target.workingDir, image: target.image };
+}
+
+/** The dev pod's facts, read from the pod object. */
+export function describeDevPod(pod: Pod): DevPod {
+  const status = injection(pod);
+  const target = targetOf(pod, status?.target);
+  const side = sidecarStatus(pod);
+  return {
+    name: pod.metadata.name,
+    uid: pod.metadata.uid ?? '',
+    phase: pod.status?.phase ?? 'Pending',
+    terminating: pod.metadata.deletionTimestamp !== undefined,
+    sidecarRunning: side.running,
+    sidecarRestarts: side.restarts,
+    ...target,
+    image: status?.image ?? target.image,
+    sidecar: sidecarOf(pod),
+    pod,
+  };
+}
+
+function newestFirst(a: Pod, b: Pod): number {
+  return (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '');
+}
+
+/** The dev pod of `ref` among `pods`: not terminating if any is not, then the newest. */
+export function pickDevPod(pods: readonly Pod[], ref: WorkloadRef): DevPod | undefined {
+  const mine = pods.filter((p) => belongsTo(p, ref)).sort(newestFirst);
+  const chosen = mine.find((p) => p.metadata.deletionTimestamp === undefined) ?? mine[0];
+  return chosen === undefined ? undefined : describeDevPod(chosen);
+}
+
+/** Whether a port-forward to the pod's syncthing can work now. */
+export function readyToSync(pod: DevPod): boolean {
+  return !pod.terminating && pod.phase === 'Running' && pod.sidecarRunning;
+}
+
+function waitingContainer(pod: Pod): string | undefined {
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  for (const s of statuses) {
+    const w = s.state?.waiting;
+    if (w?.reason !== undefined) return `container ${s.name}: ${w.reason}${w.message ? ` (${w.message})` : ''}`;
+  }
+  return undefined;
+}
+
+function waitingReason(pod: Pod): string | undefined {
+  const container = waitingContainer(pod);
+  if (container) return container;
+  const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status !== 'True');
+  if (unscheduled) return `not scheduled${unscheduled.message ? `: ${unscheduled.message}` : ' yet'}`;
+  if (pod.spec.nodeName === undefined) return 'not scheduled yet'; // no scheduler has looked at it at all
+  return pod.status?.message;
+}
+
+/** One sentence for the spinner: what the agent waits for before it can sync. */
+export function waitingFor(pod: DevPod | undefined, ref: WorkloadRef): string {
+  if (pod === undefined) return `the dev pod of ${refString(ref)} (devx injects it when the workload's pod is created)`;
+  if (pod.terminating) return `pod ${pod.name} to finish terminating and its replacement to start`;
+  const why = waitingReason(pod.pod);
+  if (pod.phase !== 'Running') return `pod ${pod.name} to run (${pod.phase}${why ? `: ${why}` : ''})`;
+  return `container ${SIDECAR_NAME} of pod ${pod.name} to run${why ? ` (${why})` : ''}`;
+}

@@ -1,0 +1,116 @@
+// Entry of the agent's commands (`kubectl devx sync|up|down|status`): arguments, kubeconfig, output style, Ctrl-C,
+// and one place where every failure becomes a message on stderr and an exit code.
+import os from 'node:os';
+import { agentKube, type AgentKube } from '../k8s/agent-api.ts';
+import { parseAgentArgs, type AgentCommand } from './args.ts';
+import { AgentError, describeFailure, EXIT, type ExitCode } from './exit-codes.ts';
+import { devxConfigDir } from './paths.ts';
+import { parseDirArg } from './remote-dir.ts';
+import { chooseStyle, type Style } from './render.ts';
+import { jsonReporter, plainReporter, quietReporter, ttyReporter, type Reporter } from './reporter.ts';
+import { runStatus } from './status-command.ts';
+import { runSync } from './sync-command.ts';
+import { runDown, runUp, type UpDownCommand } from './up-down.ts';
+
+export const AGENT_COMMANDS = ['sync', 'up', 'down', 'status'] as const;
+
+export interface AgentIo {
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  cwd: string;
+}
+
+function reporterFor(c: AgentCommand, io: AgentIo, style: Style): Reporter {
+  const streams = { out: io.stdout, err: io.stderr };
+  // JSON: a stream of events for sync; one result object for the others (so nothing else may reach stdout).
+  if (c.common.json) return c.command === 'sync' || (c.command === 'up' && c.syncDir !== undefined) ? jsonReporter(streams) : quietReporter();
+  return io.stderr.isTTY ? ttyReporter(streams, style) : plainReporter(streams, style);
+}
+
+/** Ctrl-C (or SIGTERM) aborts the command; a second Ctrl-C while it cleans up ends the process at once. */
+function interruptOnSignals(controller: AbortController): () => void {
+  const handler = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? EXIT.INTERRUPTED : 143);
+    controller.abort();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+function loadKube(c: AgentCommand): AgentKube {
+  try {
+    return agentKube({ ...(c.common.kubeconfig ? { kubeconfig: c.common.kubeconfig } : {}), ...(c.common.context ? { context: c.common.context } : {}) });
+  } catch (err) {
+    throw new AgentError(EXIT.USAGE, (err as Error).message);
+  }
+}
+
+interface Context {
+  kube: AgentKube;
+  namespace: string;
+  configDir: string;
+  io: AgentIo;
+  reporter: Reporter;
+  signal: AbortSignal;
+}
+
+function base(c: AgentCommand, x: Context): Omit<UpDownCommand, 'workload'> {
+  return { kube: x.kube, namespace: x.namespace, timeoutMs: c.common.timeoutMs, reporter: x.reporter, signal: x.signal, json: c.common.json, out: x.io.stdout };
+}
+
+function sync(c: AgentCommand & { command: 'sync' | 'up' }, dirText: string | undefined, x: Context): Promise<ExitCode> {
+  const dirs = parseDirArg(dirText, x.io.cwd);
+  if (!dirs.ok) throw new AgentError(EXIT.USAGE, dirs.message);
+  const style = chooseStyle(x.io.stderr.isTTY === true, x.io.env);
+  const address = c.sync.address === undefined ? {} : { address: c.sync.address };
+  return runSync({ ...base(c, x), workload: c.workload, dirs: dirs.dirs, mode: c.sync.mode, ...address, style, env: x.io.env, configDir: x.configDir });
+}
+
+async function dispatch(c: AgentCommand, io: AgentIo, reporter: Reporter, signal: AbortSignal): Promise<ExitCode> {
+  const kube = loadKube(c);
+  const configDir = devxConfigDir({ env: io.env, homedir: os.homedir(), platform: process.platform });
+  const x: Context = { kube, namespace: c.common.namespace ?? kube.namespace, configDir, io, reporter, signal };
+  switch (c.command) {
+    case 'status':
+      return runStatus({ kube, namespace: c.allNamespaces ? undefined : x.namespace, json: c.common.json, configDir, out: io.stdout, err: io.stderr, now: new Date() });
+    case 'down':
+      return runDown({ ...base(c, x), workload: c.workload });
+    case 'up': {
+      const up = await runUp({ ...base(c, x), workload: c.workload, ...(c.image ? { image: c.image } : {}) });
+      // The sync that follows names the workload by the kind `up` found, so it needs no second lookup.
+      return c.syncDir === undefined ? up.exitCode : sync({ ...c, workload: { kind: up.found.ref.kind, name: up.found.ref.name } }, c.syncDir, x);
+    }
+    case 'sync':
+      return sync(c, c.dir, x);
+  }
+}
+
+/** Runs `kubectl devx <name> <argv…>` for one of AGENT_COMMANDS; resolves with the exit code. */
+export async function runAgentCommand(name: string, argv: string[], io: AgentIo): Promise<ExitCode> {
+  const parsed = parseAgentArgs(name, argv);
+  if (!parsed.ok) {
+    io.stderr.write(`kubectl devx: ${parsed.message}\nRun kubectl devx help for usage.\n`);
+    return EXIT.USAGE;
+  }
+  const style = chooseStyle(io.stderr.isTTY === true, io.env);
+  const reporter = reporterFor(parsed.command, io, style);
+  const controller = new AbortController();
+  const release = interruptOnSignals(controller);
+  try {
+    return await dispatch(parsed.command, io, reporter, controller.signal);
+  } catch (err) {
+    const failure = describeFailure(err);
+    reporter.close();
+    if (parsed.command.common.json) io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'error', exitCode: failure.exitCode, message: failure.message })}\n`);
+    io.stderr.write(`kubectl devx: ${failure.message}\n`);
+    return failure.exitCode;
+  } finally {
+    reporter.close();
+    release();
+  }
+}

@@ -1,0 +1,42 @@
+// Messages for what RBAC does not allow: which verb on which resource is missing, and the Role that would grant it,
+// so the user can forward one line to whoever administers the cluster. Pure.
+
+export interface Permission {
+  verb: string;
+  /** API group, `` for the core group. */
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace: string;
+  name?: string;
+}
+
+/** `pods/portforward`, `deployments.apps`, `secrets`: the resource as `kubectl create role --resource` takes it. */
+export function resourceText(p: Pick<Permission, 'group' | 'resource' | 'subresource'>): string {
+  const base = p.group ? `${p.resource}.${p.group}` : p.resource;
+  return p.subresource ? `${base}/${p.subresource}` : base;
+}
+
+/**
+ * "you may not …: RBAC verb(s) … on … missing in namespace …; ask for: kubectl create role …". `missing` are the
+ * verbs the access review denied (all of them on the same resource).
+ */
+export function forbiddenMessage(what: string, missing: readonly Permission[]): string {
+  const first = missing[0];
+  if (!first) return `${what}: forbidden`;
+  const verbs = [...new Set(missing.map((p) => p.verb))];
+  const resource = resourceText(first);
+  const named = first.name ? ` --resource-name=${first.name}` : '';
+  const verbWord = verbs.length > 1 ? 'verbs' : 'verb';
+  return (
+    `${what}: RBAC ${verbWord} ${verbs.map((v) => `"${v}"`).join(' and ')} on "${resource}" ${verbs.length > 1 ? 'are' : 'is'} not granted to you ` +
+    `in namespace ${first.namespace}. Ask a cluster admin for a Role with it, e.g.\n` +
+    `  kubectl create role devx-sync -n ${first.namespace} --verb=${verbs.join(',')} --resource=${resource}${named}\n` +
+    `  kubectl create rolebinding devx-sync -n ${first.namespace} --role=devx-sync --user=<you>`
+  );
+}
+
+/** The permissions a port-forward needs: `create` (SPDY, and WebSocket since 1.35) and `get` (the WebSocket GET). */
+export function portForwardPermissions(namespace: string): Permission[] {
+  return ['get', 'create'].map((verb) => ({ verb, group: '', resource: 'pods', subresource: 'portforward', namespace }));
+}

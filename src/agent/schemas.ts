@@ -1,0 +1,91 @@
+// The outside inputs the agent reads, checked at the edge with zod: the few fields of workloads, pods and Secrets it
+// looks at, and syncthing's REST answers. Everything else in those objects is dropped here and never trusted.
+import { z } from 'zod';
+
+const StringMap = z.record(z.string(), z.string());
+
+export const ObjectMetaSchema = z.object({
+  name: z.string(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  resourceVersion: z.string().optional(),
+  creationTimestamp: z.string().optional(),
+  deletionTimestamp: z.string().optional(),
+  labels: StringMap.optional(),
+  annotations: StringMap.optional(),
+  ownerReferences: z.array(z.object({ kind: z.string(), name: z.string() }).loose()).optional(),
+});
+export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+
+/** A workload as far as the agent cares: metadata, and the spec kept as opaque JSON (templates are read loosely). */
+export const WorkloadSchema = z.object({
+  kind: z.string().optional(),
+  metadata: ObjectMetaSchema,
+  spec: z.record(z.string(), z.unknown()).optional(),
+});
+export type Workload = z.infer<typeof WorkloadSchema>;
+
+const EnvVarSchema = z.object({ name: z.string(), value: z.string().optional() }).loose();
+const VolumeMountSchema = z.object({ name: z.string(), mountPath: z.string(), readOnly: z.boolean().optional() }).loose();
+
+export const ContainerSchema = z.object({
+  name: z.string(),
+  image: z.string().optional(),
+  command: z.array(z.string()).optional(),
+  args: z.array(z.string()).optional(),
+  env: z.array(EnvVarSchema).optional(),
+  workingDir: z.string().optional(),
+  volumeMounts: z.array(VolumeMountSchema).optional(),
+  restartPolicy: z.string().optional(),
+});
+export type Container = z.infer<typeof ContainerSchema>;
+
+const ContainerStateSchema = z
+  .object({
+    running: z.object({ startedAt: z.string().optional() }).loose().optional(),
+    waiting: z.object({ reason: z.string().optional(), message: z.string().optional() }).loose().optional(),
+    terminated: z.object({ reason: z.string().optional(), exitCode: z.number().optional() }).loose().optional(),
+  })
+  .loose();
+
+const ContainerStatusSchema = z.object({
+  name: z.string(),
+  ready: z.boolean().optional(),
+  restartCount: z.number().optional(),
+  state: ContainerStateSchema.optional(),
+});
+
+export const PodSchema = z.object({
+  metadata: ObjectMetaSchema,
+  spec: z.object({
+    containers: z.array(ContainerSchema),
+    initContainers: z.array(ContainerSchema).optional(),
+    nodeName: z.string().optional(),
+  }),
+  status: z
+    .object({
+      phase: z.string().optional(),
+      reason: z.string().optional(),
+      message: z.string().optional(),
+      conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string().optional(), message: z.string().optional() }).loose()).optional(),
+      containerStatuses: z.array(ContainerStatusSchema).optional(),
+      initContainerStatuses: z.array(ContainerStatusSchema).optional(),
+    })
+    .optional(),
+});
+export type Pod = z.infer<typeof PodSchema>;
+
+export const SecretSchema = z.object({ metadata: ObjectMetaSchema, data: StringMap.optional() });
+
+export function listSchema<T extends z.ZodType>(item: T): z.ZodObject<{ items: z.ZodArray<T> }> {
+  return z.object({ items: z.array(item) });
+}
+
+/** What `dev.x/status` on an injected pod records (the parts the agent shows). */
+export const InjectionStatusSchema = z.object({ target: z.string(), image: z.string(), version: z.string().optional() }).loose();
+
+/** The answer of a SelfSubjectAccessReview. */
+export const AccessReviewSchema = z.object({ status: z.object({ allowed: z.boolean(), reason: z.string().optional() }).loose() });
+
+/** `{metadata: {name}}` of a DevPolicy and the one spec field the agent reads (`maxDuration`). */
+export const PolicyTtlSchema = z.object({ spec: z.object({ maxDuration: z.string().optional() }).loose() });

@@ -1,0 +1,119 @@
+// `kubectl devx sync <workload> [LOCAL_DIR[:REMOTE_DIR]]`, up to the point where syncing starts: syncthing present,
+// workload in dev mode, its sync Secret readable, port-forward allowed, the dev pod running (with the synced volume
+// where REMOTE_DIR asks for it). Each failure is an AgentError that says what to do; the rest is sync-session.ts.
+import fs from 'node:fs';
+import { ANN_WORKDIR } from '../core/names.ts';
+import type { AgentKube } from '../k8s/agent-api.ts';
+import { kubeMergePatch } from '../k8s/agent-api.ts';
+import type { SyncMode } from '../sync/config.ts';
+import { readSyncSecretData, syncSecretName, type SyncSecret } from '../sync/secret.ts';
+import { callFailure, deniedOf, readSecretData, requireDevMode, resolveWorkload, waitForDevPod, waitUntil, type FoundWorkload } from './cluster.ts';
+import { readyToSync, type DevPod } from './dev-pod.ts';
+import { AgentError, EXIT, type ExitCode } from './exit-codes.ts';
+import { sessionHome } from './paths.ts';
+import { forbiddenMessage, portForwardPermissions } from './rbac.ts';
+import { decideRemoteDir, type DirSpec } from './remote-dir.ts';
+import type { Reporter } from './reporter.ts';
+import type { Style } from './render.ts';
+import { runSession } from './sync-session.ts';
+import { findSyncthing } from './syncthing-process.ts';
+import { objectPath, refString, type WorkloadArg } from './workload-ref.ts';
+
+export interface SyncCommand {
+  kube: AgentKube;
+  workload: WorkloadArg;
+  namespace: string;
+  dirs: DirSpec;
+  mode: SyncMode;
+  /**
+   * Dial the sidecar at this address instead of port-forwarding, e.g. `tcp://127.0.0.1:22000` behind your own
+   * `kubectl port-forward`. The pod then only has to exist, not to run (the tests use this with a stand-in).
+   */
+  address?: string;
+  timeoutMs: number;
+  reporter: Reporter;
+  style: Style;
+  env: NodeJS.ProcessEnv;
+  configDir: string;
+  signal: AbortSignal;
+}
+
+function checkLocalDir(dir: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    throw new AgentError(EXIT.USAGE, `LOCAL_DIR ${dir} does not exist: create it (or pass another directory)`);
+  }
+  if (!stat.isDirectory()) throw new AgentError(EXIT.USAGE, `LOCAL_DIR ${dir} is not a directory`);
+}
+
+async function waitForSecret(cmd: SyncCommand, found: FoundWorkload): Promise<SyncSecret> {
+  const name = syncSecretName(found.ref.kind, found.ref.name);
+  const data = await waitUntil({
+    reporter: cmd.reporter,
+    timeoutMs: cmd.timeoutMs,
+    signal: cmd.signal,
+    probe: async () => {
+      const d = await readSecretData(cmd.kube.kubeConfig, found.ref.namespace, name);
+      return d ? { done: d } : { waiting: `Secret ${name} (devx creates it when the workload enters dev mode; is devx-webhook running?)` };
+    },
+  });
+  const read = readSyncSecretData(data);
+  if (!read.ok) throw new AgentError(EXIT.FAILURE, `Secret ${name} is not a usable devx sync Secret (${read.reason}); delete it and devx creates a new one`);
+  return read.secret;
+}
+
+async function requirePortForward(cmd: SyncCommand, namespace: string): Promise<void> {
+  const denied = await deniedOf(cmd.kube.kubeConfig, portForwardPermissions(namespace));
+  if (denied.length > 0) throw new AgentError(EXIT.FORBIDDEN, forbiddenMessage(`you may not port-forward to pods in namespace ${namespace}`, denied));
+}
+
+/** Sets dev.x/workdir (the pod is recreated with the synced volume there) and waits for that pod. */
+async function moveWorkdir(cmd: SyncCommand, found: FoundWorkload, workdir: string, ready: (p: DevPod) => boolean): Promise<DevPod> {
+  if (found.ref.kind !== 'Deployment' && found.ref.kind !== 'StatefulSet') {
+    throw new AgentError(
+      EXIT.USAGE,
+      `REMOTE_DIR ${workdir} differs from the dev container's workdir, and for a ${found.ref.kind} devx does not recreate the dev pod for it: ` +
+        `run kubectl devx down, kubectl annotate ${refString(found.ref)} ${ANN_WORKDIR}=${workdir}, kubectl devx up; or leave REMOTE_DIR out`,
+    );
+  }
+  const path = objectPath(found.ref.kind, found.ref.namespace, found.ref.name);
+  await kubeMergePatch(cmd.kube.kubeConfig, path, { metadata: { annotations: { [ANN_WORKDIR]: workdir } } }).catch(async (err: unknown) => {
+    throw await callFailure(cmd.kube.kubeConfig, err, `setting ${ANN_WORKDIR} on ${refString(found.ref)}`, {
+      verb: 'patch',
+      group: 'apps',
+      resource: found.ref.kind === 'Deployment' ? 'deployments' : 'statefulsets',
+      namespace: found.ref.namespace,
+      name: found.ref.name,
+    });
+  });
+  cmd.reporter.step(`${ANN_WORKDIR}=${workdir} set on ${refString(found.ref)}: the dev pod is recreated with the synced directory there`);
+  return waitForDevPod(cmd.kube.kubeConfig, found.ref, { ...cmd, ready: (p) => p.workdir === workdir && ready(p) });
+}
+
+/** Runs the sync command until Ctrl-C (OK) or a failure (its exit code). */
+export async function runSync(cmd: SyncCommand): Promise<ExitCode> {
+  const binary = await findSyncthing(cmd.env, process.platform);
+  checkLocalDir(cmd.dirs.local);
+  const kc = cmd.kube.kubeConfig;
+  const found = await resolveWorkload(kc, cmd.workload, cmd.namespace);
+  requireDevMode(found);
+  const secret = await waitForSecret(cmd, found);
+  if (cmd.address === undefined) await requirePortForward(cmd, found.ref.namespace);
+  // Behind an explicit address nothing is port-forwarded, so the pod only has to exist.
+  const ready = cmd.address === undefined ? readyToSync : (p: DevPod) => !p.terminating;
+  let pod = await waitForDevPod(kc, found.ref, { ...cmd, ready });
+  const remote = decideRemoteDir(cmd.dirs.remote, pod.workdir);
+  if (remote.action === 'move') pod = await moveWorkdir(cmd, found, remote.workdir, ready);
+  cmd.reporter.step(`${refString(found.ref)} is in dev mode; dev pod ${pod.name}${pod.workdir ? `, files in ${pod.target}:${pod.workdir}` : ''}`);
+  return runSession({
+    cmd,
+    ref: found.ref,
+    secret,
+    pod,
+    ready,
+    binary: binary.path,
+    home: sessionHome(cmd.configDir, cmd.kube.context, found.ref),
+  });
+}

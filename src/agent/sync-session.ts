@@ -1,0 +1,305 @@
+// A running sync session: the claimed home, the tunnel to the dev pod, the local syncthing, and the loops that watch
+// them (syncthing's events and REST, the dev pod, the workload's dev mode) until Ctrl-C or a failure. Everything it
+// starts, it stops, in reverse order, whatever the way out.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isDevEnabled } from '../core/names.ts';
+import { kubeGet } from '../k8s/agent-api.ts';
+import { forwardSocket, PortForwardRefusedError } from '../k8s/portforward.ts';
+import { FOLDER_ID, SYNC_PORT } from '../sync/constants.ts';
+import { defaultFolderLabel, type SyncSecret } from '../sync/secret.ts';
+import { deniedOf, listDevPods } from './cluster.ts';
+import { pickDevPod, waitingFor, type DevPod } from './dev-pod.ts';
+import { EXIT, type ExitCode } from './exit-codes.ts';
+import { DEVXIGNORE } from './ignore.ts';
+import { removeFile, writePid } from './pidfile.ts';
+import { applyEvent, initialView, phaseOf, type SyncthingEvent, type SyncView } from './progress.ts';
+import { forbiddenMessage, portForwardPermissions } from './rbac.ts';
+import type { StatusContext } from './render.ts';
+import { claimHome, resetIndexIfNeeded, writeIdentityAndConfig, writeSessionRecord, writeStignore } from './session-home.ts';
+import { SYNCTHING_LOG_FILE, SYNCTHING_PID_FILE, type SessionRecord } from './session-record.ts';
+import { syncthingApi, type SyncthingApi } from './syncthing-api.ts';
+import { freeLoopbackPort, startSyncthing, type RunningSyncthing } from './syncthing-process.ts';
+import { openTunnel, type TunnelEvent } from './tunnel.ts';
+import type { SyncCommand } from './sync-command.ts';
+import { objectPath, refString, type WorkloadRef } from './workload-ref.ts';
+import { WorkloadSchema } from './schemas.ts';
+
+export interface SessionInput {
+  cmd: SyncCommand;
+  ref: WorkloadRef;
+  secret: SyncSecret;
+  pod: DevPod;
+  ready: (p: DevPod) => boolean;
+  binary: string;
+  home: string;
+}
+
+interface Stop {
+  code: ExitCode;
+  message?: string;
+}
+
+/** The first reason to stop wins; every loop watches `signal`. */
+interface Stopper {
+  readonly reason: Promise<Stop>;
+  readonly signal: AbortSignal;
+  stop(s: Stop): void;
+}
+
+function stopper(): Stopper {
+  const controller = new AbortController();
+  let resolve: (s: Stop) => void = () => undefined;
+  const reason = new Promise<Stop>((r) => (resolve = r));
+  return {
+    reason,
+    signal: controller.signal,
+    stop: (s) => {
+      if (controller.signal.aborted) return;
+      resolve(s);
+      controller.abort();
+    },
+  };
+}
+
+const pause = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal }).catch(() => undefined);
+
+// ---- the dev pod and the workload, watched -----------------------------------------------------------------------
+
+interface PodWatch {
+  current(): DevPod | undefined;
+}
+
+/** What changed about the dev pod, for a note (undefined: nothing the user needs to hear). */
+function podChange(before: DevPod | undefined, after: DevPod | undefined, ref: WorkloadRef): string | undefined {
+  if (after === undefined) return before === undefined ? undefined : `the dev pod ${before.name} is gone; waiting for ${waitingFor(after, ref)}`;
+  if (before === undefined || before.uid !== after.uid) return `dev pod is now ${after.name}${before ? ` (was ${before.name})` : ''}: reconnecting`;
+  if (after.sidecarRestarts > before.sidecarRestarts) return `syncthing in pod ${after.name} restarted: reconnecting`;
+  return undefined;
+}
+
+async function workloadStillInDevMode(input: SessionInput): Promise<Stop | undefined> {
+  const { ref } = input;
+  try {
+    const w = WorkloadSchema.parse(await kubeGet(input.cmd.kube.kubeConfig, objectPath(ref.kind, ref.namespace, ref.name)));
+    if (isDevEnabled(w.metadata.labels)) return undefined;
+    return { code: EXIT.NOT_IN_DEV_MODE, message: `${refString(ref)} left dev mode (label removed or TTL expired): sync stopped` };
+  } catch (err) {
+    if ((err as { status?: number }).status === 404) return { code: EXIT.NOT_FOUND, message: `${refString(ref)} was deleted: sync stopped` };
+    return undefined; // a passing API problem: the next look decides
+  }
+}
+
+/** Polls the dev pod (every 2 s) and the workload's dev mode (every 6 s) until the session stops. */
+function watchCluster(input: SessionInput, stop: Stopper): { watch: PodWatch; done: Promise<void> } {
+  let current: DevPod | undefined = input.pod;
+  let lastProblem = '';
+  const { cmd, ref } = input;
+  const done = (async () => {
+    for (let round = 1; !stop.signal.aborted; round++) {
+      await pause(2000, stop.signal);
+      if (stop.signal.aborted) return;
+      try {
+        const next = pickDevPod(await listDevPods(cmd.kube.kubeConfig, ref.namespace), ref);
+        const change = podChange(current, next, ref);
+        if (change) cmd.reporter.note(change);
+        current = next;
+        lastProblem = '';
+      } catch (err) {
+        const problem = `cannot read the dev pod: ${(err as Error).message} (retrying)`;
+        if (problem !== lastProblem) cmd.reporter.note(problem);
+        lastProblem = problem;
+      }
+      const ended = round % 3 === 0 ? await workloadStillInDevMode(input) : undefined;
+      if (ended) stop.stop(ended);
+    }
+  })();
+  return { watch: { current: () => current }, done };
+}
+
+// ---- the tunnel ----------------------------------------------------------------------------------------------------
+
+function tunnelNote(input: SessionInput, stop: Stopper): (e: TunnelEvent) => void {
+  let last = '';
+  const once = (text: string): void => {
+    if (text !== last) input.cmd.reporter.note(text);
+    last = text;
+  };
+  return (e) => {
+    if (e.type === 'open') last = '';
+    if (e.type === 'closed' && !stop.signal.aborted) once(`connection to the pod closed${e.error ? `: ${e.error}` : ''}; syncthing reconnects`);
+    if (e.type !== 'refused' || stop.signal.aborted) return;
+    if (e.error instanceof PortForwardRefusedError && e.error.status === 403) {
+      const ns = input.ref.namespace;
+      void deniedOf(input.cmd.kube.kubeConfig, portForwardPermissions(ns)).then((denied) =>
+        stop.stop({ code: EXIT.FORBIDDEN, message: forbiddenMessage(`the API server refused the port-forward (403)`, denied.length > 0 ? denied : portForwardPermissions(ns)) }),
+      );
+      return;
+    }
+    once(`port-forward not possible now: ${(e.error as Error).message}; retrying`);
+  };
+}
+
+async function withTunnel<T>(input: SessionInput, stop: Stopper, watch: PodWatch, run: (address: string) => Promise<T>): Promise<T> {
+  if (input.cmd.address !== undefined) return run(input.cmd.address);
+  const kc = input.cmd.kube.kubeConfig;
+  const tunnel = await openTunnel({
+    connect: async (socket) => {
+      const pod = watch.current();
+      if (pod === undefined || !input.ready(pod)) throw new Error(`waiting for ${waitingFor(pod, input.ref)}`);
+      return forwardSocket(kc, { namespace: input.ref.namespace, pod: pod.name, port: SYNC_PORT }, socket);
+    },
+    onEvent: tunnelNote(input, stop),
+  });
+  try {
+    return await run(tunnel.address);
+  } finally {
+    await tunnel.close();
+  }
+}
+
+// ---- syncthing, watched ------------------------------------------------------------------------------------------
+
+interface Display {
+  apply(e: SyncthingEvent | undefined): void;
+  view(): SyncView;
+}
+
+function display(input: SessionInput, watch: PodWatch, startedAt: number): Display {
+  const { cmd } = input;
+  let view = initialView(input.secret.sidecar.deviceId, FOLDER_ID);
+  let synced = false;
+  const ctx = (): StatusContext => ({
+    pod: watch.current()?.name ?? input.pod.name,
+    mode: cmd.mode,
+    clock: (iso) => new Date(iso).toLocaleTimeString('en-GB', { hour12: false }),
+  });
+  return {
+    view: () => view,
+    apply: (e) => {
+      if (e === undefined) return;
+      if (cmd.env.DEVX_DEBUG_EVENTS) process.stderr.write(`event ${JSON.stringify(e)}\n`);
+      view = applyEvent(view, e);
+      if (!synced && phaseOf(view, cmd.mode) === 'in-sync') {
+        synced = true;
+        cmd.reporter.synced({ files: view.global.items, bytes: view.global.bytes, seconds: (Date.now() - startedAt) / 1000, pod: ctx().pod });
+      }
+      if (synced) cmd.reporter.live(view, ctx());
+      else cmd.reporter.progress(view, cmd.mode);
+    },
+  };
+}
+
+async function eventLoop(api: SyncthingApi, d: Display, signal: AbortSignal): Promise<void> {
+  let since = 0;
+  while (!signal.aborted) {
+    try {
+      for (const e of await api.events(since, 10, signal)) {
+        since = Math.max(since, e.id);
+        d.apply(e);
+      }
+    } catch {
+      await pause(500, signal);
+    }
+  }
+}
+
+/** REST polls that back the events up (a missed or rate-limited event must not stall the progress), and the
+ * `.devxignore` watch. */
+async function pollLoop(input: SessionInput, api: SyncthingApi, d: Display, signal: AbortSignal): Promise<void> {
+  const peer = input.secret.sidecar.deviceId;
+  const devxignore = path.join(input.cmd.dirs.local, DEVXIGNORE);
+  let ignoreStamp = fs.statSync(devxignore, { throwIfNoEntry: false })?.mtimeMs;
+  while (!signal.aborted) {
+    try {
+      d.apply(await api.connection(peer));
+      d.apply(await api.folderStatus(FOLDER_ID));
+      if (d.view().connected) d.apply(await api.completion(FOLDER_ID, peer));
+      const stamp = fs.statSync(devxignore, { throwIfNoEntry: false })?.mtimeMs;
+      if (stamp !== ignoreStamp) {
+        ignoreStamp = stamp;
+        writeStignore(input.cmd.dirs.local);
+        await api.scan(FOLDER_ID);
+        input.cmd.reporter.note(`${DEVXIGNORE} changed: ignore patterns updated`);
+      }
+    } catch {
+      // syncthing busy or restarting its API: the next round asks again
+    }
+    await pause(1000, signal);
+  }
+}
+
+async function waitForApi(api: SyncthingApi, st: RunningSyncthing, signal: AbortSignal): Promise<Stop | undefined> {
+  const deadline = Date.now() + 60_000;
+  let exited: string | undefined;
+  void st.exited.then((code) => (exited = code));
+  while (!(await api.ping())) {
+    if (signal.aborted) return { code: EXIT.OK };
+    if (exited !== undefined) return { code: EXIT.FAILURE, message: `syncthing exited (${exited}) while starting:\n${st.logTail()}` };
+    if (Date.now() > deadline) return { code: EXIT.FAILURE, message: `syncthing did not answer on its REST API within 60 s:\n${st.logTail()}` };
+    await pause(100, signal);
+  }
+  return undefined;
+}
+
+async function superviseSyncthing(input: SessionInput, address: string, stop: Stopper, watch: PodWatch): Promise<void> {
+  const { cmd, home, secret } = input;
+  const guiAddress = `127.0.0.1:${await freeLoopbackPort()}`;
+  const apiKey = randomBytes(24).toString('base64url');
+  writeIdentityAndConfig(home, secret, {
+    sidecarDeviceId: secret.sidecar.deviceId,
+    agentDeviceId: secret.agent.deviceId,
+    apiKey,
+    folderLabel: defaultFolderLabel({ workloadKind: input.ref.kind, workloadName: input.ref.name, namespace: input.ref.namespace }),
+    folderPath: cmd.dirs.local,
+    sidecarAddress: address,
+    guiAddress,
+    mode: cmd.mode,
+  });
+  const st = startSyncthing({ binary: input.binary, home, logFile: path.join(home, SYNCTHING_LOG_FILE), env: cmd.env });
+  const pidFile = path.join(home, SYNCTHING_PID_FILE);
+  writePid(pidFile, st.pid);
+  try {
+    const api = syncthingApi(guiAddress, apiKey);
+    const failed = await waitForApi(api, st, stop.signal);
+    if (failed) return stop.stop(failed);
+    cmd.reporter.step(`syncthing started (pid ${st.pid}), ${cmd.mode === 'push' ? 'pushing' : 'syncing both ways'}: ${cmd.dirs.local} ⇄ ${refString(input.ref)} via ${address}`);
+    void st.exited.then((code) => stop.stop({ code: EXIT.FAILURE, message: `syncthing exited unexpectedly (${code}):\n${st.logTail()}` }));
+    const d = display(input, watch, Date.now());
+    await Promise.all([eventLoop(api, d, stop.signal), pollLoop(input, api, d, stop.signal)]);
+  } finally {
+    await st.stop();
+    removeFile(pidFile);
+  }
+}
+
+/** Runs the session until it stops; returns the exit code and prints why it stopped. */
+export async function runSession(input: SessionInput): Promise<ExitCode> {
+  const { cmd, home } = input;
+  const claim = await claimHome(home, refString(input.ref));
+  const stop = stopper();
+  const onAbort = (): void => stop.stop({ code: EXIT.OK });
+  cmd.signal.addEventListener('abort', onAbort, { once: true });
+  if (cmd.signal.aborted) onAbort();
+  try {
+    if (claim.stoppedStale !== undefined) cmd.reporter.note(`stopped syncthing pid ${claim.stoppedStale}, left running by an earlier kubectl devx sync`);
+    const reset = resetIndexIfNeeded(home, claim.previous, { folderPath: cmd.dirs.local, podUid: input.pod.uid });
+    if (reset) cmd.reporter.note(`starting with a fresh local index: ${reset}`);
+    writeStignore(cmd.dirs.local);
+    const record: SessionRecord = { folderPath: cmd.dirs.local, podUid: input.pod.uid, pod: input.pod.name, mode: cmd.mode, agentPid: process.pid, startedAt: new Date().toISOString() };
+    writeSessionRecord(home, record);
+    const cluster = watchCluster(input, stop);
+    const running = withTunnel(input, stop, cluster.watch, (address) => superviseSyncthing(input, address, stop, cluster.watch));
+    running.catch((err: unknown) => stop.stop({ code: EXIT.FAILURE, message: (err as Error).message }));
+    const reason = await stop.reason;
+    await Promise.allSettled([running, cluster.done]);
+    writeSessionRecord(home, { ...record, stoppedAt: new Date().toISOString() });
+    cmd.reporter.stopped(reason.code, reason.message);
+    return reason.code;
+  } finally {
+    cmd.signal.removeEventListener('abort', onAbort);
+    claim.release();
+  }
+}

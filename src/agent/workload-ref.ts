@@ -1,0 +1,91 @@
+// The `<workload>` argument: `deploy/reviews`, `statefulset/db`, or a bare `reviews` (looked up across the kinds).
+// Pure: names and API paths only.
+import { WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
+
+/** Where the API serves a kind, and the short names kubectl users type for it. */
+interface KindInfo {
+  kind: WorkloadKind;
+  /** `/apis/apps/v1` or `/api/v1`. */
+  groupVersionPath: string;
+  plural: string;
+  aliases: readonly string[];
+}
+
+const KINDS: readonly KindInfo[] = [
+  { kind: 'Deployment', groupVersionPath: '/apis/apps/v1', plural: 'deployments', aliases: ['deploy', 'deployment', 'deployments', 'deployment.apps'] },
+  { kind: 'StatefulSet', groupVersionPath: '/apis/apps/v1', plural: 'statefulsets', aliases: ['sts', 'statefulset', 'statefulsets', 'statefulset.apps'] },
+  { kind: 'DaemonSet', groupVersionPath: '/apis/apps/v1', plural: 'daemonsets', aliases: ['ds', 'daemonset', 'daemonsets', 'daemonset.apps'] },
+  { kind: 'CronJob', groupVersionPath: '/apis/batch/v1', plural: 'cronjobs', aliases: ['cj', 'cronjob', 'cronjobs', 'cronjob.batch'] },
+  { kind: 'Job', groupVersionPath: '/apis/batch/v1', plural: 'jobs', aliases: ['job', 'jobs', 'job.batch'] },
+  { kind: 'Pod', groupVersionPath: '/api/v1', plural: 'pods', aliases: ['po', 'pod', 'pods'] },
+];
+
+/** The order in which a bare name is looked up: the kinds people most often develop first. */
+export const LOOKUP_ORDER: readonly WorkloadKind[] = KINDS.map((k) => k.kind);
+
+/** A workload as typed: `kind` is undefined for a bare name. */
+export interface WorkloadArg {
+  kind?: WorkloadKind;
+  name: string;
+}
+
+/** A workload whose kind is known. */
+export interface WorkloadRef {
+  kind: WorkloadKind;
+  name: string;
+  namespace: string;
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export type ParseWorkloadResult = { ok: true; arg: WorkloadArg } | { ok: false; message: string };
+
+export function kindInfo(kind: WorkloadKind): KindInfo {
+  const info = KINDS.find((k) => k.kind === kind);
+  if (!info) throw new Error(`unknown kind ${kind}`); // WorkloadKind is a closed set: unreachable
+  return info;
+}
+
+/** Parses `KIND/NAME` or `NAME`. */
+export function parseWorkloadArg(text: string): ParseWorkloadResult {
+  const slash = text.indexOf('/');
+  const name = slash < 0 ? text : text.slice(slash + 1);
+  if (!DNS_SUBDOMAIN.test(name) || name.length > 253) {
+    return { ok: false, message: `"${text}" is not a workload: expected KIND/NAME (e.g. deploy/reviews) or NAME` };
+  }
+  if (slash < 0) return { ok: true, arg: { name } };
+  const typed = text.slice(0, slash).toLowerCase();
+  const info = KINDS.find((k) => k.aliases.includes(typed));
+  if (!info) {
+    return { ok: false, message: `unknown kind "${text.slice(0, slash)}": dev mode works on ${WORKLOAD_KINDS.join(', ')} (e.g. deploy/${name})` };
+  }
+  return { ok: true, arg: { kind: info.kind, name } };
+}
+
+/** API path of one object, or of the collection (`name` undefined); `namespace` undefined = all namespaces. */
+export function objectPath(kind: WorkloadKind, namespace: string | undefined, name?: string): string {
+  const info = kindInfo(kind);
+  const ns = namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
+  return `${info.groupVersionPath}${ns}/${info.plural}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+}
+
+/** `deployment/reviews`: how devx writes a workload in annotations (dev.x/workload) and messages. */
+export function refString(ref: { kind: WorkloadKind; name: string }): string {
+  return `${ref.kind.toLowerCase()}/${ref.name}`;
+}
+
+/** The resource name RBAC and kubectl use for a kind, e.g. `deployments.apps`, `pods`. */
+export function resourceName(kind: WorkloadKind): string {
+  const group = apiGroup(kind);
+  return group ? `${plural(kind)}.${group}` : plural(kind);
+}
+
+/** The API group of a kind (`apps`, `batch`, or `` for the core group). */
+export function apiGroup(kind: WorkloadKind): string {
+  const info = kindInfo(kind);
+  return info.groupVersionPath.startsWith('/apis/') ? (info.groupVersionPath.split('/')[2] ?? '') : '';
+}
+
+export function plural(kind: WorkloadKind): string {
+  return kindInfo(kind).plural;
+}

@@ -1,0 +1,120 @@
+// The API calls of the agent (`kubectl devx`), as the user's own kubeconfig allows them: read workloads, pods and the
+// sync Secret, label and unlabel, ask what RBAC allows. Raw JSON like rest.ts, but the answers keep the `Warning`
+// headers, because admission tells the user what dev mode did through them (as `kubectl label` shows).
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from './kubeconfig.ts';
+import { KubeApiError, type KubeRequest } from './rest.ts';
+
+export { KubeApiError };
+export type { KubeConfig };
+
+export interface AgentKubeOptions {
+  kubeconfig?: string;
+  context?: string;
+}
+
+export interface AgentKube {
+  kubeConfig: KubeConfig;
+  /** Name of the context in use (names the local session directory). */
+  context: string;
+  /** The context's namespace, else `default` (what kubectl uses without -n). */
+  namespace: string;
+  server: string;
+}
+
+/** The user's kubeconfig, chosen like kubectl chooses it. Throws with a plain message when there is none. */
+export function agentKube(opts: AgentKubeOptions): AgentKube {
+  const loaded = loadKubeConfig({ ...(opts.kubeconfig ? { path: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
+  const kc = loaded.kubeConfig;
+  const context = kc.getCurrentContext();
+  const namespace = kc.getContextObject(context)?.namespace || 'default';
+  return { kubeConfig: kc, context, namespace, server: loaded.server };
+}
+
+export interface KubeAnswer {
+  status: number;
+  body: unknown;
+  /** Texts of the `Warning` headers (admission warnings), in order. */
+  warnings: string[];
+}
+
+/** `299 - "text"` → `text` (RFC 7234 warn-code, agent, quoted text). */
+function warningText(header: string): string {
+  const m = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(header);
+  return m ? (m[1] ?? '').replace(/\\(.)/g, '$1') : header;
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** One request; any status comes back as an answer. */
+export async function kubeAsk(kc: KubeConfig, req: KubeRequest): Promise<KubeAnswer> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const opts: https.RequestOptions = { method: req.method, headers: { accept: 'application/json' } };
+  await kc.applyToHTTPSOptions(opts);
+  const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
+  if (payload !== undefined) {
+    opts.headers = { ...opts.headers, 'content-type': req.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
+  }
+  const timeoutMs = req.timeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const r = https.request(new URL(cluster.server + req.path), opts, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const raw = res.headers.warning;
+        const warnings = (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).flatMap((h) => h.split(/,\s*(?=\d{3} )/)).map(warningText);
+        resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(chunks).toString('utf8')), warnings });
+      });
+      res.on('error', reject);
+    });
+    r.setTimeout(timeoutMs, () => r.destroy(new Error(`${req.method} ${req.path}: no answer from ${cluster.server} within ${timeoutMs} ms`)));
+    r.on('error', reject);
+    r.end(payload);
+  });
+}
+
+/** One request; a non-2xx status becomes a KubeApiError (status, reason, message). */
+export async function kubeGet(kc: KubeConfig, path: string): Promise<unknown> {
+  const req: KubeRequest = { method: 'GET', path };
+  const res = await kubeAsk(kc, req);
+  if (res.status < 200 || res.status >= 300) throw new KubeApiError(req, res);
+  return res.body;
+}
+
+/** A JSON merge patch; returns the object as admission left it, and the warnings admission gave. */
+export async function kubeMergePatch(kc: KubeConfig, path: string, patch: unknown): Promise<{ object: unknown; warnings: string[] }> {
+  const req: KubeRequest = { method: 'PATCH', path, body: patch, contentType: 'application/merge-patch+json' };
+  const res = await kubeAsk(kc, req);
+  if (res.status < 200 || res.status >= 300) throw new KubeApiError(req, res);
+  return { object: res.body, warnings: res.warnings };
+}
+
+export interface AccessQuestion {
+  namespace: string;
+  verb: string;
+  /** API group; `` for the core group. */
+  group: string;
+  resource: string;
+  subresource?: string;
+  name?: string;
+}
+
+/** SelfSubjectAccessReview: may the current user do this? (Every authenticated user may ask.) */
+export async function mayI(kc: KubeConfig, q: AccessQuestion): Promise<unknown> {
+  const req: KubeRequest = {
+    method: 'POST',
+    path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: q } },
+  };
+  const res = await kubeAsk(kc, req);
+  if (res.status < 200 || res.status >= 300) throw new KubeApiError(req, res);
+  return res.body;
+}

@@ -1,0 +1,82 @@
+// The Secret that holds self-managed TLS's CA (`devx-webhook-ca` in devx's namespace, keys `ca.crt` and `ca.key`),
+// shared by every replica. Writes are create-if-absent and resourceVersion-checked updates, so two replicas that
+// decide to replace the CA at the same moment cannot overwrite each other: one wins, the other reads the winner's.
+//
+// RBAC: get and update on this one Secret (resourceNames), create on secrets in the namespace (create cannot be
+// limited by name).
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CaStoreUnavailableError, type CaStore, type StoredCa } from '../tls/serving.ts';
+import type { KeyPairPem } from '../tls/pki.ts';
+import { KubeApiError, kubeCall } from './rest.ts';
+
+export const DEFAULT_CA_SECRET_NAME = 'devx-webhook-ca';
+
+export interface CaSecretRef {
+  namespace: string;
+  name: string;
+}
+
+interface SecretObject {
+  metadata?: { resourceVersion?: string };
+  data?: Record<string, string>;
+}
+
+const decode = (b64: string | undefined): string | undefined => (b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8'));
+const encode = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+
+function secretBody(ref: CaSecretRef, ca: KeyPairPem, resourceVersion: string | undefined): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: ref.name,
+      namespace: ref.namespace,
+      labels: { 'app.kubernetes.io/name': 'devx', 'app.kubernetes.io/component': 'webhook-ca' },
+      annotations: { 'dev.x/purpose': 'CA of devx-webhook self-managed TLS; delete it to make devx generate a new CA' },
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+    },
+    type: 'Opaque',
+    data: { 'ca.crt': encode(ca.certPem), 'ca.key': encode(ca.keyPem) },
+  };
+}
+
+/** A 404 on create means the namespace itself is missing (the Secret is what is being created). */
+function namespaceMissing(err: unknown): boolean {
+  const details = (err as KubeApiError).body as { details?: { kind?: string } } | undefined;
+  return err instanceof KubeApiError && err.status === 404 && details?.details?.kind === 'namespaces';
+}
+
+/** Conflict (someone updated first), AlreadyExists (someone created first), NotFound (someone deleted it). */
+function lostRace(err: unknown): boolean {
+  return err instanceof KubeApiError && (err.status === 409 || err.status === 404);
+}
+
+export function secretCaStore(kc: KubeConfig, ref: CaSecretRef): CaStore {
+  const collection = `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/secrets`;
+  const item = `${collection}/${encodeURIComponent(ref.name)}`;
+  return {
+    where: `Secret ${ref.namespace}/${ref.name}`,
+    async read(): Promise<StoredCa | undefined> {
+      let secret: SecretObject;
+      try {
+        secret = (await kubeCall(kc, { method: 'GET', path: item })) as SecretObject;
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return undefined;
+        throw err;
+      }
+      const data = { 'ca.crt': decode(secret.data?.['ca.crt']), 'ca.key': decode(secret.data?.['ca.key']) };
+      return { data, version: secret.metadata?.resourceVersion };
+    },
+    async write(ca: KeyPairPem, version: string | undefined): Promise<boolean> {
+      try {
+        const req = version === undefined ? { method: 'POST' as const, path: collection } : { method: 'PUT' as const, path: item };
+        await kubeCall(kc, { ...req, body: secretBody(ref, ca, version) });
+        return true;
+      } catch (err) {
+        if (version === undefined && namespaceMissing(err)) throw new CaStoreUnavailableError(`namespace ${ref.namespace} does not exist, so the CA Secret cannot be created there`);
+        if (lostRace(err)) return false;
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Informers on the objects devx itself makes: sync Secrets and dev copies (Jobs and Deployments). Their changes
+// (e.g. someone deletes a sync Secret or a copy) wake the reconciler for the workload they belong to at once,
+// instead of at the next resync. Only devx's objects are watched (label selectors), never all Secrets.
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { LABEL_COPY } from '../core/names.ts';
+import { SYNC_SECRET_SELECTOR } from '../reconciler/sync-secret-object.ts';
+import type { Logger } from './logger.ts';
+import { kubeCall } from './rest.ts';
+import { resilientInformer, type Backoff, type ChangeType, type ResilientInformer } from './resilient-informer.ts';
+
+
+const WATCHED: Array<{ kind: 'Secret' | 'Job' | 'Deployment'; path: string; selector: string }> = [
+  { kind: 'Secret', path: '/api/v1/secrets', selector: SYNC_SECRET_SELECTOR },
+  { kind: 'Job', path: '/apis/batch/v1/jobs', selector: LABEL_COPY },
+  { kind: 'Deployment', path: '/apis/apps/v1/deployments', selector: LABEL_COPY },
+];
+
+export interface DevxObjectChange {
+  kind: 'Secret' | 'Job' | 'Deployment';
+  type: ChangeType;
+  object: KubernetesObject;
+}
+
+export interface DevxObjects {
+  start(): Promise<void>;
+  ready(): boolean;
+  /** Every sync Secret and dev copy known. */
+  list(): DevxObjectChange[];
+  onChange(cb: (change: DevxObjectChange) => void): () => void;
+  stop(): Promise<void>;
+}
+
+export function createDevxObjects(opts: { kubeConfig: KubeConfig; logger: Logger; backoff?: Backoff }): DevxObjects {
+  const listeners = new Set<(change: DevxObjectChange) => void>();
+  const informers = WATCHED.map(({ kind, path, selector }) => ({
+    kind,
+    informer: resilientInformer<KubernetesObject>({
+      kubeConfig: opts.kubeConfig,
+      kind: `${kind} (devx)`,
+      path,
+      labelSelector: selector,
+      list: () => kubeCall(opts.kubeConfig, { method: 'GET', path: `${path}?labelSelector=${encodeURIComponent(selector)}` }) as Promise<KubernetesListObject<KubernetesObject>>,
+      logger: opts.logger,
+      onEvent: (type, object) => {
+        for (const cb of listeners) cb({ kind, type, object });
+      },
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+    }) as ResilientInformer<KubernetesObject>,
+  }));
+  return {
+    start: async () => {
+      await Promise.all(informers.map((i) => i.informer.start()));
+    },
+    ready: () => informers.every((i) => i.informer.synced()),
+    list: () => informers.flatMap(({ kind, informer }) => informer.cache().list().map((object) => ({ kind, type: 'add' as const, object }))),
+    onChange: (cb) => {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+    stop: async () => {
+      await Promise.all(informers.map((i) => i.informer.stop()));
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// What the reconciler works on: one source workload, named by kind, namespace and name. Every object devx makes
+// (sync Secret, dev copy, recreated pod) points back to its source, so any event maps to the key of that source.
+import type { KubeObject } from '../core/kube.ts';
+import { annotationsOf } from '../core/kube.ts';
+import { ANN_COPY_OF, ANN_WORKLOAD, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
+
+export interface WorkloadKey {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+}
+
+/** `Kind/namespace/name`: the queue's identity of a key. */
+export function keyString(k: WorkloadKey): string {
+  return `${k.kind}/${k.namespace}/${k.name}`;
+}
+
+export function parseKeyString(text: string): WorkloadKey | undefined {
+  const [kind, namespace, name, ...rest] = text.split('/');
+  const k = kindFromLower(kind?.toLowerCase());
+  if (!k || !namespace || !name || rest.length > 0) return undefined;
+  return { kind: k, namespace, name };
+}
+
+function kindFromLower(lower: string | undefined): WorkloadKind | undefined {
+  return WORKLOAD_KINDS.find((k) => k.toLowerCase() === lower);
+}
+
+/** `deployment/reviews` (the form of `dev.x/workload` and `dev.x/copy-of`) in a namespace, as a key. */
+export function keyFromRef(ref: string | undefined, namespace: string | undefined): WorkloadKey | undefined {
+  if (!ref || !namespace) return undefined;
+  const slash = ref.indexOf('/');
+  const kind = kindFromLower(ref.slice(0, slash));
+  const name = ref.slice(slash + 1);
+  return slash > 0 && kind && name ? { kind, namespace, name } : undefined;
+}
+
+/** `<kind lowercase>/<name>`, as admission writes `dev.x/workload`. */
+export function refOf(k: Pick<WorkloadKey, 'kind' | 'name'>): string {
+  return `${k.kind.toLowerCase()}/${k.name}`;
+}
+
+/**
+ * The source workload an observed object stands for, or undefined when it stands for none: a copy names its source;
+ * a pod made by a controller belongs to its workload (whose own events cover it); anything else of the six kinds is
+ * its own source.
+ */
+export function keyOfWorkloadObject(kind: string, obj: KubeObject): WorkloadKey | undefined {
+  const ns = obj.metadata?.namespace;
+  const copyOf = annotationsOf(obj)[ANN_COPY_OF];
+  if (copyOf !== undefined) return keyFromRef(copyOf, ns);
+  if (kind === 'Pod' && (obj.metadata?.ownerReferences ?? []).length > 0) return undefined;
+  return keyFromRef(`${kind.toLowerCase()}/${obj.metadata?.name ?? ''}`, ns);
+}
+
+/** The workload a sync Secret belongs to (its `dev.x/workload` annotation). */
+export function keyOfSecret(secret: KubeObject): WorkloadKey | undefined {
+  return keyFromRef(annotationsOf(secret)[ANN_WORKLOAD], secret.metadata?.namespace);
+}

@@ -1,0 +1,333 @@
+// The reconciler (DESIGN §3, §5): for each source workload, observe (fresh GETs), plan one step (plan.ts), perform
+// it, record an Event, and again, until the plan says done. Keys come from the informers (labelled workloads, devx's
+// own Secrets and copies) and from a periodic resync that also scans dev-enabled namespaces for leftovers of dev mode
+// on unlabelled objects. Nothing is remembered between passes except which keys to look at: all state is in the
+// objects, so a restart (or a new leader) simply looks at everything once.
+import type { KubeObject } from '../core/kube.ts';
+import { labelsOf } from '../core/kube.ts';
+import { ANN_COPY_OF, ANN_PENDING_POD, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
+import { hasDevState } from '../core/workload.ts';
+import type { DevPolicySpec } from '../schemas/policy.ts';
+import type { BuildSyncSecretOptions, SyncSecretData } from '../sync/secret.ts';
+import { syncSecretName } from '../sync/secret.ts';
+import { copyKindOf, copyName, type OwnerReference } from './copies.ts';
+import { keyOfSecret, keyOfWorkloadObject, keyString, parseKeyString, type WorkloadKey } from './keys.ts';
+import { planStep, type EventSpec, type Observed, type Step } from './plan.ts';
+import { parsePendingPod, storedOriginalOf } from './pods.ts';
+import { statusOf, type ApiKind, type ObjectApi } from './ports.ts';
+import { createWorkQueue, type WorkQueue } from './queue.ts';
+import { isSyncSecretOf, secretDataUsable, SYNC_SECRET_SELECTOR, syncSecretObject } from './sync-secret-object.ts';
+
+export interface ReconcilerLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ObjectChange {
+  /** Kind of the object seen: one of the six workload kinds, or `Secret`, or a copy's `Job`/`Deployment`. */
+  kind: string;
+  type: 'add' | 'update' | 'delete';
+  object: KubeObject;
+}
+
+export interface ReconcilerOptions {
+  api: ObjectApi;
+  /** The DevPolicy spec of a namespace, if it resolves (for the TTL cap). */
+  policyOf: (namespace: string) => DevPolicySpec | undefined;
+  logger: ReconcilerLogger;
+  /** This replica's name, in Events' reportingInstance. */
+  identity: string;
+  /** Makes a sync Secret's data (in a worker thread; see secret-generator.ts). */
+  generateSecretData: (opts: BuildSyncSecretOptions) => Promise<SyncSecretData>;
+  /** What the informers hold now, for the resync: labelled workloads and devx's own objects. */
+  known: () => ObjectChange[];
+  /** Look at every workload again this often (default 60 s). */
+  resyncMs?: number;
+  /** Wait this long before every change the reconciler makes (default 0): slow motion for tests and demos. */
+  stepDelayMs?: number;
+  workers?: number;
+  now?: () => Date;
+}
+
+export interface Reconciler {
+  /** Begins handling keys (on becoming leader) with a full resync. */
+  start(): void;
+  /** Stops handling keys; waits for passes in progress. */
+  stop(): Promise<void>;
+  running(): boolean;
+  /** An informer saw a change: queue the workload it belongs to. */
+  observe(change: ObjectChange): void;
+  /** Queues every workload that may need work; resolves with how many were queued. */
+  resync(): Promise<number>;
+  /** One full pass over one workload (what a queued key gets); exported for tests. */
+  reconcile(key: WorkloadKey, hints?: ReadonlySet<string>): Promise<{ afterMs?: number }>;
+}
+
+const REPORTER = 'dev.x/reconciler';
+const MAX_STEPS = 16;
+const DEFAULT_RESYNC_MS = 60_000;
+const RESYNC_HINT = 'resync';
+
+const API_VERSION: Record<string, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1', Job: 'batch/v1', CronJob: 'batch/v1', Pod: 'v1' };
+
+/** Admission refused the object (as opposed to failing to answer, which is a 500 and worth retrying). */
+function isRefusal(err: unknown): boolean {
+  const s = statusOf(err);
+  return s === 400 || s === 403 || s === 422;
+}
+
+async function ignoring(status: number, p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if (statusOf(err) !== status) throw err;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function createReconciler(o: ReconcilerOptions): Reconciler {
+  const now = o.now ?? ((): Date => new Date());
+  const resyncMs = o.resyncMs ?? DEFAULT_RESYNC_MS;
+  let queue: WorkQueue | undefined;
+  let resyncTimer: NodeJS.Timeout | undefined;
+  // A second stop() (leadership lost while the server shuts down) waits for the same passes as the first.
+  let stopping: Promise<void> | undefined;
+
+  const enqueue = (key: WorkloadKey | undefined, hint?: string): void => {
+    if (key) queue?.add(keyString(key), hint ? { hint } : {});
+  };
+
+  // ---- observing ----------------------------------------------------------------------------------------------
+
+  /** The sync Secret, sorted into ours (with its record) or someone else's. */
+  function withSecret(observed: Observed, secret: KubeObject | undefined): void {
+    const { key } = observed;
+    if (!secret) return;
+    if (!isSyncSecretOf(secret, key)) {
+      observed.secretForeign = true;
+      return;
+    }
+    observed.secret = secret;
+    observed.secretValid = secretDataUsable(secret);
+    const pending = key.kind === 'Pod' ? parsePendingPod(secret.metadata?.annotations?.[ANN_PENDING_POD]) : undefined;
+    if (pending) observed.pending = pending;
+  }
+
+  async function observeKey(key: WorkloadKey, hints: ReadonlySet<string>, tried: ReadonlySet<Step['type']>): Promise<Observed> {
+    const copyKind = copyKindOf(key.kind);
+    const [workload, secret, copy] = await Promise.all([
+      o.api.get(key.kind, key.namespace, key.name),
+      o.api.get('Secret', key.namespace, syncSecretName(key.kind, key.name)),
+      copyKind ? o.api.get(copyKind, key.namespace, copyName(key.name)) : Promise.resolve(undefined),
+    ]);
+    const policy = o.policyOf(key.namespace);
+    const observed: Observed = { key, now: now(), hints, tried, ...(workload ? { workload } : {}), ...(copy ? { copy } : {}), ...(policy ? { policy } : {}) };
+    withSecret(observed, secret);
+    return observed;
+  }
+
+  // ---- acting -------------------------------------------------------------------------------------------------
+
+  async function newSecretData(key: WorkloadKey): Promise<SyncSecretData> {
+    return o.generateSecretData({ workloadKind: key.kind, workloadName: key.name, namespace: key.namespace, now: now() });
+  }
+
+  /** Creates the replacement pod and returns it (Events are about the new pod: `kubectl describe` goes by uid). */
+  async function createPod(step: Extract<Step, { type: 'create-pod' }>, ob: Observed): Promise<KubeObject | undefined> {
+    try {
+      return await o.api.create('Pod', step.pod);
+    } catch (err) {
+      if (statusOf(err) === 409) return undefined; // made already (by an earlier pass that did not live to see the answer)
+      if (!step.fallback || !isRefusal(err)) throw err;
+      const created = await o.api.create('Pod', step.fallback).catch((e: unknown) => {
+        if (statusOf(e) === 409) return undefined;
+        throw e;
+      });
+      const why = (err as Error).message.replace(/^.*?: HTTP \d+: /, '');
+      await emit(ob, 'Recreate', [{ type: 'Warning', reason: 'DevModeRefused', note: `the pod could not be created in dev mode (${why}); it was created again as it was` }], created);
+      return created;
+    }
+  }
+
+  type Performer<T extends Step['type']> = (step: Extract<Step, { type: T }>, ob: Observed) => Promise<KubeObject | undefined | void>;
+  type Performers = { [T in Exclude<Step['type'], 'done'>]: Performer<T> };
+
+  const secretName = (ob: Observed): string => syncSecretName(ob.key.kind, ob.key.name);
+  const copyKind = (ob: Observed): ApiKind => copyKindOf(ob.key.kind) as ApiKind;
+  const uidOf = (obj: KubeObject | undefined): string => String(obj?.metadata?.uid ?? '');
+
+  /** How each step is carried out. Creating what exists already (409) counts as done: an earlier pass made it. */
+  const performers: Performers = {
+    'create-secret': async (step, ob) => {
+      await ignoring(409, o.api.create('Secret', syncSecretObject(ob.key, await newSecretData(ob.key), [step.owner])));
+    },
+    'regenerate-secret': async (_step, ob) => {
+      const current = ob.secret?.metadata;
+      const fresh = syncSecretObject(ob.key, await newSecretData(ob.key), (current?.ownerReferences ?? []) as OwnerReference[]);
+      await o.api.replace('Secret', { ...fresh, metadata: { ...fresh.metadata, resourceVersion: current?.resourceVersion } });
+    },
+    'adopt-secret': async (step, ob) => {
+      await o.api.patch('Secret', ob.key.namespace, secretName(ob), { metadata: { ownerReferences: [step.owner], resourceVersion: ob.secret?.metadata?.resourceVersion } });
+    },
+    'delete-secret': async (_step, ob) => {
+      await o.api.delete('Secret', ob.key.namespace, secretName(ob), { uid: uidOf(ob.secret) });
+    },
+    'create-copy': async (step, ob) => ignoring(409, o.api.create(copyKind(ob), step.object)),
+    'update-copy': async (step, ob) => {
+      await o.api.replace(copyKind(ob), { ...step.object, metadata: { ...step.object.metadata, resourceVersion: ob.copy?.metadata?.resourceVersion } });
+    },
+    'delete-copy': async (_step, ob) => {
+      await o.api.delete(copyKind(ob), ob.key.namespace, copyName(ob.key.name), { uid: uidOf(ob.copy) });
+    },
+    // A no-op update of a labelled object goes through admission, which completes dev mode.
+    readmit: async (_step, ob) => {
+      await o.api.patch(ob.key.kind, ob.key.namespace, ob.key.name, { metadata: { labels: { [LABEL_ENABLED]: 'true' } } });
+    },
+    // Through admission too: removing the label restores the workload exactly as a user's `kubectl label` would.
+    expire: async (_step, ob) => {
+      await o.api.patch(ob.key.kind, ob.key.namespace, ob.key.name, { metadata: { labels: { [LABEL_ENABLED]: null } } });
+    },
+    // An unlabelled object never reaches admission: the restored object is written directly (resourceVersion-guarded).
+    'restore-workload': async (step, ob) => {
+      await o.api.replace(ob.key.kind, step.object);
+    },
+    // Un-owned first: the Secret must outlive the pod it is about to replace.
+    'mark-pending': async (step, ob) => {
+      const metadata = { annotations: { [ANN_PENDING_POD]: JSON.stringify(step.record) }, ownerReferences: null, resourceVersion: ob.secret?.metadata?.resourceVersion };
+      await o.api.patch('Secret', ob.key.namespace, secretName(ob), { metadata });
+    },
+    'delete-pod': async (step, ob) => {
+      await o.api.delete('Pod', ob.key.namespace, ob.key.name, { uid: step.uid, resourceVersion: step.resourceVersion });
+    },
+    'create-pod': async (step, ob) => createPod(step, ob),
+    'clear-pending': async (step, ob) => {
+      const metadata = { annotations: { [ANN_PENDING_POD]: null }, ownerReferences: step.owner ? [step.owner] : null, resourceVersion: ob.secret?.metadata?.resourceVersion };
+      await o.api.patch('Secret', ob.key.namespace, secretName(ob), { metadata });
+    },
+  };
+
+  /** Performs a step; returns the object it created when later Events should be about that one. */
+  async function perform(step: Exclude<Step, { type: 'done' }>, ob: Observed): Promise<KubeObject | undefined> {
+    return (await (performers[step.type] as Performer<typeof step.type>)(step as never, ob)) ?? undefined;
+  }
+
+  async function emit(ob: Observed, action: string, events: EventSpec[], about?: KubeObject): Promise<void> {
+    const w = about ?? ob.workload;
+    const regarding = {
+      apiVersion: API_VERSION[ob.key.kind] ?? 'v1',
+      kind: ob.key.kind,
+      namespace: ob.key.namespace,
+      name: ob.key.name,
+      ...(w?.metadata?.uid ? { uid: String(w.metadata.uid) } : {}),
+    };
+    for (const e of events) {
+      try {
+        await o.api.event({ ...e, regarding, action }, { controller: REPORTER, instance: o.identity });
+      } catch (err) {
+        o.logger.warn({ workload: keyString(ob.key), reason: e.reason, error: (err as Error).message }, 'event not recorded');
+      }
+    }
+  }
+
+  const actionOf = (type: Step['type']): string => type.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase());
+
+  async function reconcile(key: WorkloadKey, hints: ReadonlySet<string> = new Set()): Promise<{ afterMs?: number }> {
+    const tried = new Set<Step['type']>();
+    for (let i = 0; i < MAX_STEPS; i++) {
+      const ob = await observeKey(key, hints, tried);
+      const step = planStep(ob);
+      if (step.type === 'done') {
+        // A standing problem (a name taken by someone else) is reported when something happens, not every resync.
+        const onlyResync = hints.size === 1 && hints.has(RESYNC_HINT);
+        if (step.events.length > 0 && !(i === 0 && onlyResync)) await emit(ob, 'Reconcile', step.events);
+        o.logger.debug({ workload: keyString(key), state: step.reason, steps: i, afterMs: step.afterMs }, 'reconciled');
+        return step.afterMs === undefined ? {} : { afterMs: step.afterMs };
+      }
+      if (o.stepDelayMs) await sleep(o.stepDelayMs);
+      const made = await perform(step, ob);
+      o.logger.info({ workload: keyString(key), step: step.type, events: step.events.map((e) => e.reason) }, 'reconcile step');
+      await emit(ob, actionOf(step.type), step.events, made);
+      tried.add(step.type);
+    }
+    o.logger.warn({ workload: keyString(key), steps: MAX_STEPS }, 'still not settled; looking again shortly');
+    return { afterMs: 1000 };
+  }
+
+  // ---- what to look at ----------------------------------------------------------------------------------------
+
+  function keyOfChange(c: ObjectChange): WorkloadKey | undefined {
+    return c.kind === 'Secret' ? keyOfSecret(c.object) : keyOfWorkloadObject(c.kind, c.object);
+  }
+
+  /** Whether an object found by the namespace scan may have dev mode to finish or undo. */
+  function mayNeedWork(kind: WorkloadKind, obj: KubeObject): boolean {
+    if (isDevEnabled(labelsOf(obj)) || obj.metadata?.annotations?.[ANN_COPY_OF] !== undefined) return true;
+    return hasDevState(kind, obj) || (kind === 'Pod' && storedOriginalOf(obj) !== undefined);
+  }
+
+  async function scanNamespace(ns: string, found: Map<string, WorkloadKey>): Promise<void> {
+    const add = (k: WorkloadKey | undefined): void => {
+      if (k) found.set(keyString(k), k);
+    };
+    for (const s of await o.api.list('Secret', ns, SYNC_SECRET_SELECTOR)) add(keyOfSecret(s));
+    for (const kind of WORKLOAD_KINDS) {
+      for (const obj of await o.api.list(kind, ns)) if (mayNeedWork(kind, obj)) add(keyOfWorkloadObject(kind, obj));
+    }
+  }
+
+  async function resync(): Promise<number> {
+    const found = new Map<string, WorkloadKey>();
+    for (const c of o.known()) {
+      const k = keyOfChange(c);
+      if (k) found.set(keyString(k), k);
+    }
+    try {
+      for (const ns of await o.api.namespaces(LABEL_POLICY)) await scanNamespace(ns, found);
+    } catch (err) {
+      o.logger.warn({ error: (err as Error).message }, 'resync scan incomplete; the informers still drive the reconciler');
+    }
+    for (const k of found.values()) enqueue(k, RESYNC_HINT);
+    o.logger.debug({ keys: found.size }, 'resync');
+    return found.size;
+  }
+
+  const handle = async (text: string, hints: ReadonlySet<string>): Promise<{ afterMs?: number } | undefined> => {
+    const key = parseKeyString(text);
+    return key ? reconcile(key, hints) : undefined;
+  };
+
+  return {
+    start: () => {
+      if (queue) return;
+      queue = createWorkQueue({
+        workers: o.workers ?? 4,
+        onError: (key, err, retryInMs) => o.logger.warn({ workload: key, error: (err as Error).message, retryInMs }, 'reconcile failed; retrying'),
+      });
+      queue.start(handle);
+      const tick = (): void => {
+        resync().catch((err: unknown) => o.logger.warn({ error: (err as Error).message }, 'resync failed'));
+      };
+      tick();
+      resyncTimer = setInterval(tick, resyncMs);
+      resyncTimer.unref();
+    },
+    stop: async () => {
+      clearInterval(resyncTimer);
+      resyncTimer = undefined;
+      const q = queue;
+      queue = undefined;
+      if (q) stopping = q.stop();
+      await stopping;
+    },
+    running: () => queue !== undefined,
+    observe: (c) => {
+      if (!queue) return;
+      enqueue(keyOfChange(c), c.kind === 'Secret' && c.type === 'delete' ? 'secret-deleted' : undefined);
+    },
+    resync,
+    reconcile,
+  };
+}

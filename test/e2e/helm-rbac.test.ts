@@ -1,0 +1,349 @@
+// The chart's RBAC is sufficient and no more, shown on a real API server (etcd, kube-apiserver, kube-controller-manager
+// built from Go modules) with its audit log on:
+// 1. helm installs the chart (default values: self-managed TLS, leader election); devx-webhook runs outside the cluster
+//    with a token of the chart's ServiceAccount (TokenRequest API, as a pod would get) — so the API server authorizes
+//    it exactly as it would authorize devx's pods. The chart's own webhook configurations are used, only pointed at
+//    devx's loopback address (the API server here has no route to a Service: no kubelet, no pod network).
+// 2. A tour of every dev-mode transition (DESIGN §3) passes, with devx making its CA, filling the caBundle and holding
+//    the Lease; the audit log shows no request of devx refused (sufficient) and every verb the chart grants used
+//    (no more: a verb nothing uses fails the test, so does one that is missing).
+// 3. Verbs taken away from the live ClusterRole and Role one at a time, each with what breaks.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startControlPlane, type ControlPlane, type KubectlOptions } from './harness/control-plane.ts';
+import { bookinfoReviews, eventually, getJson, startDevx, type DevxServer } from './harness/devx.ts';
+import { CHART_DIR, CI_DIR, helm, pointWebhooksAt, serviceAccountKubeconfig } from './harness/helm.ts';
+import { httpsRequest } from './harness/https-client.ts';
+
+const NS = 'devx-system';
+const SA = 'devx';
+const SA_USER = `system:serviceaccount:${NS}:${SA}`;
+// Short reconciler timings (the server's flags stay the chart's): Lease, resync.
+const FAST = { DEVX_LEASE_DURATION: '2s', DEVX_LEASE_RENEW_DEADLINE: '1500ms', DEVX_LEASE_RETRY_PERIOD: '250ms', DEVX_RESYNC_PERIOD: '3s', POD_NAME: 'devx-rbac-0' };
+
+const auditDir = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-audit-'));
+const AUDIT_LOG = path.join(auditDir, 'audit.log');
+const AUDIT_POLICY = path.join(auditDir, 'policy.yaml');
+// Every request of devx's ServiceAccount, with its verb, object and answer; nothing else.
+fs.writeFileSync(
+  AUDIT_POLICY,
+  ['apiVersion: audit.k8s.io/v1', 'kind: Policy', 'omitStages: [RequestReceived]', 'rules:', '  - level: Metadata', `    users: ["${SA_USER}"]`, '  - level: None', ''].join('\n'),
+);
+
+let cp: ControlPlane;
+let saKubeconfig: string;
+let devx: DevxServer | undefined;
+
+async function kubectlOk(args: string[], opts: KubectlOptions = {}): Promise<string> {
+  const r = await cp.kubectl(args, opts);
+  assert.equal(r.code, 0, `kubectl ${args.join(' ')}:\n${r.stderr}`);
+  return r.stdout;
+}
+
+async function apply(obj: unknown, namespace: string): Promise<void> {
+  await kubectlOk(['apply', '-f', '-'], { namespace, input: JSON.stringify(obj) });
+}
+
+/** devx-webhook as the chart's ServiceAccount, with the chart's flags (namespace, Service name), self-managed TLS. */
+async function startAsServiceAccount(name: string): Promise<DevxServer> {
+  const server = await startDevx(cp, { name, register: false, env: FAST, args: ['--kubeconfig', saKubeconfig, '--namespace', NS, '--service-name', 'devx'] });
+  await pointWebhooksAt(cp, `https://127.0.0.1:${server.port}`);
+  return server;
+}
+
+async function readyz(port: number): Promise<number> {
+  return (await httpsRequest({ url: `https://127.0.0.1:${port}/readyz`, timeoutMs: 2000 })).status;
+}
+
+const forbidden = (server: DevxServer | undefined): string[] =>
+  (server?.logs() ?? []).map((l) => JSON.stringify(l)).filter((l) => /\b403\b|forbidden/i.test(l));
+
+// ---- workloads ------------------------------------------------------------------------------------------------
+
+const container = (name: string): Record<string, unknown> => ({ name, image: `example.com/${name}:1` });
+const podTemplate = (app: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ metadata: { labels: { app } }, spec: { containers: [container(app)], ...extra } });
+const meta = (name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): Record<string, unknown> => ({ name, labels, annotations });
+
+const WORKLOADS = {
+  deployment: (name: string, m: Record<string, string> = {}, a: Record<string, string> = {}) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(name, m, a), spec: { replicas: 3, selector: { matchLabels: { app: name } }, template: podTemplate(name) } }),
+  statefulset: (name: string, m: Record<string, string> = {}, a: Record<string, string> = {}) => ({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: meta(name, m, a), spec: { replicas: 2, serviceName: name, podManagementPolicy: 'Parallel', selector: { matchLabels: { app: name } }, template: podTemplate(name) } }),
+  daemonset: (name: string, m: Record<string, string> = {}, a: Record<string, string> = {}) => ({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: meta(name, m, a), spec: { selector: { matchLabels: { app: name } }, template: podTemplate(name) } }),
+  job: (name: string, m: Record<string, string> = {}, a: Record<string, string> = {}) => ({ apiVersion: 'batch/v1', kind: 'Job', metadata: meta(name, m, a), spec: { template: podTemplate(name, { restartPolicy: 'Never' }) } }),
+  cronjob: (name: string, m: Record<string, string> = {}, a: Record<string, string> = {}) => ({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: meta(name, m, a), spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: podTemplate(name, { restartPolicy: 'Never' }) } } } }),
+  pod: (name: string, m: Record<string, string> = {}, a: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'Pod', metadata: meta(name, m, a), spec: { containers: [container(name)] } }),
+};
+const ON = { 'dev.x/enabled': 'true' };
+
+async function secretExists(namespace: string, name: string): Promise<boolean> {
+  return (await cp.kubectl(['get', 'secret', name], { namespace })).code === 0;
+}
+
+async function gone(what: string, args: string[], namespace: string): Promise<void> {
+  await eventually(`${what} gone`, async () => (await cp.kubectl(['get', ...args], { namespace })).code !== 0, 30_000);
+}
+
+async function annotations(namespace: string, args: string[]): Promise<Record<string, string>> {
+  return (await getJson(cp, args, namespace)).metadata.annotations ?? {};
+}
+
+// ---- the audit log and the granted rules ----------------------------------------------------------------------
+
+interface AuditEvent {
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; subresource?: string; apiGroup?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
+}
+
+function auditEvents(): AuditEvent[] {
+  return fs
+    .readFileSync(AUDIT_LOG, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditEvent)
+    .filter((e) => e.user.username === SA_USER && e.objectRef?.resource);
+}
+
+const describeEvent = (e: AuditEvent): string =>
+  `${e.verb} ${e.objectRef?.apiGroup || 'core'}/${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? ''} -> ${e.responseStatus?.code}`;
+
+interface Grant {
+  group: string;
+  resource: string;
+  verb: string;
+  names: string[];
+  /** A Role's namespace; undefined for the ClusterRole. */
+  namespace?: string;
+}
+
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+
+async function grants(): Promise<Grant[]> {
+  const clusterRole = await getJson(cp, ['clusterrole', 'devx']);
+  const role = await getJson(cp, ['role', 'devx'], NS);
+  const expand = (rules: Rule[], namespace?: string): Grant[] =>
+    rules.flatMap((r) => r.apiGroups.flatMap((group) => r.resources.flatMap((resource) => r.verbs.map((verb) => ({ group, resource, verb, names: r.resourceNames ?? [], ...(namespace ? { namespace } : {}) })))));
+  return [...expand(clusterRole.rules), ...expand(role.rules, NS)];
+}
+
+const describeGrant = (g: Grant): string => `${g.verb} ${g.group || 'core'}/${g.resource}${g.names.length ? ` [${g.names.join(',')}]` : ''}${g.namespace ? ` in ${g.namespace}` : ''}`;
+
+function uses(g: Grant, e: AuditEvent): boolean {
+  const o = e.objectRef ?? {};
+  const resource = o.subresource ? `${o.resource}/${o.subresource}` : o.resource;
+  return (
+    (o.apiGroup ?? '') === g.group &&
+    resource === g.resource &&
+    e.verb === g.verb &&
+    (g.names.length === 0 || g.names.includes(o.name ?? '')) &&
+    (g.namespace === undefined || o.namespace === g.namespace) &&
+    e.responseStatus?.code !== 403
+  );
+}
+
+// ---- editing the live RBAC ------------------------------------------------------------------------------------
+
+type RbacRef = { kind: 'clusterrole' | 'role'; namespace?: string };
+const CLUSTER_ROLE: RbacRef = { kind: 'clusterrole' };
+const ROLE: RbacRef = { kind: 'role', namespace: NS };
+
+/** Removes `verb` from the rules of the ClusterRole or Role that name `resource`, waits until the API server refuses
+ * it, runs `during`, and puts the verb back whatever happens. */
+async function without(ref: RbacRef, resource: string, verb: string, check: { namespace?: string; name?: string }, during: () => Promise<void>): Promise<void> {
+  const nsOpt = ref.namespace ? { namespace: ref.namespace } : {};
+  const original = await getJson(cp, [ref.kind, 'devx'], ref.namespace);
+  const edited = structuredClone(original);
+  let removed = 0;
+  for (const rule of edited.rules as Rule[]) {
+    if (!rule.resources.includes(resource) || !rule.verbs.includes(verb)) continue;
+    rule.verbs = rule.verbs.filter((v) => v !== verb);
+    removed++;
+  }
+  assert.ok(removed > 0, `the chart grants ${verb} on ${resource}`);
+  edited.rules = (edited.rules as Rule[]).filter((r) => r.verbs.length > 0);
+  const canI = async (): Promise<string> => {
+    const target = check.name ? `${resource}/${check.name}` : resource;
+    const r = await cp.kubectl(['auth', 'can-i', verb, target, `--as=${SA_USER}`], check.namespace ? { namespace: check.namespace } : {});
+    return r.stdout.trim();
+  };
+  await kubectlOk(['replace', '-f', '-'], { ...nsOpt, input: JSON.stringify(edited) });
+  try {
+    await eventually(`${verb} ${resource} refused`, async () => (await canI()) === 'no');
+    await during();
+  } finally {
+    const current = await getJson(cp, [ref.kind, 'devx'], ref.namespace);
+    await kubectlOk(['replace', '-f', '-'], { ...nsOpt, input: JSON.stringify({ ...current, rules: original.rules }) });
+    await eventually(`${verb} ${resource} allowed again`, async () => (await canI()) === 'yes');
+  }
+}
+
+// ---- setup ----------------------------------------------------------------------------------------------------
+
+before(async () => {
+  cp = await startControlPlane({ extraApiServerFlags: [`--audit-policy-file=${AUDIT_POLICY}`, `--audit-log-path=${AUDIT_LOG}`] });
+  await cp.createNamespace(NS, { 'pod-security.kubernetes.io/enforce': 'restricted' });
+  const installed = await helm(['install', 'devx', CHART_DIR, '--namespace', NS, '-f', path.join(CI_DIR, 'default-policy-values.yaml')], { kubeconfig: cp.kubeconfigPath });
+  assert.equal(installed.code, 0, installed.stderr);
+  saKubeconfig = await serviceAccountKubeconfig(cp, NS, SA);
+  assert.match(await kubectlOk(['--kubeconfig', saKubeconfig, 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']), new RegExp(`^${SA_USER}$`));
+  for (const ns of ['team', 'away']) await cp.createNamespace(ns, { 'dev.x/policy': 'default' });
+  await cp.createNamespace('plain');
+});
+
+after(async () => {
+  await devx?.stop();
+  await cp?.stop();
+  fs.rmSync(auditDir, { recursive: true, force: true });
+});
+
+describe('as the chart’s ServiceAccount', () => {
+  test('starts: its CA in the Secret devx-webhook-ca, the caBundle of the chart’s webhook configurations, the Lease', async () => {
+    devx = await startAsServiceAccount('devx-sa');
+    await eventually('devx ready (its informers listed everything)', async () => (await readyz((devx as DevxServer).port)) === 200, 30_000);
+    const secret = await getJson(cp, ['secret', 'devx-webhook-ca'], NS);
+    const ca = Buffer.from(secret.data['ca.crt'], 'base64').toString('utf8');
+    for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
+      const cfg = await getJson(cp, [kind, 'devx']);
+      for (const w of cfg.webhooks) assert.ok(Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8').includes(ca.trim()), `${kind} ${w.name} trusts devx's CA`);
+    }
+    await eventually('the Lease held by this replica', async () => (await cp.kubectl(['get', 'lease', 'devx-reconciler', '-o', 'jsonpath={.spec.holderIdentity}'], { namespace: NS })).stdout === FAST.POD_NAME);
+  });
+
+  test('Deployment and StatefulSet: label -> injected pod, sync Secret, replicas 1; scale recorded; unlabel restores', async () => {
+    await apply(bookinfoReviews('team', 3), 'team');
+    await kubectlOk(['label', 'deploy', 'reviews', 'dev.x/enabled=true'], { namespace: 'team' });
+    await eventually('an injected reviews pod', async () => (await getJson(cp, ['pods', '-l', 'app=reviews'], 'team')).items.some((p: any) => p.metadata.annotations?.['dev.x/status']));
+    await eventually('the sync Secret', () => secretExists('team', 'devx-sync-deployment-reviews'));
+    await kubectlOk(['scale', 'deploy', 'reviews', '--replicas=5'], { namespace: 'team' });
+    await eventually('5 recorded', async () => (await annotations('team', ['deploy', 'reviews']))['dev.x/original-replicas'] === '5');
+    await kubectlOk(['label', 'deploy', 'reviews', 'dev.x/enabled-'], { namespace: 'team' });
+    assert.equal((await getJson(cp, ['deploy', 'reviews'], 'team')).spec.replicas, 5);
+    await gone('the sync Secret', ['secret', 'devx-sync-deployment-reviews'], 'team');
+    const events = await getJson(cp, ['events.events.k8s.io', '--field-selector', 'regarding.name=reviews'], 'team');
+    assert.ok(events.items.some((e: any) => e.reason === 'DevModeEntered' && e.reportingController), 'an Event recorded by devx');
+
+    await apply(WORKLOADS.statefulset('db'), 'team');
+    await kubectlOk(['label', 'sts', 'db', 'dev.x/enabled=true'], { namespace: 'team' });
+    await kubectlOk(['scale', 'sts', 'db', '--replicas=4'], { namespace: 'team' });
+    await eventually('4 recorded', async () => (await annotations('team', ['sts', 'db']))['dev.x/original-replicas'] === '4');
+    await kubectlOk(['label', 'sts', 'db', 'dev.x/enabled-'], { namespace: 'team' });
+    await gone('the StatefulSet’s sync Secret', ['secret', 'devx-sync-statefulset-db'], 'team');
+  });
+
+  test('Job, CronJob, DaemonSet, bare Pod: copies and recreation; dev.x/ttl ends each by itself', async () => {
+    const ttl = { 'dev.x/ttl': '4s' };
+    await apply(WORKLOADS.job('batch'), 'team');
+    await apply(WORKLOADS.cronjob('nightly'), 'team');
+    await apply(WORKLOADS.daemonset('agent'), 'team');
+    await apply(WORKLOADS.pod('solo'), 'team');
+    const before = { cronjob: (await getJson(cp, ['cronjob', 'nightly'], 'team')).spec, daemonset: (await getJson(cp, ['ds', 'agent'], 'team')).spec };
+    for (const [kind, name] of [['job', 'batch'], ['cronjob', 'nightly'], ['daemonset', 'agent'], ['pod', 'solo']] as const) {
+      await kubectlOk(['annotate', kind, name, ...Object.entries(ttl).map(([k, v]) => `${k}=${v}`)], { namespace: 'team' });
+      await kubectlOk(['label', kind, name, 'dev.x/enabled=true'], { namespace: 'team' });
+    }
+    await eventually('the Job’s copy batch-devx', async () => (await cp.kubectl(['get', 'job', 'batch-devx'], { namespace: 'team' })).code === 0);
+    await eventually('the DaemonSet’s copy agent-devx', async () => (await cp.kubectl(['get', 'deploy', 'agent-devx'], { namespace: 'team' })).code === 0);
+    // A change of the DaemonSet during dev mode reaches its copy (an update of the copy).
+    await kubectlOk(['set', 'env', 'ds/agent', 'MODE=changed'], { namespace: 'team' });
+    await eventually('the copy follows the DaemonSet', async () => JSON.stringify((await getJson(cp, ['deploy', 'agent-devx'], 'team')).spec.template.spec.containers).includes('changed'));
+    await eventually('the bare pod recreated in dev mode', async () => (await annotations('team', ['pod', 'solo']))['dev.x/status'] !== undefined);
+    // The TTL runs out: devx removes the labels; everything is as before, copies and Secrets gone.
+    for (const [kind, name] of [['job', 'batch'], ['cronjob', 'nightly'], ['daemonset', 'agent']] as const) {
+      await eventually(`${kind} ${name} out of dev mode`, async () => (await getJson(cp, [kind, name], 'team')).metadata.labels?.['dev.x/enabled'] === undefined, 30_000);
+      await gone(`${kind} ${name}’s sync Secret`, ['secret', `devx-sync-${kind}-${name}`], 'team');
+    }
+    await gone('the Job’s copy', ['job', 'batch-devx'], 'team');
+    await gone('the DaemonSet’s copy', ['deploy', 'agent-devx'], 'team');
+    assert.deepEqual((await getJson(cp, ['cronjob', 'nightly'], 'team')).spec.suspend, before.cronjob.suspend);
+    assert.deepEqual((await getJson(cp, ['ds', 'agent'], 'team')).spec.template.spec.nodeSelector, before.daemonset.template.spec.nodeSelector);
+    await eventually('the bare pod recreated as it was', async () => {
+      const pod = await getJson(cp, ['pod', 'solo'], 'team');
+      return !pod.metadata.deletionTimestamp && pod.metadata.annotations?.['dev.x/status'] === undefined && pod.spec.containers.length === 1;
+    }, 30_000);
+  });
+
+  test('a sync Secret with unusable identities is regenerated', async () => {
+    await apply(WORKLOADS.deployment('regen', ON), 'team');
+    await eventually('the sync Secret', () => secretExists('team', 'devx-sync-deployment-regen'));
+    await kubectlOk(['patch', 'secret', 'devx-sync-deployment-regen', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/data', value: { 'config.xml': Buffer.from('broken').toString('base64') } }])], { namespace: 'team' });
+    await eventually('identities made again', async () => Object.keys((await getJson(cp, ['secret', 'devx-sync-deployment-regen'], 'team')).data ?? {}).length > 1);
+    await kubectlOk(['label', 'deploy', 'regen', 'dev.x/enabled-'], { namespace: 'team' });
+  });
+
+  test('labels removed while admission was away: each of the six kinds restored by the reconciler', async () => {
+    const made: Array<[string, string]> = [['deployment', 'a-dep'], ['statefulset', 'a-sts'], ['daemonset', 'a-ds'], ['job', 'a-job'], ['cronjob', 'a-cron'], ['pod', 'a-pod']];
+    for (const [kind, name] of made) await apply(WORKLOADS[kind as keyof typeof WORKLOADS](name, ON), 'away');
+    for (const [kind, name] of made) await eventually(`${kind} ${name} in dev mode`, () => secretExists('away', `devx-sync-${kind}-${name}`), 30_000);
+    // Without dev.x/policy the namespace is no longer sent to the mutating webhooks: the labels go without admission.
+    await kubectlOk(['label', 'ns', 'away', 'dev.x/policy-']);
+    for (const [kind, name] of made) await kubectlOk(['label', kind, name, 'dev.x/enabled-'], { namespace: 'away' });
+    for (const [kind, name] of made) {
+      await eventually(`${kind} ${name} restored`, async () => (await annotations('away', [kind, name]))['dev.x/enabled-at'] === undefined, 30_000);
+    }
+    await kubectlOk(['label', 'ns', 'away', 'dev.x/policy=default']);
+  });
+
+  test('a namespace without dev.x/policy: the label is refused', async () => {
+    await apply(WORKLOADS.deployment('web'), 'plain');
+    const r = await cp.kubectl(['label', 'deploy', 'web', 'dev.x/enabled=true'], { namespace: 'plain' });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /dev mode is not enabled in namespace plain/);
+  });
+
+  test('the audit log: no request of devx refused, and every verb the chart grants was used', async () => {
+    assert.deepEqual(forbidden(devx), [], 'devx logged a refusal');
+    const events = auditEvents();
+    assert.ok(events.length > 50, `audit events of devx: ${events.length}`);
+    assert.deepEqual(events.filter((e) => e.responseStatus?.code === 403).map(describeEvent), [], 'requests the chart does not allow');
+    const unused = (await grants()).filter((g) => !events.some((e) => uses(g, e))).map(describeGrant);
+    assert.deepEqual(unused, [], 'granted but never used: remove them from templates/rbac.yaml, or show here what needs them');
+  });
+});
+
+describe('a verb taken away breaks devx', () => {
+  test('list namespaces: devx never becomes ready (its view of dev namespaces cannot be complete)', async () => {
+    await devx?.stop();
+    devx = undefined;
+    await without(CLUSTER_ROLE, 'namespaces', 'list', {}, async () => {
+      const server = await startAsServiceAccount('devx-no-list-namespaces');
+      try {
+        await eventually('a refusal logged', async () => forbidden(server).some((l) => l.includes('Namespace')));
+        assert.equal(await readyz(server.port), 503);
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+
+  test('create secrets: a labelled workload gets no sync Secret until the verb is back', async () => {
+    devx = await startAsServiceAccount('devx-sa-2');
+    await eventually('ready', async () => (await readyz((devx as DevxServer).port)) === 200, 30_000);
+    await without(CLUSTER_ROLE, 'secrets', 'create', { namespace: 'team' }, async () => {
+      await apply(WORKLOADS.deployment('nocreate', ON), 'team');
+      await eventually('a refusal logged', async () => forbidden(devx).some((l) => l.includes('secrets')));
+      assert.equal(await secretExists('team', 'devx-sync-deployment-nocreate'), false);
+    });
+    await eventually('the Secret once the verb is back', () => secretExists('team', 'devx-sync-deployment-nocreate'), 30_000);
+  });
+
+  test('update leases (Role): the leader cannot renew its Lease', async () => {
+    await without(ROLE, 'leases', 'update', { namespace: NS, name: 'devx-reconciler' }, async () => {
+      await eventually('a refusal logged', async () => forbidden(devx).some((l) => /lease/i.test(l)), 15_000);
+    });
+  });
+
+  test('patch webhook configurations: self-managed TLS cannot publish its CA, so devx does not start serving', async () => {
+    await devx?.stop();
+    devx = undefined;
+    await kubectlOk(['patch', 'mutatingwebhookconfiguration', 'devx', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/webhooks/0/clientConfig/caBundle' }])]);
+    await without(CLUSTER_ROLE, 'mutatingwebhookconfigurations', 'patch', { name: 'devx' }, async () => {
+      const started = startDevx(cp, { name: 'devx-no-patch', register: false, env: FAST, args: ['--kubeconfig', saKubeconfig, '--namespace', NS], timeoutMs: 8000 });
+      await assert.rejects(started, /did not get ready[\s\S]*403/);
+    });
+    const cfg = await getJson(cp, ['mutatingwebhookconfiguration', 'devx']);
+    assert.equal(cfg.webhooks[0].clientConfig.caBundle, undefined, 'nothing was published without the verb');
+  });
+});

@@ -1,0 +1,192 @@
+// devx-webhook's HTTPS server swapping certificates without a restart (setSecureContext), in-process with an objects
+// file (no cluster): self-managed TLS with tiny lifetimes rotating while a client keeps connecting, and certificate
+// files replaced the way the kubelet replaces a Secret volume (a `..data` symlink renamed over the old one).
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { after, describe, test } from 'node:test';
+import pino from 'pino';
+import { ServerConfigSchema } from '../../src/schemas/server-config.ts';
+import { FilePairTls, loadFilePair } from '../../src/tls/file-pair.ts';
+import { generateCA, issueCertificate, type KeyPairPem } from '../../src/tls/pki.ts';
+import { startServer, type RunningServer } from '../../src/webhook/server.ts';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-tls-server-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const objects = path.join(dir, 'objects.yaml');
+fs.writeFileSync(objects, 'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps, labels: {dev.x/policy: default}}\n');
+
+interface Seen {
+  sha256: string;
+  issuer: string;
+}
+
+/** One GET /healthz on a new connection, trusting `ca`; the certificate the server presented. */
+function probe(port: number, ca: string): Promise<Seen> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: '127.0.0.1', port, path: '/healthz', ca, agent: false, timeout: 3000 }, (res) => {
+      const peer = (res.socket as TLSSocket).getPeerX509Certificate();
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 && peer ? resolve({ sha256: peer.fingerprint256, issuer: peer.issuer }) : reject(new Error(`HTTP ${res.statusCode}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+function start(args: Record<string, unknown>): Promise<RunningServer> {
+  const config = ServerConfigSchema.parse({ objects, host: '127.0.0.1', port: 0, logLevel: 'silent', ...args });
+  return startServer(config, pino({ level: 'silent' }));
+}
+
+describe('the HTTPS server swaps certificates without a restart', () => {
+  test('self-managed in memory, 2 s certificates and a 6 s CA: every connection verifies through renewals and a CA rotation', async () => {
+    const server = await start({ certValidity: '2s', caValidity: '6s' });
+    const seen: Seen[] = [];
+    const failures: string[] = [];
+    try {
+      // Until the client has seen two renewals and a CA rotation (about 6 s), for at most 15 s.
+      const until = Date.now() + 15_000;
+      const enough = (): boolean => new Set(seen.map((s) => s.issuer)).size >= 2 && new Set(seen.map((s) => s.sha256)).size >= 4;
+      while (Date.now() < until && !enough()) {
+        try {
+          // The client trusts what the server says its bundle is *now*, as the API server trusts the caBundle.
+          seen.push(await probe(server.port, server.tls.caBundle()));
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    } finally {
+      await server.close();
+    }
+    const certs = new Set(seen.map((s) => s.sha256));
+    const issuers = new Set(seen.map((s) => s.issuer));
+    assert.deepEqual(failures, []);
+    assert.ok(seen.length > 30, `${seen.length} requests`);
+    assert.ok(certs.size >= 3, `at least two renewals observed by the client (${certs.size} certificates)`);
+    assert.ok(issuers.size >= 2, `a CA rotation observed by the client (${[...issuers].join(' | ')})`);
+  });
+
+  test('files: a kubelet-style symlink swap is served at once; a mismatched pair is refused and the old one kept', async () => {
+    const now = new Date(Date.now() - 60_000);
+    const ca = generateCA({ commonName: 'files-ca', notBefore: now, validityMs: 3_600_000 });
+    const leaf = (cn: string): KeyPairPem => issueCertificate(ca, { commonName: cn, ipAddresses: ['127.0.0.1'], usage: 'server', notBefore: now, validityMs: 3_600_000 });
+    const volume = path.join(dir, 'volume');
+    fs.mkdirSync(volume);
+    let generation = 0;
+    // What the kubelet's atomic writer does: a new timestamped directory, then `..data` renamed over the old link.
+    const publish = (pair: { certPem: string; keyPem: string }): void => {
+      const data = `..${++generation}`;
+      fs.mkdirSync(path.join(volume, data));
+      fs.writeFileSync(path.join(volume, data, 'tls.crt'), pair.certPem);
+      fs.writeFileSync(path.join(volume, data, 'tls.key'), pair.keyPem);
+      fs.writeFileSync(path.join(volume, data, 'ca.crt'), ca.certPem);
+      fs.symlinkSync(data, path.join(volume, '..data_tmp'));
+      fs.renameSync(path.join(volume, '..data_tmp'), path.join(volume, '..data'));
+    };
+    publish(leaf('first'));
+    for (const f of ['tls.crt', 'tls.key', 'ca.crt']) fs.symlinkSync(path.join('..data', f), path.join(volume, f));
+
+    const server = await start({ tlsCertFile: path.join(volume, 'tls.crt'), tlsKeyFile: path.join(volume, 'tls.key'), tlsCaFile: path.join(volume, 'ca.crt') });
+    try {
+      const subject = async (): Promise<string> => new X509Certificate(server.tls.current().certPem).subject;
+      assert.equal(await subject(), 'CN=first');
+      assert.equal(server.tls.caBundle(), ca.certPem);
+      const served1 = await probe(server.port, ca.certPem);
+
+      const second = leaf('second');
+      publish(second);
+      const deadline = Date.now() + 5000;
+      let served2 = served1;
+      while (served2.sha256 === served1.sha256 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        served2 = await probe(server.port, ca.certPem);
+      }
+      assert.equal(served2.sha256, new X509Certificate(second.certPem).fingerprint256, 'the new certificate is served');
+
+      // A pair that does not fit together (the key of another certificate) is refused; the server keeps serving.
+      publish({ certPem: leaf('third').certPem, keyPem: second.keyPem });
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal((await probe(server.port, ca.certPem)).sha256, served2.sha256);
+      assert.equal(await subject(), 'CN=second');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('files: the poll catches a change no watch reported, and reload() says whether it swapped', async () => {
+    const now = new Date(Date.now() - 60_000);
+    const ca = generateCA({ commonName: 'poll-ca', notBefore: now, validityMs: 3_600_000 });
+    const a = issueCertificate(ca, { commonName: 'a', ipAddresses: ['127.0.0.1'], notBefore: now, validityMs: 3_600_000 });
+    const b = issueCertificate(ca, { commonName: 'b', ipAddresses: ['127.0.0.1'], notBefore: now, validityMs: 3_600_000 });
+    const certFile = path.join(dir, 'poll.crt');
+    const keyFile = path.join(dir, 'poll.key');
+    fs.writeFileSync(certFile, a.certPem);
+    fs.writeFileSync(keyFile, a.keyPem);
+    const first = await loadFilePair({ certFile, keyFile });
+    assert.ok(!('error' in first));
+    const logs: string[] = [];
+    const log = (_o: object, msg?: string): void => void logs.push(msg ?? '');
+    const tls = new FilePairTls({ certFile, keyFile, pollIntervalMs: 100, watch: false, logger: { debug: log, info: log, warn: log, error: log } }, first);
+    const swapped: string[] = [];
+    tls.onChange((p) => swapped.push(new X509Certificate(p.certPem).subject));
+    assert.equal(await tls.reload(), false, 'unchanged files: nothing to do');
+    fs.writeFileSync(keyFile, b.keyPem); // half an update: the key of b with the certificate of a
+    assert.equal(await tls.reload(), false);
+    assert.equal(await tls.reload(), false);
+    assert.equal(logs.filter((m) => m === 'new certificate files rejected; keeping the current pair').length, 1, 'logged once, not at every poll');
+    fs.writeFileSync(certFile, b.certPem);
+    // Without a watch only the poll can see the completed update.
+    tls.start();
+    try {
+      const deadline = Date.now() + 3000;
+      while (swapped.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      tls.stop();
+    }
+    assert.deepEqual(swapped, ['CN=b']);
+    assert.equal(new X509Certificate(tls.current().certPem).subject, 'CN=b');
+    assert.equal(tls.reloads, 1);
+  });
+
+  test('files with a publisher (devx registers itself): a new CA file reaches the caBundle before its certificate is served', async () => {
+    const now = new Date(Date.now() - 60_000);
+    const ca1 = generateCA({ commonName: 'ca-one', notBefore: now, validityMs: 3_600_000 });
+    const ca2 = generateCA({ commonName: 'ca-two', notBefore: now, validityMs: 3_600_000 });
+    const leaf = (ca: KeyPairPem): KeyPairPem => issueCertificate(ca, { commonName: 'x', ipAddresses: ['127.0.0.1'], notBefore: now, validityMs: 3_600_000 });
+    const files = { certFile: path.join(dir, 'pub.crt'), keyFile: path.join(dir, 'pub.key'), caFile: path.join(dir, 'pub-ca.crt') };
+    const write = (ca: KeyPairPem): void => {
+      const l = leaf(ca);
+      fs.writeFileSync(files.certFile, l.certPem);
+      fs.writeFileSync(files.keyFile, l.keyPem);
+      fs.writeFileSync(files.caFile, ca.certPem);
+    };
+    write(ca1);
+    const events: string[] = [];
+    let bundle = ca1.certPem;
+    const publisher = {
+      publish: async (desired: (current: string) => string): Promise<string> => {
+        bundle = desired(bundle);
+        events.push(`published ${bundle.match(/BEGIN CERTIFICATE/g)?.length ?? 0} CAs`);
+        return bundle;
+      },
+    };
+    const first = await loadFilePair(files);
+    assert.ok(!('error' in first));
+    const silent = (): void => undefined;
+    const tls = new FilePairTls({ ...files, publisher, watch: false, logger: { debug: silent, info: silent, warn: silent, error: silent } }, first);
+    tls.onChange((p) => events.push(`swapped to ${new X509Certificate(p.certPem).issuer}`));
+    write(ca1);
+    assert.equal(await tls.reload(), true);
+    assert.deepEqual(events, ['swapped to CN=ca-one'], 'same CA file: nothing to publish');
+    write(ca2);
+    assert.equal(await tls.reload(), true);
+    assert.deepEqual(events, ['swapped to CN=ca-one', 'published 2 CAs', 'swapped to CN=ca-two'], 'old and new CA trusted first, then served');
+    assert.equal(tls.caBundle(), ca2.certPem);
+  });
+});
