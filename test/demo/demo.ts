@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../e2e/harness/control-plane.ts';
-import { applyPolicy, bookinfoReviews, eventually, getJson, installCrd, REPO, startDevx, type DevxServer } from '../e2e/harness/devx.ts';
+import { applyPolicy, bookinfoReviews, eventually, installCrd, REPO, startDevx, type DevxServer } from '../e2e/harness/devx.ts';
 import { lineDiff } from './diff.ts';
 
 const tty = process.stdout.isTTY;
