@@ -8,6 +8,13 @@ import { startControlPlane } from '../test/e2e/harness/control-plane.ts';
 import { applyPolicy, bookinfoReviews, installCrd, startDevx } from '../test/e2e/harness/devx.ts';
 import { percentile } from './load.ts';
 
+/** JSON with sorted keys: kubectl prints keys sorted, the API server in its own order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
 const { values } = parseArgs({ options: { runs: { type: 'string' } } });
 const RUNS = Number(values.runs ?? 10);
 
@@ -29,21 +36,25 @@ try {
     const ns = `lat-${i}`;
     await cp.createNamespace(ns, { 'dev.x/policy': 'default' });
     await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(bookinfoReviews(ns, 3)), namespace: ns });
-    const original = JSON.stringify(JSON.parse((await cp.kubectl(['get', 'deploy', 'reviews', '-o', 'json'], { namespace: ns })).stdout).spec.template);
+    const original = canonical(JSON.parse((await cp.kubectl(['get', 'deploy', 'reviews', '-o', 'json'], { namespace: ns })).stdout).spec.template);
     const t0 = performance.now();
     const on = await cp.kubectl(['label', 'deploy', 'reviews', 'dev.x/enabled=true'], { namespace: ns });
     if (on.code !== 0) throw new Error(on.stderr);
     await poll(async () => {
       const r = await cp.request('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=dev.x%2Fenabled%3Dtrue`);
-      return ((r.body as { items?: Array<{ metadata: { annotations?: Record<string, string> } }> }).items ?? []).some((p) => p.metadata.annotations?.['dev.x/status']);
+      return ((JSON.parse(r.body) as { items?: Array<{ metadata: { annotations?: Record<string, string> } }> }).items ?? []).some((p) => p.metadata.annotations?.['dev.x/status']);
     });
     enter.push(performance.now() - t0);
     const t1 = performance.now();
     const off = await cp.kubectl(['label', 'deploy', 'reviews', 'dev.x/enabled-'], { namespace: ns });
     if (off.code !== 0) throw new Error(off.stderr);
+    let last = '';
     await poll(async () => {
       const r = await cp.request('GET', `/apis/apps/v1/namespaces/${ns}/deployments/reviews`);
-      return JSON.stringify((r.body as unknown as { spec: { template: unknown } }).spec.template) === original;
+      last = canonical((JSON.parse(r.body) as { spec: { template: unknown } }).spec.template);
+      return last === original;
+    }).catch((err: unknown) => {
+      throw new Error(`${String(err)}: template\n${last}\nexpected\n${original}`);
     });
     leave.push(performance.now() - t1);
     console.log(`run ${i + 1}: label -> injected pod ${enter[i]?.toFixed(0)} ms; unlabel -> template restored ${leave[i]?.toFixed(0)} ms`);
