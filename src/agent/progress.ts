@@ -32,6 +32,8 @@ export interface SyncView {
   connected: boolean;
   /** A completion for the peer arrived after the latest connect: until then its numbers may be stale. */
   peerReported: boolean;
+  /** The peer has reported real numbers (an index) at least once since the latest connect, even if stale now. */
+  peerKnown: boolean;
   /** Local folder state: idle, scanning, scan-waiting, sync-preparing, syncing, error, … */
   state: string;
   /** The first scan of the local folder has finished: before that, its totals mean nothing. */
@@ -58,6 +60,7 @@ export function initialView(peer: string, folder: string): SyncView {
     folder,
     connected: false,
     peerReported: false,
+    peerKnown: false,
     state: 'starting',
     scanned: false,
     scan: undefined,
@@ -107,8 +110,8 @@ function parsed<T>(schema: z.ZodType<T>, data: unknown, view: SyncView, apply: (
 
 const REDUCERS: Record<string, Reducer> = {
   // A connect after a disconnect makes the peer's numbers stale until it reports again; a repeated one changes nothing.
-  DeviceConnected: (v, d) => parsed(DeviceEvent, d, v, (e) => (e.id === v.peer && !v.connected ? { ...v, connected: true, peerReported: false } : v)),
-  DeviceDisconnected: (v, d) => parsed(DeviceEvent, d, v, (e) => (e.id === v.peer ? { ...v, connected: false, peerReported: false } : v)),
+  DeviceConnected: (v, d) => parsed(DeviceEvent, d, v, (e) => (e.id === v.peer && !v.connected ? { ...v, connected: true, peerReported: false, peerKnown: false } : v)),
+  DeviceDisconnected: (v, d) => parsed(DeviceEvent, d, v, (e) => (e.id === v.peer ? { ...v, connected: false, peerReported: false, peerKnown: false } : v)),
   // The end of a scan may have changed the global state: the peer's numbers count again only once it reports anew.
   StateChanged: (v, d) =>
     parsed(StateChangedData, d, v, (e) => {
@@ -133,6 +136,7 @@ const REDUCERS: Record<string, Reducer> = {
         : {
             ...v,
             peerReported: v.connected && (e.sequence > 0 || e.globalItems === 0),
+            peerKnown: v.peerKnown || (v.connected && (e.sequence > 0 || e.globalItems === 0)),
             peerCompletion: e.completion,
             peerNeed: { items: e.needItems + e.needDeletes, bytes: e.needBytes },
             global: { items: e.globalItems, bytes: e.globalBytes },
@@ -191,8 +195,9 @@ export interface Progress {
  */
 export function progressOf(view: SyncView, mode: SyncMode): Progress {
   const localNeed = mode === 'push' ? { items: 0, bytes: 0 } : view.localNeed;
-  // Before the peer's first report its "100 %" means "no index yet": count everything as still to send.
-  const peerNeed = view.peerReported ? view.peerNeed : { items: Math.max(view.peerNeed.items, view.global.items), bytes: Math.max(view.peerNeed.bytes, view.global.bytes) };
+  // Before the peer's first report its "100 %" means "no index yet": count everything as still to send. Later, a
+  // stale report (a local change since) still shows the last numbers rather than dropping to 0 %.
+  const peerNeed = view.peerKnown ? view.peerNeed : { items: Math.max(view.peerNeed.items, view.global.items), bytes: Math.max(view.peerNeed.bytes, view.global.bytes) };
   const files = { done: Math.max(0, view.global.items - peerNeed.items - localNeed.items), total: view.global.items };
   const bytes = { done: Math.max(0, view.global.bytes - peerNeed.bytes - localNeed.bytes), total: view.global.bytes };
   const fraction = bytes.total > 0 ? bytes.done / bytes.total : files.total > 0 ? files.done / files.total : 1;

@@ -39,7 +39,8 @@ export function ttyReporter(streams: Streams, style: Style): Reporter {
   let line: ((frame: string) => string) | undefined;
   let frame = 0;
   const draw = (): void => {
-    const width = Math.max(20, (streams.err.columns ?? 100) - 1);
+    // A pseudo-terminal may report 0 columns: then $COLUMNS, then 100.
+    const width = Math.max(20, (streams.err.columns || Number(process.env.COLUMNS) || 100) - 1);
     streams.err.write(`\r\u001b[2K${line ? fitToWidth(line(style.cyan(SPINNER_FRAMES[frame % SPINNER_FRAMES.length] ?? '')), width) : ''}`);
   };
   const timer = setInterval(() => {
@@ -56,7 +57,10 @@ export function ttyReporter(streams: Streams, style: Style): Reporter {
       line = (f) => `${f} waiting for ${what}`;
       draw();
     },
-    step: (message) => above(`${style.green('✓')} ${message}`),
+    step: (message) => {
+      line = undefined; // a finished step ends whatever was awaited
+      above(`${style.green('✓')} ${message}`);
+    },
     note: (message) => above(`${style.yellow('!')} ${message}`),
     progress: (view, mode) => {
       line = (f) => `${f} ${renderProgressLine(view, mode, style)}`;

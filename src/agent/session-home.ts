@@ -75,11 +75,16 @@ export function writeIdentityAndConfig(home: string, secret: SyncSecret, config:
   write('config.xml', renderAgentConfig(config));
 }
 
+/** Refuses (USAGE) a directory whose `.stignore` is the user's own: checked before anything starts. */
+export function assertStignoreOurs(localDir: string): void {
+  const decision = decideStignore(readText(path.join(localDir, STIGNORE)), localDir);
+  if (decision.action === 'refuse') throw new AgentError(EXIT.USAGE, decision.message);
+}
+
 /** Writes `.stignore` into the synced directory from `.devxignore` (refuses to overwrite a user's own). */
 export function writeStignore(localDir: string): void {
   const target = path.join(localDir, STIGNORE);
-  const decision = decideStignore(readText(target), localDir);
-  if (decision.action === 'refuse') throw new AgentError(EXIT.USAGE, decision.message);
+  assertStignoreOurs(localDir);
   const content = stignoreFor(readText(path.join(localDir, DEVXIGNORE)));
   if (readText(target) !== content) fs.writeFileSync(target, content);
 }

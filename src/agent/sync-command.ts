@@ -15,6 +15,7 @@ import { forbiddenMessage, portForwardPermissions } from './rbac.ts';
 import { decideRemoteDir, type DirSpec } from './remote-dir.ts';
 import type { Reporter } from './reporter.ts';
 import type { Style } from './render.ts';
+import { assertStignoreOurs } from './session-home.ts';
 import { runSession } from './sync-session.ts';
 import { findSyncthing } from './syncthing-process.ts';
 import { objectPath, refString, type WorkloadArg } from './workload-ref.ts';
@@ -46,6 +47,7 @@ function checkLocalDir(dir: string): void {
     throw new AgentError(EXIT.USAGE, `LOCAL_DIR ${dir} does not exist: create it (or pass another directory)`);
   }
   if (!stat.isDirectory()) throw new AgentError(EXIT.USAGE, `LOCAL_DIR ${dir} is not a directory`);
+  assertStignoreOurs(dir);
 }
 
 async function waitForSecret(cmd: SyncCommand, found: FoundWorkload): Promise<SyncSecret> {

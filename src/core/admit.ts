@@ -6,7 +6,7 @@ import { checkSubject, resolvePolicy, type AdmissionContext } from './context.ts
 import { injectPod } from './inject-pod.ts';
 import type { KubeObject, Pod } from './kube.ts';
 import { annotationsOf, labelsOf } from './kube.ts';
-import { ANN_ORIGINAL_POD, ANN_WORKLOAD, OVERRIDE_ANNOTATIONS, ANN_TTL, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { ANN_ORIGINAL_POD, ANN_STATUS, ANN_WORKLOAD, OVERRIDE_ANNOTATIONS, ANN_TTL, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
 import { readOverrides } from './overrides.ts';
 import { deny, skip, type Decision } from './result.ts';
 import { enterDevMode, hasDevState, leaveDevMode, templateAsPod, workloadRef, type WorkloadChange } from './workload.ts';
@@ -101,13 +101,15 @@ function checkWorkload(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionC
 
 /** The pod the workload's template will become, to reject now what the pod webhook would reject later. */
 function previewPods(c: WorkloadChange, mutated: KubeObject, gate: Gate, version: string): Decision<Pod> | undefined {
-  const pod = c.kind === 'Pod' ? (mutated as Pod) : templateAsPod(c.kind, mutated);
+  // A pod that is already injected (created with the label) has nothing left to preview.
+  if (c.kind === 'Pod' && annotationsOf(mutated)[ANN_STATUS] !== undefined) return undefined;
+  const pod = c.kind === 'Pod' ? (structuredClone(mutated) as Pod) : templateAsPod(c.kind, mutated);
   if (!pod || !hasPodSpec(pod)) return undefined;
   const overrides = annotationsOf(mutated);
   pod.metadata ??= {};
   pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}) };
   for (const k of OVERRIDE_ANNOTATIONS) if (overrides[k] !== undefined) pod.metadata.annotations[k] = overrides[k];
-  delete pod.metadata.annotations['dev.x/status'];
+  delete pod.metadata.annotations[ANN_STATUS];
   return injectPod({ pod, policyName: gate.policyName, spec: gate.spec, workload: workloadRef(c.kind, mutated), version });
 }
 

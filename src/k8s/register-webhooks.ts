@@ -127,6 +127,8 @@ function mutatingWebhooks(opts: WebhookConfigOptions): V1MutatingWebhook[] {
       clientConfig: clientConfig(opts, PATHS.mutateWorkloads),
       rules: [{ apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments/scale', 'statefulsets/scale'], operations: ['UPDATE'], scope: 'Namespaced' }],
       namespaceSelector: devNamespaces(opts),
+      // Explicitly empty (every object): what the API server stores anyway, so applied and stored objects are equal.
+      objectSelector: {},
       failurePolicy: 'Ignore',
       // The requested count is recorded on the workload after the answer (skipped on dry-run).
       sideEffects: 'NoneOnDryRun',

@@ -11,10 +11,13 @@ import { startControlPlane, type ControlPlane } from './harness/control-plane.ts
 import { applyPolicy, eventually, getJson, installCrd, startDevx, type DevxServer } from './harness/devx.ts';
 import { ensureSyncSecret, runAgent } from './harness/syncthing.ts';
 import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { agentKube } from '../../src/k8s/agent-api.ts';
 import { forwardSocket, PortForwardRefusedError } from '../../src/k8s/portforward.ts';
 
 const NS = 'agent';
+const run = promisify(execFile);
 let cp: ControlPlane;
 let devx: DevxServer;
 let tmp: string;
@@ -146,7 +149,11 @@ describe('kubectl devx up, status, down', () => {
     assert.equal(deploy.spec.template.metadata.labels['dev.x/enabled'], undefined);
     assert.equal(Object.keys(deploy.metadata.annotations ?? {}).filter((k) => k.startsWith('dev.x/') && k !== 'dev.x/image').length, 0);
     // No kubelet: the restored template's pods never become ready, so the rollout keeps the dev pod; down says so.
-    assert.equal(out.devPodLeft, devPod.metadata.name);
+    // (Restoring 1 -> 2 replicas can briefly scale the old dev ReplicaSet up too: the deployment controller scales
+    // proportionally. So it is one of the dev pods, not necessarily the one from before.)
+    const left = await getJson(cp, ['pod', out.devPodLeft], NS);
+    assert.ok(left.metadata.annotations?.['dev.x/status'], `${out.devPodLeft} is a dev pod`);
+    assert.equal(left.metadata.labels['pod-template-hash'], devPod.metadata.labels['pod-template-hash'], 'of the dev ReplicaSet');
     const status = JSON.parse((await devxCli(['status', '-n', NS, '-o', 'json'])).stdout);
     assert.deepEqual(status.items.map((x: any) => x.workload), ['deployment/api']);
     const again = await devxCli(['down', 'web', '-n', NS]);
@@ -161,6 +168,20 @@ describe('kubectl devx up, status, down', () => {
   });
 });
 
+describe('as a kubectl plugin', () => {
+  test('kubectl finds kubectl-devx on PATH and runs it with the arguments after "devx"', async () => {
+    const bin = path.join(tmp, 'plugin-bin');
+    fs.mkdirSync(bin, { recursive: true });
+    const entry = path.resolve(import.meta.dirname, '../../src/cli/kubectl-devx.ts');
+    fs.writeFileSync(path.join(bin, 'kubectl-devx'), `#!/bin/sh\nexec "${process.execPath}" "${entry}" "$@"\n`, { mode: 0o755 });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, KUBECONFIG: kubeconfigFor(), XDG_CONFIG_HOME: path.join(tmp, 'config') };
+    const { stdout } = await run(process.env.DEVX_KUBECTL ?? 'kubectl', ['devx', 'status', '-n', NS, '-o', 'json'], { env });
+    assert.deepEqual(JSON.parse(stdout).items.map((r: any) => r.workload), ['deployment/api']);
+    const plugins = await run(process.env.DEVX_KUBECTL ?? 'kubectl', ['plugin', 'list', '--name-only'], { env }).catch((e: { stdout: string }) => e);
+    assert.match(plugins.stdout, /kubectl-devx/);
+  });
+});
+
 describe('kubectl devx refusals, each with its exit code', () => {
   test('a workload that does not exist: 3; an ambiguous bare name: 2', async () => {
     const missing = await devxCli(['sync', 'deploy/nope', tmp, '-n', NS]);
@@ -169,6 +190,16 @@ describe('kubectl devx refusals, each with its exit code', () => {
     const dup = await devxCli(['up', 'dup', '-n', NS]);
     assert.equal(dup.code, 2, dup.stderr);
     assert.match(dup.stderr, /dup names several workloads in namespace agent \(deployment\/dup, statefulset\/dup\)/);
+  });
+
+  test('a LOCAL_DIR synced by the user’s own syncthing (.stignore not from devx): 2, and what to do', async () => {
+    const dir = path.join(tmp, 'own-syncthing');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, '.stignore'), '*.iso\n');
+    const r = await devxCli(['sync', 'deploy/api', dir, '-n', NS]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /\.stignore exists and was not written by devx .* move your patterns to \.devxignore/);
+    assert.equal(fs.readFileSync(path.join(dir, '.stignore'), 'utf8'), '*.iso\n', 'left as it was');
   });
 
   test('not in dev mode: 4, and how to turn it on', async () => {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.ts';
 import { applyPolicy, eventually, getJson, installCrd, startDevx, type DevxServer } from './harness/devx.ts';
+import { freePorts } from './harness/ports.ts';
 import { complaints, ensureSyncSecret, fileContent, start, startAgent, startSidecarStandIn, waitFor, type StandIn } from './harness/syncthing.ts';
 
 const NS = 'sync';
@@ -145,6 +146,13 @@ describe('kubectl devx sync with a real sidecar stand-in', () => {
         assert.ok(!fs.existsSync(path.join(standIn.workdir, 'later.log')));
         assert.ok(!fs.existsSync(path.join(standIn.workdir, '.git')));
         assert.ok(!fs.existsSync(path.join(local, 'pod.log')));
+        // .devxignore edited while syncing: the new pattern applies at once.
+        fs.appendFileSync(path.join(local, '.devxignore'), '*.tmp\n');
+        await agent.waitForEvent('the ignore patterns reloaded', (e) => e.event === 'note' && /\.devxignore changed/.test(e.message), 15_000);
+        fs.writeFileSync(path.join(local, 'scratch.tmp'), 'ignored now\n');
+        fs.writeFileSync(path.join(local, 'marker2.txt'), 'marker 2\n');
+        await arrives(path.join(standIn.workdir, 'marker2.txt'), 'marker 2\n', 'a marker after the new pattern');
+        assert.ok(!fs.existsSync(path.join(standIn.workdir, 'scratch.tmp')), 'a pattern added while syncing applies');
         const live = agent.events().filter((e) => e.event === 'status');
         assert.ok(live.some((e) => e.lastChange?.direction === 'in' && e.lastChange.path === 'from-pod.txt'), 'the live status reported the change from the pod');
 
@@ -232,6 +240,37 @@ describe('kubectl devx sync with a real sidecar stand-in', () => {
       }
     } finally {
       await standIn.stop();
+    }
+  });
+
+  test('up --sync: labels the workload, waits for its dev pod, then syncs', async () => {
+    const deploy = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'quick' }, spec: { selector: { matchLabels: { app: 'quick' } }, template: { metadata: { labels: { app: 'quick' } }, spec: { containers: [{ name: 'quick', image: 'example.com/quick:1' }] } } } };
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(deploy));
+    const local = path.join(tmp, 'local-quick');
+    fs.mkdirSync(local);
+    fs.writeFileSync(path.join(local, 'main.go'), 'package main\n');
+    // The stand-in can only start once the pod and its Secret exist, so its port is chosen up front.
+    const [syncPort, guiPort] = await freePorts(2);
+    const agent = startAgent(['up', 'deploy/quick', '-n', NS, '--sync', local, '--address', `tcp://127.0.0.1:${syncPort}`, '-o', 'json'], agentEnv(path.join(tmp, 'config-quick')));
+    let standIn: StandIn | undefined;
+    try {
+      const pod = await eventually('the injected quick pod', async () => (await getJson(cp, ['pods', '-l', 'app=quick'], NS)).items.find((p: any) => p.metadata.annotations?.['dev.x/status']));
+      const uid = (await getJson(cp, ['deploy', 'quick'], NS)).metadata.uid;
+      const secretName = await ensureSyncSecret(cp, { namespace: NS, kind: 'Deployment', name: 'quick', uid });
+      const secret = await getJson(cp, ['secret', secretName], NS);
+      const data = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      const container = pod.spec.containers.find((c: any) => c.name === 'devx-sync');
+      const root = path.join(tmp, 'pod-quick');
+      fs.mkdirSync(root);
+      standIn = await startSidecarStandIn({ root, container, volumes: pod.spec.volumes, secrets: { [secretName]: data }, syncPort, guiPort });
+      await agent.waitForEvent('the first full sync', (e) => e.event === 'synced', 60_000);
+      assert.equal(fs.readFileSync(path.join(standIn.workdir, 'main.go'), 'utf8'), 'package main\n');
+      const up = agent.events().find((e) => e.workload !== undefined)!;
+      assert.equal(up.workload, 'deployment/quick');
+      assert.equal(up.pod, pod.metadata.name);
+    } finally {
+      assert.equal(await agent.interrupt(), 0, agent.stderr());
+      await standIn?.stop();
     }
   });
 });

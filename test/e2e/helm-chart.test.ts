@@ -147,6 +147,34 @@ function assertFilesMounted(objects: K8sObject[], secretName: string): void {
   assert.ok(spec.containers[0].args.includes(`--tls-key-file=${mount.mountPath}/tls.key`));
 }
 
+describe('RBAC follows the mode: only what the rendered configuration makes devx do', () => {
+  const webhookRule = (objects: K8sObject[]): unknown =>
+    find(objects, 'ClusterRole')?.rules.find((r: any) => r.apiGroups.includes('admissionregistration.k8s.io'));
+
+  test('self-managed TLS may get and patch its own two webhook configurations, by name, and nothing else there', async () => {
+    const { objects } = await renderChart();
+    assert.deepEqual(webhookRule(objects), { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'], resourceNames: ['devx'], verbs: ['get', 'patch'] });
+  });
+
+  test('with cert-manager or a user Secret devx never touches the webhook configurations', async () => {
+    for (const file of ['cert-manager-values.yaml', 'user-secret-values.yaml']) {
+      assert.equal(webhookRule((await renderChart({ valuesFiles: [file] })).objects), undefined, file);
+    }
+  });
+
+  test('the Lease Role is bound in the release namespace, limited to the Lease by name, and absent without leader election', async () => {
+    const { objects } = await renderChart();
+    const role = find(objects, 'Role');
+    assert.equal(role?.metadata.namespace, NS);
+    const named = role?.rules.find((r: any) => r.resourceNames);
+    assert.deepEqual(named, { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['devx-reconciler'], verbs: ['get', 'update'] });
+    assert.equal(find(objects, 'RoleBinding')?.subjects[0].name, find(objects, 'ServiceAccount')?.metadata.name);
+    const single = (await renderChart({ valuesFiles: ['single-replica-values.yaml'] })).objects;
+    assert.equal(find(single, 'Role'), undefined);
+    assert.equal(find(single, 'RoleBinding'), undefined);
+  });
+});
+
 test('the Deployment: 2 replicas spread across nodes, PDB, probes, restricted securityContext, read-only root, POD_NAME', async () => {
   const { objects } = await renderChart();
   const d = deployment(objects);

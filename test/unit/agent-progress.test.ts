@@ -56,6 +56,7 @@ test('a local change makes the last completion stale until the peer reports agai
   assert.equal(phaseOf(changed, 'two-way'), 'syncing');
   assert.deepEqual(changed.lastChange, { path: 'src/a.ts', direction: 'out', deleted: false, time: '2026-01-01T12:00:00Z' });
   assert.equal(changed.sent, 1);
+  assert.equal(progressOf(changed, 'two-way').files.done, 1000, 'a stale report still shows its numbers (no flicker to 0 %)');
   assert.equal(phaseOf(fold([completion({ completion: 100, needItems: 0, sequence: 1001 })], changed), 'two-way'), 'in-sync');
 });
 

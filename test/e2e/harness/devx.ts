@@ -66,7 +66,10 @@ export async function startDevx(cp: ControlPlane, opts: StartDevxOptions = {}): 
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   while (!logs().some((l) => l.msg === wanted)) {
     if (!proc.running()) throw new Error(`devx-webhook exited early:\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`devx-webhook did not get ready:\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
+    if (Date.now() > deadline) {
+      await proc.stop(2000);
+      throw new Error(`devx-webhook did not get ready:\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   const listening = logs().find((l) => l.msg === 'devx-webhook listening');

@@ -135,3 +135,24 @@ export async function pointWebhooksAt(cp: ControlPlane, baseUrl: string): Promis
     if (r.code !== 0) throw new Error(`pointing ${kind} devx at ${baseUrl}: ${r.stderr}`);
   }
 }
+
+/** Undoes pointWebhooksAt: the chart's Service again (before a `helm upgrade`, whose patch would add it next to the
+ * URL, which the API server refuses). */
+export async function pointWebhooksAtService(cp: ControlPlane, service: { namespace: string; name: string }): Promise<void> {
+  for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
+    const got = await cp.kubectl(['get', kind, 'devx', '-o', 'json']);
+    if (got.code !== 0) throw new Error(`kubectl get ${kind} devx: ${got.stderr}`);
+    const webhooks = (JSON.parse(got.stdout) as { webhooks: Array<{ clientConfig: { url?: string } }> }).webhooks;
+    const patch = webhooks.flatMap((w, i) =>
+      w.clientConfig.url
+        ? [
+            { op: 'remove', path: `/webhooks/${i}/clientConfig/url` },
+            { op: 'add', path: `/webhooks/${i}/clientConfig/service`, value: { ...service, path: new URL(w.clientConfig.url).pathname, port: 443 } },
+          ]
+        : [],
+    );
+    if (patch.length === 0) continue;
+    const r = await cp.kubectl(['patch', kind, 'devx', '--type=json', '-p', JSON.stringify(patch)]);
+    if (r.code !== 0) throw new Error(`pointing ${kind} devx back at its Service: ${r.stderr}`);
+  }
+}
