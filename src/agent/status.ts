@@ -1,17 +1,11 @@
 // `kubectl devx status`: one row per workload in dev mode, built from the labelled workloads and pods the API server
 // returned. Pure: objects and the clock in, rows out.
-import { ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_IMAGE, ANN_TTL, type WorkloadKind } from '../core/names.ts';
+import { ANN_COPY_OF, ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_IMAGE, ANN_TTL, type WorkloadKind } from '../core/names.ts';
 import { parseDuration } from '../schemas/duration.ts';
 import { pickDevPod } from './dev-pod.ts';
 import { formatAge, renderTable } from './render.ts';
 import type { Pod, Workload } from './schemas.ts';
 import { refString } from './workload-ref.ts';
-
-/**
- * On an object devx made for a workload (a Job's or DaemonSet's dev copy): the source workload. Such a copy is not a
- * workload of its own. (Same value as the reconciler's annotation; the agent only reads it.)
- */
-const ANN_COPY_OF = 'dev.x/copy-of';
 
 export interface StatusRow {
   namespace: string;
