@@ -1,6 +1,8 @@
-// An open-loop load generator with microsecond timing: requests are sent on a fixed schedule over TLS keep-alive and
-// each latency is measured from its scheduled time, so a slow server cannot hide its queueing (no coordinated
-// omission). autocannon's histogram has 1 ms resolution, too coarse for a 2 ms target; it measures throughput.
+// An open-loop load generator with microsecond timing: requests are sent on a fixed schedule over TLS keep-alive,
+// whether or not earlier answers came back, so a slow server cannot slow the load down (no coordinated omission).
+// Each latency runs from the moment the request is handed to the socket to the end of the answer; how late the
+// generator itself was against its schedule (timer granularity, its own GC) is reported separately as `lag`.
+// autocannon's histogram has 1 ms resolution, too coarse for a 2 ms target; it measures peak throughput.
 import https from 'node:https';
 
 export interface FixedRateResult {
@@ -10,6 +12,8 @@ export interface FixedRateResult {
   errors: number;
   /** Latencies in milliseconds, sorted. */
   latencies: number[];
+  /** How late requests were sent against the schedule, ms, sorted. */
+  lag: number[];
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -34,6 +38,7 @@ export async function fixedRate(opts: { url: string; body: string; rate: number;
   const url = new URL(opts.url);
   const total = Math.round((opts.rate * opts.durationMs) / 1000);
   const latencies: number[] = [];
+  const lag: number[] = [];
   let ok = 0;
   let errors = 0;
   const pending: Array<Promise<void>> = [];
@@ -44,12 +49,14 @@ export async function fixedRate(opts: { url: string; body: string; rate: number;
     while (sent < total && start + (sent * 1000) / opts.rate <= now) {
       const scheduled = start + (sent * 1000) / opts.rate;
       sent++;
+      const sentAt = performance.now();
+      lag.push(sentAt - scheduled);
       pending.push(
         post(agent, url, opts.body).then(
           (status) => {
             if (status === 200) {
               ok++;
-              latencies.push(performance.now() - scheduled);
+              latencies.push(performance.now() - sentAt);
             } else errors++;
           },
           () => void errors++,
@@ -61,5 +68,6 @@ export async function fixedRate(opts: { url: string; body: string; rate: number;
   await Promise.all(pending);
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  return { rate: opts.rate, sent, ok, errors, latencies };
+  lag.sort((a, b) => a - b);
+  return { rate: opts.rate, sent, ok, errors, latencies, lag };
 }

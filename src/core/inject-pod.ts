@@ -39,15 +39,25 @@ export interface InjectionStatus {
 const INJECTED_VOLUMES = [VOLUME_WORKDIR, VOLUME_SYNC_HOME, VOLUME_SYNC_SECRET];
 const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
 
-/** Pod Security "restricted" for the sidecar, whatever the rest of the pod does. */
-const SIDECAR_SECURITY_CONTEXT = {
-  runAsNonRoot: true,
-  runAsUser: 1000,
-  runAsGroup: 1000,
-  allowPrivilegeEscalation: false,
-  capabilities: { drop: ['ALL'] },
-  seccompProfile: { type: 'RuntimeDefault' },
-};
+/** Pod Security "restricted" for the sidecar, whatever the rest of the pod does (a fresh object per pod). */
+function sidecarSecurityContext(): Record<string, unknown> {
+  return {
+    runAsNonRoot: true,
+    runAsUser: 1000,
+    runAsGroup: 1000,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/** A copy of a policy's resource requirements (maps of quantities), so the pod never shares objects with the policy. */
+function copyResources(r: NonNullable<DevPolicySpec['sidecar']['resources']>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (r.requests) out.requests = { ...r.requests };
+  if (r.limits) out.limits = { ...r.limits };
+  return out;
+}
 
 function reservedNames(spec: PodSpec): string[] {
   const names = [
@@ -75,14 +85,14 @@ function sidecarContainer(spec: DevPolicySpec): Container {
     args: cmd.args,
     env: cmd.env,
     ports: [{ name: SIDECAR_NAME, containerPort: SYNC_PORT, protocol: 'TCP' }],
-    securityContext: structuredClone(SIDECAR_SECURITY_CONTEXT),
+    securityContext: sidecarSecurityContext(),
     volumeMounts: [
       { name: VOLUME_WORKDIR, mountPath: SIDECAR_WORKDIR },
       { name: VOLUME_SYNC_HOME, mountPath: SIDECAR_HOME },
       { name: VOLUME_SYNC_SECRET, mountPath: SIDECAR_SECRET_DIR, readOnly: true },
     ],
   };
-  if (spec.sidecar.resources) container.resources = structuredClone(spec.sidecar.resources);
+  if (spec.sidecar.resources) container.resources = copyResources(spec.sidecar.resources);
   return container;
 }
 

@@ -16,7 +16,8 @@ export const UserInfoSchema = z
   .loose();
 export type UserInfo = z.infer<typeof UserInfoSchema>;
 
-const KubeObject = z.record(z.string(), z.unknown());
+/** Any JSON object, passed through as it is (no copy: the object shapes are checked per kind in objects.ts). */
+const KubeObject = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object');
 
 export const AdmissionRequestSchema = z
   .object({

@@ -7,17 +7,14 @@ import { parseAllDocuments } from 'yaml';
 import type { ClusterView } from '../core/context.ts';
 import { staticView } from '../core/static-view.ts';
 import type { ServerConfig } from '../schemas/server-config.ts';
-import { secretCaStore } from '../k8s/ca-secret.ts';
-import { loadKubeConfig } from '../k8s/kubeconfig.ts';
-import { patchCaBundles } from '../k8s/register-webhooks.ts';
 import { servingCertificateNames } from '../tls/bootstrap.ts';
-import { startServingTls, type ClusterTls } from '../tls/provider.ts';
+import { startServingTls } from '../tls/provider.ts';
 import type { ServingTls } from '../tls/serving.ts';
 import { VERSION } from '../version.ts';
 import { buildApp } from './app.ts';
 import { cacheView } from './cluster-view.ts';
 import { createMetrics } from './metrics.ts';
-import { connectCluster, type ClusterConnection } from './cluster.ts';
+import type { ClusterConnection } from './cluster.ts';
 
 export interface RunningServer {
   port: number;
@@ -43,18 +40,8 @@ function registerHostNames(registerUrl: string | undefined): { dnsNames: string[
   return isIP(host) ? { dnsNames: [], ipAddresses: [host] } : { dnsNames: [host], ipAddresses: [] };
 }
 
-/** The CA Secret and devx's webhook configurations, for self-managed TLS (and a CA file's bundle when registering). */
-function clusterTls(config: ServerConfig): ClusterTls {
-  const { kubeConfig } = loadKubeConfig({ ...(config.kubeconfig ? { path: config.kubeconfig } : {}), ...(config.context ? { context: config.context } : {}) });
-  return {
-    store: secretCaStore(kubeConfig, { namespace: config.namespace, name: config.caSecretName }),
-    publisher: { publish: (desired) => patchCaBundles(kubeConfig, desired) },
-    registering: Boolean(config.registerUrl),
-  };
-}
-
 /** Certificate files, or self-managed TLS with its CA in a Secret (cluster) or in memory (--objects). */
-function servingTls(config: ServerConfig, logger: Logger): Promise<ServingTls> {
+async function servingTls(config: ServerConfig, logger: Logger): Promise<ServingTls> {
   const names = servingCertificateNames({ serviceName: config.serviceName, namespace: config.namespace, ...registerHostNames(config.registerUrl) });
   return startServingTls({
     settings: {
@@ -66,7 +53,8 @@ function servingTls(config: ServerConfig, logger: Logger): Promise<ServingTls> {
       caValidityMs: config.caValidity,
     },
     logger: logger.child({ component: 'tls' }),
-    cluster: config.objects ? undefined : clusterTls(config),
+    // The Kubernetes client is loaded only with a cluster: it costs ~90 MB and ~0.5 s, needless with --objects.
+    cluster: config.objects ? undefined : (await import('./cluster-tls.ts')).clusterTls(config),
   });
 }
 
@@ -91,6 +79,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     view = staticView(loadObjects(config.objects));
     ready = () => true;
   } else {
+    const { connectCluster } = await import('./cluster.ts');
     cluster = await connectCluster(config, logger);
     const { cache, workloads } = cluster;
     view = cacheView({
