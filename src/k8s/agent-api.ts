@@ -1,10 +1,9 @@
 // The API calls of the agent (`kubectl devx`), as the user's own kubeconfig allows them: read workloads, pods and the
 // sync Secret, label and unlabel, ask what RBAC allows. Raw JSON like rest.ts, but the answers keep the `Warning`
 // headers, because admission tells the user what dev mode did through them (as `kubectl label` shows).
-import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from './kubeconfig.ts';
-import { KubeApiError, type KubeRequest } from './rest.ts';
+import { KubeApiError, kubeRequest, type KubeRequest, type KubeResponse } from './rest.ts';
 
 export { KubeApiError };
 export type { KubeConfig };
@@ -32,54 +31,11 @@ export function agentKube(opts: AgentKubeOptions): AgentKube {
   return { kubeConfig: kc, context, namespace, server: loaded.server };
 }
 
-export interface KubeAnswer {
-  status: number;
-  body: unknown;
-  /** Texts of the `Warning` headers (admission warnings), in order. */
-  warnings: string[];
-}
-
-/** `299 - "text"` → `text` (RFC 7234 warn-code, agent, quoted text). */
-function warningText(header: string): string {
-  const m = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(header);
-  return m ? (m[1] ?? '').replace(/\\(.)/g, '$1') : header;
-}
-
-function parse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
+/** An answer with its admission warnings (the `Warning` headers). */
+export type KubeAnswer = KubeResponse;
 
 /** One request; any status comes back as an answer. */
-export async function kubeAsk(kc: KubeConfig, req: KubeRequest): Promise<KubeAnswer> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const opts: https.RequestOptions = { method: req.method, headers: { accept: 'application/json' } };
-  await kc.applyToHTTPSOptions(opts);
-  const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
-  if (payload !== undefined) {
-    opts.headers = { ...opts.headers, 'content-type': req.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
-  }
-  const timeoutMs = req.timeoutMs ?? 30_000;
-  return new Promise((resolve, reject) => {
-    const r = https.request(new URL(cluster.server + req.path), opts, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const raw = res.headers.warning;
-        const warnings = (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).flatMap((h) => h.split(/,\s*(?=\d{3} )/)).map(warningText);
-        resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(chunks).toString('utf8')), warnings });
-      });
-      res.on('error', reject);
-    });
-    r.setTimeout(timeoutMs, () => r.destroy(new Error(`${req.method} ${req.path}: no answer from ${cluster.server} within ${timeoutMs} ms`)));
-    r.on('error', reject);
-    r.end(payload);
-  });
-}
+export const kubeAsk = kubeRequest;
 
 /** One request; a non-2xx status becomes a KubeApiError (status, reason, message). */
 export async function kubeGet(kc: KubeConfig, path: string): Promise<unknown> {

@@ -20,6 +20,18 @@ export interface KubeResponse {
   status: number;
   /** Parsed JSON, or the raw text if the body is not JSON. */
   body: unknown;
+  /** Texts of the `Warning` headers (admission warnings), in order. */
+  warnings: string[];
+}
+
+/** `299 - "text"` → `text` (RFC 7234 warn-code, agent, quoted text). */
+function warningText(header: string): string {
+  const m = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(header);
+  return m ? (m[1] ?? '').replace(/\\(.)/g, '$1') : header;
+}
+
+function warningsOf(raw: string | string[] | undefined): string[] {
+  return (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).flatMap((h) => h.split(/,\s*(?=\d{3} )/)).map(warningText);
 }
 
 /** A non-2xx answer, with the Status object's reason and message. */
@@ -62,10 +74,10 @@ export async function kubeRequest(kc: KubeConfig, req: KubeRequest): Promise<Kub
     const r = https.request(new URL(cluster.server + req.path), opts, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(chunks).toString('utf8')) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(chunks).toString('utf8')), warnings: warningsOf(res.headers.warning) }));
       res.on('error', reject);
     });
-    r.setTimeout(timeoutMs, () => r.destroy(new Error(`${req.method} ${req.path}: no answer within ${timeoutMs} ms`)));
+    r.setTimeout(timeoutMs, () => r.destroy(new Error(`${req.method} ${req.path}: no answer from ${cluster.server} within ${timeoutMs} ms`)));
     r.on('error', reject);
     r.end(payload);
   });
