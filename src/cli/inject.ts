@@ -1,7 +1,8 @@
 // `kubectl devx inject -f FILE --policy FILE`: dev mode offline, with the same core as the webhook. For a workload it
 // prints the workload as admission leaves it and the pod its template will become.
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
+import { parseYamlDocuments } from '../schemas/yaml-documents.ts';
 import type { KubeObject } from '../core/kube.ts';
 import { LABEL_ENABLED, LABEL_POLICY } from '../core/names.ts';
 import { previewDevMode } from '../core/preview.ts';
@@ -20,11 +21,7 @@ export interface InjectArgs {
 }
 
 function readDocs(path: string): unknown[] {
-  const text = path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
-  const docs = parseAllDocuments(text);
-  const bad = docs.find((d) => d.errors.length > 0);
-  if (bad) throw new Error(`${path}: ${bad.errors[0]?.message}`);
-  return docs.map((d) => d.toJS()).flatMap((o: unknown) => ((o as { kind?: string })?.kind === 'List' ? ((o as { items: unknown[] }).items ?? []) : [o])).filter(Boolean);
+  return parseYamlDocuments(path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8'), path);
 }
 
 function labelled(obj: KubeObject): KubeObject {

@@ -3,10 +3,10 @@
 import type { AdmissionRequest } from '../schemas/admission.ts';
 import type { DevPolicySpec } from '../schemas/policy.ts';
 import { checkSubject, resolvePolicy, type AdmissionContext } from './context.ts';
-import { injectPod } from './inject-pod.ts';
+import { injectPod, reservedNames } from './inject-pod.ts';
 import type { KubeObject, Pod } from './kube.ts';
 import { annotationsOf, labelsOf } from './kube.ts';
-import { ANN_ORIGINAL_POD, ANN_STATUS, ANN_WORKLOAD, OVERRIDE_ANNOTATIONS, ANN_TTL, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { ANN_ORIGINAL_POD, ANN_STATUS, ANN_WORKLOAD, RESERVED_PREFIX, OVERRIDE_ANNOTATIONS, ANN_TTL, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
 import { readOverrides } from './overrides.ts';
 import { deny, skip, type Decision } from './result.ts';
 import { enterDevMode, hasDevState, leaveDevMode, templateAsPod, workloadRef, type WorkloadChange } from './workload.ts';
@@ -134,13 +134,14 @@ function admitWorkloadChange(c: WorkloadChange, req: AdmissionRequest, ctx: Admi
   return { ...entered, warnings: [...entered.warnings, ...podWarnings(c.kind, preview)] };
 }
 
-function changeOf(req: AdmissionRequest, ctx: AdmissionContext): WorkloadChange | Decision<never> {
+/** The workload change a request describes, or the decision that there is none to handle. */
+function changeOf(req: AdmissionRequest, ctx: AdmissionContext): { change: WorkloadChange } | { decision: Decision<never> } {
   const kind = asWorkloadKind(req.kind.kind);
-  if (!kind || req.kind.group !== groupOf(kind)) return skip(`not a workload devx handles: ${req.kind.group}/${req.kind.kind}`);
-  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return skip(`operation ${req.operation} needs nothing`);
-  if (!isObject(req.object)) return deny('the AdmissionReview request has no object', 'no-object');
+  if (!kind || req.kind.group !== groupOf(kind)) return { decision: skip(`not a workload devx handles: ${req.kind.group}/${req.kind.kind}`) };
+  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { decision: skip(`operation ${req.operation} needs nothing`) };
+  if (!isObject(req.object)) return { decision: deny('the AdmissionReview request has no object', 'no-object') };
   const oldObject = isObject(req.oldObject) ? req.oldObject : undefined;
-  return { kind, object: req.object, oldObject, user: req.userInfo, now: ctx.now };
+  return { change: { kind, object: req.object, oldObject, user: req.userInfo, now: ctx.now } };
 }
 
 function groupOf(kind: WorkloadKind): string {
@@ -152,12 +153,10 @@ function groupOf(kind: WorkloadKind): string {
 export function admitWorkload(req: AdmissionRequest, ctx: AdmissionContext): Decision {
   if (req.subResource === 'scale') return admitScale(req, ctx);
   if (req.subResource) return skip(`subresource ${req.subResource} needs nothing`);
-  const c = changeOf(req, ctx);
-  if ('object' in c && !('reason' in c)) {
-    if (c.kind === 'Pod' && req.operation === 'CREATE') return skip('pods are injected by the pod route');
-    return admitWorkloadChange(c, req, ctx);
-  }
-  return c as Decision<never>;
+  const found = changeOf(req, ctx);
+  if ('decision' in found) return found.decision;
+  if (found.change.kind === 'Pod' && req.operation === 'CREATE') return skip('pods are injected by the pod route');
+  return admitWorkloadChange(found.change, req, ctx);
 }
 
 function podRequestProblem(req: AdmissionRequest): Decision<never> | undefined {
@@ -202,11 +201,9 @@ export function validate(req: AdmissionRequest, ctx: AdmissionContext): Decision
 
 function validatePod(req: AdmissionRequest): Decision {
   if (!isObject(req.object) || !hasPodSpec(req.object)) return skip('not a pod');
-  const spec = req.object.spec;
-  const names = [...spec.containers, ...(spec.initContainers ?? [])].map((c) => c.name).concat((spec.volumes ?? []).map((v) => v.name));
-  const reserved = names.filter((n) => n.startsWith('devx-'));
-  if (reserved.length === 0 || annotationsOf(req.object)['dev.x/status'] !== undefined) return skip('no reserved names, or injected by devx');
-  return deny(`the pod has ${reserved.join(', ')}: names starting with "devx-" are reserved for what devx injects; rename them`, 'reserved-name');
+  const reserved = reservedNames(req.object.spec);
+  if (reserved.length === 0 || annotationsOf(req.object)[ANN_STATUS] !== undefined) return skip('no reserved names, or injected by devx');
+  return deny(`the pod has ${reserved.join(', ')}: names starting with "${RESERVED_PREFIX}" are reserved for what devx injects; rename them`, 'reserved-name');
 }
 
 export function admit(route: Route, req: AdmissionRequest, ctx: AdmissionContext): Decision {

@@ -59,7 +59,8 @@ function copyResources(r: NonNullable<DevPolicySpec['sidecar']['resources']>): R
   return out;
 }
 
-function reservedNames(spec: PodSpec): string[] {
+/** Containers, init containers and volumes whose names devx reserves for what it injects. */
+export function reservedNames(spec: PodSpec): string[] {
   const names = [
     ...spec.containers.map((c) => c.name),
     ...(spec.initContainers ?? []).map((c) => c.name),

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import { parseAllDocuments } from 'yaml';
 import type { ClusterView } from '../core/context.ts';
 import { staticView } from '../core/static-view.ts';
 import type { ServerConfig } from '../schemas/server-config.ts';
+import { parseYamlDocuments } from '../schemas/yaml-documents.ts';
 import { servingCertificateNames } from '../tls/bootstrap.ts';
 import { startServingTls } from '../tls/provider.ts';
 import type { ServingTls } from '../tls/serving.ts';
@@ -27,10 +27,7 @@ export interface RunningServer {
 }
 
 function loadObjects(path: string): unknown[] {
-  const docs = parseAllDocuments(readFileSync(path, 'utf8'));
-  const bad = docs.find((d) => d.errors.length > 0);
-  if (bad) throw new Error(`--objects ${path}: ${bad.errors[0]?.message}`);
-  return docs.map((d) => d.toJS()).filter((o) => o !== null);
+  return parseYamlDocuments(readFileSync(path, 'utf8'), `--objects ${path}`);
 }
 
 /** The host of --register-url, which the serving certificate must name too. */
