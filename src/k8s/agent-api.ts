@@ -1,8 +1,7 @@
 // The API calls of the agent (`kubectl devx`), as the user's own kubeconfig allows them: read workloads, pods and the
 // sync Secret, label and unlabel, ask what RBAC allows. Raw JSON like rest.ts, but the answers keep the `Warning`
 // headers, because admission tells the user what dev mode did through them (as `kubectl label` shows).
-import type { KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from './kubeconfig.ts';
+import { connectionOf, loadAgentKubeConfig, type KubeConfig } from './agent-kubeconfig.ts';
 import { KubeApiError, kubeRequest, type KubeRequest, type KubeResponse } from './rest.ts';
 
 export { KubeApiError };
@@ -24,7 +23,7 @@ export interface AgentKube {
 
 /** The user's kubeconfig, chosen like kubectl chooses it. Throws with a plain message when there is none. */
 export function agentKube(opts: AgentKubeOptions): AgentKube {
-  const loaded = loadKubeConfig({ ...(opts.kubeconfig ? { path: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
+  const loaded = loadAgentKubeConfig({ ...(opts.kubeconfig ? { path: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
   const kc = loaded.kubeConfig;
   const context = kc.getCurrentContext();
   const namespace = kc.getContextObject(context)?.namespace || 'default';
@@ -35,7 +34,9 @@ export function agentKube(opts: AgentKubeOptions): AgentKube {
 export type KubeAnswer = KubeResponse;
 
 /** One request; any status comes back as an answer. */
-export const kubeAsk = kubeRequest;
+export function kubeAsk(kc: KubeConfig, req: KubeRequest): Promise<KubeAnswer> {
+  return kubeRequest(connectionOf(kc), req);
+}
 
 /** One request; a non-2xx status becomes a KubeApiError (status, reason, message). */
 export async function kubeGet(kc: KubeConfig, path: string): Promise<unknown> {

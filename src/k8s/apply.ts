@@ -2,7 +2,7 @@
 // `kubectl apply --server-side --force-conflicts`: idempotent, and fields devx stops setting are removed again.
 // Resource names are found through API discovery, so CRD-defined kinds work once their CRD is established.
 import fs from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig.ts';
 import { parseAllDocuments } from 'yaml';
 import { KubeApiError, kubeCall, kubeRequest } from './rest.ts';
 
@@ -55,7 +55,7 @@ function groupVersionPath(apiVersion: string): string {
   return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
 }
 
-async function discover(kc: KubeConfig, apiVersion: string, kind: string): Promise<ApiResource | undefined> {
+async function discover(kc: KubeConnection, apiVersion: string, kind: string): Promise<ApiResource | undefined> {
   const res = await kubeRequest(kc, { method: 'GET', path: groupVersionPath(apiVersion) });
   if (res.status === 404) return undefined;
   if (res.status !== 200) throw new Error(`discovery of ${apiVersion}: HTTP ${res.status}`);
@@ -64,7 +64,7 @@ async function discover(kc: KubeConfig, apiVersion: string, kind: string): Promi
 }
 
 /** The REST resource of a kind, waiting up to `timeoutMs` for it to appear (a CRD that is being established). */
-export async function resourceFor(kc: KubeConfig, ref: { apiVersion: string; kind: string }, timeoutMs = 30_000): Promise<ApiResource> {
+export async function resourceFor(kc: KubeConnection, ref: { apiVersion: string; kind: string }, timeoutMs = 30_000): Promise<ApiResource> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = await discover(kc, ref.apiVersion, ref.kind);
@@ -75,14 +75,14 @@ export async function resourceFor(kc: KubeConfig, ref: { apiVersion: string; kin
 }
 
 /** API path of one object. */
-export async function objectPath(kc: KubeConfig, obj: ObjectRef, opts: ApplyOptions = {}): Promise<string> {
+export async function objectPath(kc: KubeConnection, obj: ObjectRef, opts: ApplyOptions = {}): Promise<string> {
   const resource = await resourceFor(kc, obj, opts.discoveryTimeoutMs);
   const ns = resource.namespaced ? `/namespaces/${encodeURIComponent(obj.metadata.namespace ?? opts.namespace ?? 'default')}` : '';
   return `${groupVersionPath(obj.apiVersion)}${ns}/${resource.name}/${encodeURIComponent(obj.metadata.name)}`;
 }
 
 /** Server-side applies one object (forcing ownership of conflicting fields) and returns it as stored. */
-export async function applyObject<T extends ObjectRef>(kc: KubeConfig, obj: T, opts: ApplyOptions = {}): Promise<T> {
+export async function applyObject<T extends ObjectRef>(kc: KubeConnection, obj: T, opts: ApplyOptions = {}): Promise<T> {
   const path = await objectPath(kc, obj, opts);
   const manager = encodeURIComponent(opts.fieldManager ?? 'devx');
   return (await kubeCall(kc, {
@@ -94,7 +94,7 @@ export async function applyObject<T extends ObjectRef>(kc: KubeConfig, obj: T, o
 }
 
 /** Applies objects in order; waits for every applied CRD to be Established before returning. */
-export async function applyObjects(kc: KubeConfig, objects: ObjectRef[], opts: ApplyOptions = {}): Promise<ObjectRef[]> {
+export async function applyObjects(kc: KubeConnection, objects: ObjectRef[], opts: ApplyOptions = {}): Promise<ObjectRef[]> {
   const applied: ObjectRef[] = [];
   for (const obj of objects) applied.push(await applyObject(kc, obj, opts));
   const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name);
@@ -103,12 +103,12 @@ export async function applyObjects(kc: KubeConfig, objects: ObjectRef[], opts: A
 }
 
 /** Applies every object of a YAML file (e.g. `deploy/crds/devpolicies.yaml`). */
-export async function applyFile(kc: KubeConfig, file: string, opts: ApplyOptions = {}): Promise<ObjectRef[]> {
+export async function applyFile(kc: KubeConnection, file: string, opts: ApplyOptions = {}): Promise<ObjectRef[]> {
   return applyObjects(kc, parseManifests(fs.readFileSync(file, 'utf8')), opts);
 }
 
 /** Deletes an object; true if it existed. */
-export async function deleteObject(kc: KubeConfig, obj: ObjectRef, opts: ApplyOptions = {}): Promise<boolean> {
+export async function deleteObject(kc: KubeConnection, obj: ObjectRef, opts: ApplyOptions = {}): Promise<boolean> {
   try {
     await kubeCall(kc, { method: 'DELETE', path: await objectPath(kc, obj, { ...opts, discoveryTimeoutMs: 0 }) });
     return true;
@@ -124,7 +124,7 @@ function isEstablished(crd: unknown): boolean {
 }
 
 /** Waits until the CRD `name` (e.g. `devpolicies.dev.x`) is Established, i.e. its kind is served. */
-export async function waitForCrdEstablished(kc: KubeConfig, name: string, timeoutMs = 30_000): Promise<void> {
+export async function waitForCrdEstablished(kc: KubeConnection, name: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await kubeRequest(kc, { method: 'GET', path: `${CRD_API}/${encodeURIComponent(name)}` });

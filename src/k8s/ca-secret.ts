@@ -4,7 +4,7 @@
 //
 // RBAC: get and update on this one Secret (resourceNames), create on secrets in the namespace (create cannot be
 // limited by name).
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig.ts';
 import { CaStoreUnavailableError, type CaStore, type StoredCa } from '../tls/serving.ts';
 import type { KeyPairPem } from '../tls/pki.ts';
 import { KubeApiError, kubeCall } from './rest.ts';
@@ -51,7 +51,7 @@ function lostRace(err: unknown): boolean {
   return err instanceof KubeApiError && (err.status === 409 || err.status === 404);
 }
 
-export function secretCaStore(kc: KubeConfig, ref: CaSecretRef): CaStore {
+export function secretCaStore(kc: KubeConnection, ref: CaSecretRef): CaStore {
   const collection = `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/secrets`;
   const item = `${collection}/${encodeURIComponent(ref.name)}`;
   return {

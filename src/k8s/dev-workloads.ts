@@ -1,9 +1,9 @@
 // The workloads in dev mode, cluster-wide: what maxWorkloads counts, and what tells a scale request (whose Scale
 // object has no labels) that its Deployment or StatefulSet is in dev mode. Only labelled objects are watched.
-import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { ANN_COPY_OF, LABEL_ENABLED } from '../core/names.ts';
+import type { KubeConnection } from './kubeconfig.ts';
 import type { Logger } from './logger.ts';
-import { kubeCall } from './rest.ts';
 import { resilientInformer, type Backoff, type ChangeType, type ResilientInformer } from './resilient-informer.ts';
 
 /** A copy devx makes (a Job's or a DaemonSet's dev copy) carries this annotation and is not a workload of its own. */
@@ -52,7 +52,7 @@ function isWorkload(kind: string, obj: Obj): boolean {
   return kind !== 'Pod' || (obj.metadata?.ownerReferences ?? []).length === 0;
 }
 
-export function createDevWorkloads(opts: { kubeConfig: KubeConfig; logger: Logger; backoff?: Backoff }): DevWorkloads {
+export function createDevWorkloads(opts: { kubeConfig: KubeConnection; logger: Logger; backoff?: Backoff }): DevWorkloads {
   const informers = new Map<string, ResilientInformer<Obj>>();
   const listeners = new Set<(change: DevWorkloadChange) => void>();
   const emit = (kind: string) => (type: ChangeType, object: Obj): void => {
@@ -66,7 +66,6 @@ export function createDevWorkloads(opts: { kubeConfig: KubeConfig; logger: Logge
         kind: `${kind} (dev mode)`,
         path,
         labelSelector: SELECTOR,
-        list: () => kubeCall(opts.kubeConfig, { method: 'GET', path: `${path}?labelSelector=${encodeURIComponent(SELECTOR)}` }) as Promise<KubernetesListObject<Obj>>,
         logger: opts.logger,
         onEvent: emit(kind),
         ...(opts.backoff ? { backoff: opts.backoff } : {}),

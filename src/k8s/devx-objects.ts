@@ -1,11 +1,11 @@
 // Informers on the objects devx itself makes: sync Secrets and dev copies (Jobs and Deployments). Their changes
 // (e.g. someone deletes a sync Secret or a copy) wake the reconciler for the workload they belong to at once,
 // instead of at the next resync. Only devx's objects are watched (label selectors), never all Secrets.
-import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { LABEL_COPY } from '../core/names.ts';
 import { SYNC_SECRET_SELECTOR } from '../reconciler/sync-secret-object.ts';
+import type { KubeConnection } from './kubeconfig.ts';
 import type { Logger } from './logger.ts';
-import { kubeCall } from './rest.ts';
 import { resilientInformer, type Backoff, type ChangeType, type ResilientInformer } from './resilient-informer.ts';
 
 
@@ -30,7 +30,7 @@ export interface DevxObjects {
   stop(): Promise<void>;
 }
 
-export function createDevxObjects(opts: { kubeConfig: KubeConfig; logger: Logger; backoff?: Backoff }): DevxObjects {
+export function createDevxObjects(opts: { kubeConfig: KubeConnection; logger: Logger; backoff?: Backoff }): DevxObjects {
   const listeners = new Set<(change: DevxObjectChange) => void>();
   const informers = WATCHED.map(({ kind, path, selector }) => ({
     kind,
@@ -39,7 +39,6 @@ export function createDevxObjects(opts: { kubeConfig: KubeConfig; logger: Logger
       kind: `${kind} (devx)`,
       path,
       labelSelector: selector,
-      list: () => kubeCall(opts.kubeConfig, { method: 'GET', path: `${path}?labelSelector=${encodeURIComponent(selector)}` }) as Promise<KubernetesListObject<KubernetesObject>>,
       logger: opts.logger,
       onEvent: (type, object) => {
         for (const cb of listeners) cb({ kind, type, object });

@@ -1,6 +1,6 @@
 // Side effects admission decisions ask for, carried out after the answer: e.g. a scale request during dev mode is
 // recorded on the workload as the replicas to restore. Failures are logged; the next reconcile repairs them.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig.ts';
 import type { SideEffect } from '../core/result.ts';
 import { ANN_ORIGINAL_REPLICAS } from '../core/names.ts';
 import { describeError, type Logger } from './logger.ts';
@@ -8,7 +8,7 @@ import { kubeCall } from './rest.ts';
 
 const PLURAL: Record<string, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets' };
 
-export async function runEffect(kc: KubeConfig, effect: SideEffect): Promise<void> {
+export async function runEffect(kc: KubeConnection, effect: SideEffect): Promise<void> {
   const plural = PLURAL[effect.kind];
   if (!plural) return;
   await kubeCall(kc, {
@@ -19,7 +19,7 @@ export async function runEffect(kc: KubeConfig, effect: SideEffect): Promise<voi
   });
 }
 
-export function runEffects(kc: KubeConfig, effects: SideEffect[], logger: Logger): void {
+export function runEffects(kc: KubeConnection, effects: SideEffect[], logger: Logger): void {
   for (const effect of effects) {
     runEffect(kc, effect).then(
       () => logger.info({ effect }, 'recorded'),

@@ -1,5 +1,5 @@
 // The reconciler's Lease (coordination.k8s.io/v1) as a LeaseStore for src/reconciler/leader-election.ts.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig.ts';
 import type { LeaseRecord } from '../reconciler/lease-decision.ts';
 import type { LeaseStore } from '../reconciler/leader-election.ts';
 import { KubeApiError, kubeCall } from './rest.ts';
@@ -23,7 +23,7 @@ function toObject(namespace: string, name: string, record: LeaseRecord): LeaseOb
   };
 }
 
-export function leaseStore(kc: KubeConfig, o: { namespace: string; name: string }): LeaseStore {
+export function leaseStore(kc: KubeConnection, o: { namespace: string; name: string }): LeaseStore {
   const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(o.namespace)}/leases`;
   const path = `${collection}/${encodeURIComponent(o.name)}`;
   return {

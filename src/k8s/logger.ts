@@ -9,11 +9,11 @@ export interface Logger {
 /** A logger that drops everything, for callers that do not care. */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** Status code and message of a failed API call (ApiException, fetch error or anything else), for log lines. */
+/** Status code and message of a failed API call (KubeApiError, a watch's Status, a socket error), for log lines. */
 export function describeError(err: unknown): { code?: number; error: string } {
   if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; statusCode?: unknown; message?: unknown };
-    const code = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+    const e = err as { code?: unknown; status?: unknown; message?: unknown };
+    const code = typeof e.code === 'number' ? e.code : typeof e.status === 'number' ? e.status : undefined;
     const message = typeof e.message === 'string' ? e.message.split('\n')[0] ?? '' : String(err);
     return code === undefined ? { error: message } : { code, error: message };
   }

@@ -1,8 +1,8 @@
 // An in-memory view of the cluster objects admission decisions depend on: Namespaces (for their labels) and
 // DevPolicies (raw; devx parses them with zod where they are used). Kept current by informers that restart
 // themselves, so an API server outage or a CRD that is not installed yet only delays updates; it never crashes.
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig.ts';
 import type { Logger } from './logger.ts';
 import { resilientInformer } from './resilient-informer.ts';
 import type { Backoff, ChangeType, ResilientInformer } from './resilient-informer.ts';
@@ -12,7 +12,7 @@ export const DEVPOLICY_VERSION = 'v1alpha1';
 export const DEVPOLICY_PLURAL = 'devpolicies';
 
 export interface ObjectCacheOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   logger: Logger;
   /** Restart delays of the informers after an error (defaults: 500 ms doubling up to 30 s). */
   backoff?: Backoff;
@@ -54,13 +54,10 @@ export function createObjectCache(opts: ObjectCacheOptions): ObjectCache {
     opts.logger.debug(change, 'cache change');
     for (const cb of listeners) cb(change);
   };
-  const core = opts.kubeConfig.makeApiClient(CoreV1Api);
-  const custom = opts.kubeConfig.makeApiClient(CustomObjectsApi);
   const namespaces: ResilientInformer<NamespaceLike> = resilientInformer<NamespaceLike>({
     kubeConfig: opts.kubeConfig,
     kind: 'Namespace',
     path: '/api/v1/namespaces',
-    list: () => core.listNamespace() as Promise<KubernetesListObject<NamespaceLike>>,
     logger: opts.logger,
     onEvent: emit('Namespace'),
     backoff: opts.backoff,
@@ -69,10 +66,6 @@ export function createObjectCache(opts: ObjectCacheOptions): ObjectCache {
     kubeConfig: opts.kubeConfig,
     kind: 'DevPolicy',
     path: `/apis/${DEVPOLICY_GROUP}/${DEVPOLICY_VERSION}/${DEVPOLICY_PLURAL}`,
-    list: () =>
-      custom.listClusterCustomObject({ group: DEVPOLICY_GROUP, version: DEVPOLICY_VERSION, plural: DEVPOLICY_PLURAL }) as Promise<
-        KubernetesListObject<KubernetesObject>
-      >,
     logger: opts.logger,
     onEvent: emit('DevPolicy'),
     backoff: opts.backoff,

@@ -1,7 +1,7 @@
 // The reconciler's access to the API server (src/reconciler/ports.ts ObjectApi) over raw JSON requests: reads are
 // always fresh GETs (never a cache), so a decision rests on what the API server holds right now.
 import { randomBytes } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig.ts';
 import type { KubeObject } from '../core/kube.ts';
 import type { ApiKind, DeleteOptions, ObjectApi } from '../reconciler/ports.ts';
 import { microTime } from '../reconciler/lease-decision.ts';
@@ -45,7 +45,7 @@ function eventName(object: string): string {
   return `${object.slice(0, 253 - unique.length - 1)}.${unique}`;
 }
 
-export function createReconcilerApi(kc: KubeConfig): ObjectApi {
+export function createReconcilerApi(kc: KubeConnection): ObjectApi {
   return {
     get: async (kind, namespace, name) => {
       try {

@@ -11,7 +11,8 @@
 // - The scale subresource is the exception: a Scale object carries no labels, so no objectSelector can tell a dev
 //   workload from any other. Its webhook matches every Deployment/StatefulSet scale in a dev-enabled namespace and
 //   therefore uses `Ignore`; a scale that slips through while devx is down is repaired by the reconciler.
-import type { KubeConfig, V1MutatingWebhook, V1RuleWithOperations, V1ValidatingWebhook } from '@kubernetes/client-node';
+import type { V1MutatingWebhook, V1RuleWithOperations, V1ValidatingWebhook } from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig.ts';
 import { applyObject, deleteObject } from './apply.ts';
 import { KubeApiError, kubeCall } from './rest.ts';
 
@@ -173,7 +174,7 @@ export function webhookConfigurations(opts: WebhookConfigOptions): WebhookConfig
 }
 
 /** Creates or updates both configurations (server-side apply; idempotent) and returns them as stored. */
-export async function registerWebhooks(kc: KubeConfig, opts: WebhookConfigOptions): Promise<WebhookConfigurations> {
+export async function registerWebhooks(kc: KubeConnection, opts: WebhookConfigOptions): Promise<WebhookConfigurations> {
   const wanted = webhookConfigurations(opts);
   const [mutating, validating] = await Promise.all([
     applyObject(kc, wanted.mutating, { fieldManager: 'devx-webhook' }),
@@ -183,7 +184,7 @@ export async function registerWebhooks(kc: KubeConfig, opts: WebhookConfigOption
 }
 
 /** Deletes both configurations; missing ones are fine. */
-export async function unregisterWebhooks(kc: KubeConfig): Promise<void> {
+export async function unregisterWebhooks(kc: KubeConnection): Promise<void> {
   const metadata = { name: WEBHOOK_CONFIGURATION_NAME };
   const apiVersion = 'admissionregistration.k8s.io/v1';
   await Promise.all([
@@ -228,7 +229,7 @@ function raced(err: unknown): boolean {
 }
 
 /** Sets the caBundle of one configuration; the bundles it now holds, or undefined when it does not exist. */
-async function patchOne(kc: KubeConfig, path: string, desired: (currentPem: string) => string): Promise<string[] | undefined> {
+async function patchOne(kc: KubeConnection, path: string, desired: (currentPem: string) => string): Promise<string[] | undefined> {
   for (let attempt = 1; ; attempt++) {
     let config: StoredConfiguration;
     try {
@@ -258,7 +259,7 @@ async function patchOne(kc: KubeConfig, path: string, desired: (currentPem: stri
  *
  * RBAC: get and patch on both configuration kinds, resourceNames `devx`.
  */
-export async function patchCaBundles(kc: KubeConfig, desired: (currentPem: string) => string): Promise<string | undefined> {
+export async function patchCaBundles(kc: KubeConnection, desired: (currentPem: string) => string): Promise<string | undefined> {
   const results = await Promise.all(CONFIGURATION_PATHS.map((p) => patchOne(kc, `${p}/${WEBHOOK_CONFIGURATION_NAME}`, desired)));
   const bundles = results.flatMap((r) => r ?? []);
   if (results.every((r) => r === undefined)) return undefined;

@@ -1,13 +1,19 @@
-// An informer that keeps going. @kubernetes/client-node informers re-list by themselves on 410 Gone and reconnect
-// after a normal end of a watch, but after any other error (API server down, 404 for a missing CRD, 403) they stop
-// for good and only report the error. This wrapper starts them again with exponential backoff and tracks whether
-// the first full list has been seen, which is what "ready" means for a cache.
-import { ListWatch, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesListObject, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
+// An informer that keeps going, in the manner of client-go's reflector: list (with the label selector), then watch
+// from the list's resourceVersion with bookmarks, keeping an in-memory cache and reporting add/update/delete. A watch
+// the server ends (its timeout, or it is shutting down) is opened again at once from the last resourceVersion; a
+// resourceVersion that is too old (410 Gone) means listing again, which turns objects that vanished meanwhile into
+// deletes. Any other error (API server down, 404 for a missing CRD, 403) restarts the whole cycle with exponential
+// backoff. `synced()` tracks whether the first full list has been seen, which is what "ready" means for a cache.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { informerStore, type ChangeType, type InformerCache } from './informer-store.ts';
+import type { KubeConnection } from './kubeconfig.ts';
 import { describeError } from './logger.ts';
 import type { Logger } from './logger.ts';
+import { kubeCall } from './rest.ts';
+import { openWatch, type WatchEnd, type WatchEvent } from './watch.ts';
 
-export type ChangeType = 'add' | 'update' | 'delete';
+export type { ChangeType, InformerCache };
 
 export interface Backoff {
   /** First delay after an error (default 500 ms). */
@@ -17,19 +23,20 @@ export interface Backoff {
 }
 
 export interface ResilientInformerOptions<T extends KubernetesObject> {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   /** For logs, e.g. `Namespace`. */
   kind: string;
-  /** Watch path, e.g. `/api/v1/namespaces`. */
+  /** Collection path, listed and watched, e.g. `/api/v1/namespaces`. */
   path: string;
-  list: () => Promise<KubernetesListObject<T>>;
   logger: Logger;
   onEvent: (type: ChangeType, obj: T) => void;
   backoff?: Backoff;
-  /** Only objects with these labels, e.g. `dev.x/enabled=true` (the list function must apply the same selector). */
+  /** Only objects with these labels, e.g. `dev.x/enabled=true`. */
   labelSelector?: string;
   /** Added to the log line when the list answers 404, e.g. "is the CRD installed?". */
   notFoundHint?: string;
+  /** The longest one watch request stays open (default: 60 to 120 s, random per request). */
+  watchTimeoutSeconds?: number;
 }
 
 export interface ResilientInformer<T extends KubernetesObject> {
@@ -37,64 +44,98 @@ export interface ResilientInformer<T extends KubernetesObject> {
   start(): Promise<void>;
   /** True once a full list has been received; stays true through later outages (the cache serves its last state). */
   synced(): boolean;
-  cache(): ObjectCache<T>;
+  cache(): InformerCache<T>;
+  /** Stops; no request, timer or watch of this informer is left running. */
   stop(): Promise<void>;
 }
 
 const DEFAULT_INITIAL_MS = 500;
 const DEFAULT_MAX_MS = 30_000;
-// ListWatch waits before re-opening a watch the server ended cleanly (as an API server does when it shuts down),
-// doubling up to 30 s while no event arrives; capped here so a restarted API server is followed within seconds.
-const MAX_REWATCH_DELAY_MS = 2000;
+// Short watches: re-opening one from a resourceVersion is cheap for the API server (its watch cache answers), and a
+// connection that died without a word is noticed within this time plus IDLE_GRACE_MS.
+const WATCH_TIMEOUT_MIN_S = 60;
+const WATCH_TIMEOUT_SPREAD_S = 60;
+const IDLE_GRACE_MS = 30_000;
+// A watch the server ends right after opening it (something in the way closing streams) is re-opened after a pause
+// that doubles up to this; one that stayed open for a while is re-opened at once.
+const MAX_REWATCH_PAUSE_MS = 2000;
+const LONG_WATCH_MS = 1000;
 
-/** Wraps makeInformer() with restart-on-error and backoff. */
+/** Lists and watches `opts.path`, restarting after errors with backoff. Nothing happens before start(). */
 export function resilientInformer<T extends KubernetesObject>(opts: ResilientInformerOptions<T>): ResilientInformer<T> {
-  // ListWatch re-opens the watch after its delay even if stop() was called meanwhile, which would leave a watch
-  // running after stop(). A delay that belongs to an earlier generation (stop() or a restart since) never ends.
-  let generation = 0;
-  let rewatchTimer: NodeJS.Timeout | undefined;
-  const delayFn = (ms: number): Promise<void> => {
-    const gen = generation;
-    return new Promise((resolve) => {
-      rewatchTimer = setTimeout(() => {
-        if (gen === generation) resolve();
-      }, Math.min(ms, MAX_REWATCH_DELAY_MS));
-    });
-  };
-  // What makeInformer() builds, plus the delay (makeInformer has no way to pass options).
-  const informer = new ListWatch<T>(opts.path, new Watch(opts.kubeConfig), opts.list, false, opts.labelSelector, undefined, { delayFn });
+  const store = informerStore<T>();
   const initialMs = opts.backoff?.initialMs ?? DEFAULT_INITIAL_MS;
   const maxMs = opts.backoff?.maxMs ?? DEFAULT_MAX_MS;
+  const listPath = opts.labelSelector ? `${opts.path}?labelSelector=${encodeURIComponent(opts.labelSelector)}` : opts.path;
   let delayMs = initialMs;
   let failures = 0;
-  let attemptFailed = false;
   let stopped = true;
   let hasSynced = false;
   let timer: NodeJS.Timeout | undefined;
+  // The requests of the current attempt; aborting it ends them all (stop(), or a restart after an error).
+  let run: AbortController | undefined;
+  let resourceVersion = '';
 
-  const attempt = async (): Promise<void> => {
-    timer = undefined;
-    if (stopped) return;
-    generation++;
-    attemptFailed = false;
+  const emit = (type: ChangeType, obj: T): void => {
     try {
-      // start() lists (unless it can resume from the last resourceVersion) and opens the watch; errors on the way
-      // are reported through the 'error' callback rather than by rejecting.
-      await informer.start();
+      opts.onEvent(type, obj);
     } catch (err) {
-      scheduleRestart(err);
+      opts.logger.error({ kind: opts.kind, type, ...describeError(err) }, 'informer event handler failed');
     }
-    // stop() during the list does not keep ListWatch from opening the watch afterwards: close it again.
-    if (stopped) await informer.stop();
-    if (attemptFailed || stopped) return;
-    if (!hasSynced || failures > 0) opts.logger.info({ kind: opts.kind, afterFailures: failures }, 'informer watching');
-    hasSynced = true;
-    failures = 0;
-    delayMs = initialMs;
   };
 
+  async function relist(signal: AbortSignal): Promise<void> {
+    const list = (await kubeCall(opts.kubeConfig, { method: 'GET', path: listPath, signal })) as KubernetesListObject<T>;
+    if (signal.aborted) return;
+    for (const [type, obj] of store.replace(list.items ?? [])) emit(type, obj);
+    resourceVersion = list.metadata?.resourceVersion ?? '';
+  }
+
+  function onWatchEvent(event: WatchEvent): void {
+    const obj = event.object as T;
+    resourceVersion = obj.metadata?.resourceVersion || resourceVersion;
+    if (event.type === 'ADDED' || event.type === 'MODIFIED') {
+      const type = store.upsert(obj);
+      if (type) emit(type, obj);
+    } else if (event.type === 'DELETED' && store.remove(obj)) {
+      emit('delete', obj);
+    }
+    // BOOKMARK: only its resourceVersion matters.
+  }
+
+  const watch = (signal: AbortSignal): Promise<{ ended: Promise<WatchEnd> }> => {
+    const timeoutSeconds = opts.watchTimeoutSeconds ?? WATCH_TIMEOUT_MIN_S + Math.floor(Math.random() * WATCH_TIMEOUT_SPREAD_S);
+    return openWatch(opts.kubeConfig, {
+      path: opts.path,
+      resourceVersion,
+      ...(opts.labelSelector ? { labelSelector: opts.labelSelector } : {}),
+      timeoutSeconds,
+      idleTimeoutMs: timeoutSeconds * 1000 + IDLE_GRACE_MS,
+      signal,
+      onEvent: onWatchEvent,
+    });
+  };
+
+  /** Watches for as long as the watches end without an error; rejects with the error that ends the cycle. */
+  async function follow(first: Promise<WatchEnd>, signal: AbortSignal): Promise<void> {
+    let ended = first;
+    let openedAt = Date.now();
+    let pauseMs = 0;
+    for (;;) {
+      const end = await ended;
+      if (end === 'gone') {
+        opts.logger.debug({ kind: opts.kind }, 'watch resourceVersion too old; listing again');
+        await relist(signal);
+      }
+      pauseMs = end === 'closed' && Date.now() - openedAt < LONG_WATCH_MS ? Math.min(Math.max(pauseMs * 2, 100), MAX_REWATCH_PAUSE_MS) : 0;
+      if (pauseMs > 0) await sleep(pauseMs, undefined, { signal });
+      ended = (await watch(signal)).ended;
+      openedAt = Date.now();
+    }
+  }
+
   function scheduleRestart(err: unknown): void {
-    attemptFailed = true;
+    run?.abort();
     if (stopped || timer) return;
     failures++;
     // The first failure and every tenth are warnings; the retries between them would only flood the log.
@@ -107,10 +148,33 @@ export function resilientInformer<T extends KubernetesObject>(opts: ResilientInf
     delayMs = Math.min(delayMs * 2, maxMs);
   }
 
-  informer.on('add', (obj) => opts.onEvent('add', obj));
-  informer.on('update', (obj) => opts.onEvent('update', obj));
-  informer.on('delete', (obj) => opts.onEvent('delete', obj));
-  informer.on('error', scheduleRestart);
+  function connected(): void {
+    if (!hasSynced || failures > 0) opts.logger.info({ kind: opts.kind, afterFailures: failures }, 'informer watching');
+    hasSynced = true;
+    failures = 0;
+    delayMs = initialMs;
+  }
+
+  async function attempt(): Promise<void> {
+    timer = undefined;
+    if (stopped) return;
+    run?.abort();
+    const controller = new AbortController();
+    run = controller;
+    const { signal } = controller;
+    const failed = (err: unknown): void => {
+      if (!signal.aborted) scheduleRestart(err);
+    };
+    try {
+      await relist(signal);
+      const { ended } = await watch(signal);
+      if (signal.aborted) return;
+      connected();
+      follow(ended, signal).catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  }
 
   return {
     start: async () => {
@@ -119,14 +183,13 @@ export function resilientInformer<T extends KubernetesObject>(opts: ResilientInf
       await attempt();
     },
     synced: () => hasSynced,
-    cache: () => informer,
+    cache: () => store,
     stop: async () => {
       stopped = true;
-      generation++;
       clearTimeout(timer);
-      clearTimeout(rewatchTimer);
       timer = undefined;
-      await informer.stop();
+      run?.abort();
+      run = undefined;
     },
   };
 }

@@ -1,9 +1,10 @@
-// Raw JSON requests to the API server with the KubeConfig's credentials. The generated clients of
-// @kubernetes/client-node re-serialize bodies through their models, which silently drops fields the models do not
-// know (e.g. `x-kubernetes-*` keys of a CRD schema, or fields newer than the client); applying manifests and
-// webhook configurations needs the bytes to reach the server as written.
+// Raw JSON requests to the API server with a connection's credentials. Generated API clients re-serialize bodies
+// through their models, which silently drops fields the models do not know (e.g. `x-kubernetes-*` keys of a CRD
+// schema, or fields newer than the client); applying manifests and webhook configurations needs the bytes to reach
+// the server as written.
+import http from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig.ts';
 
 export interface KubeRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -14,6 +15,8 @@ export interface KubeRequest {
   contentType?: string;
   /** Default 30 s. */
   timeoutMs?: number;
+  /** Aborting it destroys the request (the promise rejects). */
+  signal?: AbortSignal;
 }
 
 export interface KubeResponse {
@@ -59,33 +62,51 @@ function parse(text: string): unknown {
   }
 }
 
-/** Sends one request and returns whatever status came back. */
-export async function kubeRequest(kc: KubeConfig, req: KubeRequest): Promise<KubeResponse> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const opts: https.RequestOptions = { method: req.method, headers: { accept: 'application/json' } };
-  await kc.applyToHTTPSOptions(opts);
+/**
+ * What one request needs: the URL, the options with the connection's TLS settings and credentials, and the request
+ * function of node:https (node:http for an `http://` server, e.g. `kubectl proxy`).
+ */
+export async function prepareRequest(
+  conn: KubeConnection,
+  o: { method: string; path: string; headers?: http.OutgoingHttpHeaders; signal?: AbortSignal },
+): Promise<{ url: URL; options: https.RequestOptions; request: typeof https.request }> {
+  const url = new URL(conn.server + o.path);
+  const options: https.RequestOptions = { method: o.method, headers: { accept: 'application/json', ...o.headers }, ...(o.signal ? { signal: o.signal } : {}) };
+  await conn.applyToRequest(options);
+  return { url, options, request: url.protocol === 'http:' ? http.request : https.request };
+}
+
+/**
+ * Sends one request and returns whatever status came back. A 401 is tried once more when the connection has
+ * credentials it can fetch again (an exec plugin, a token file that was rotated): authentication failed, so the
+ * first attempt did nothing.
+ */
+export async function kubeRequest(conn: KubeConnection, req: KubeRequest): Promise<KubeResponse> {
+  const res = await sendOnce(conn, req);
+  return res.status === 401 && conn.unauthorized?.() ? sendOnce(conn, req) : res;
+}
+
+async function sendOnce(conn: KubeConnection, req: KubeRequest): Promise<KubeResponse> {
   const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
-  if (payload !== undefined) {
-    opts.headers = { ...opts.headers, 'content-type': req.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
-  }
+  const headers = payload === undefined ? {} : { 'content-type': req.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
+  const { url, options, request } = await prepareRequest(conn, { method: req.method, path: req.path, headers, ...(req.signal ? { signal: req.signal } : {}) });
   const timeoutMs = req.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
-    const r = https.request(new URL(cluster.server + req.path), opts, (res) => {
+    const r = request(url, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(chunks).toString('utf8')), warnings: warningsOf(res.headers.warning) }));
       res.on('error', reject);
     });
-    r.setTimeout(timeoutMs, () => r.destroy(new Error(`${req.method} ${req.path}: no answer from ${cluster.server} within ${timeoutMs} ms`)));
+    r.setTimeout(timeoutMs, () => r.destroy(new Error(`${req.method} ${req.path}: no answer from ${conn.server} within ${timeoutMs} ms`)));
     r.on('error', reject);
     r.end(payload);
   });
 }
 
 /** Sends one request; a non-2xx status becomes a KubeApiError. */
-export async function kubeCall(kc: KubeConfig, req: KubeRequest): Promise<unknown> {
-  const res = await kubeRequest(kc, req);
+export async function kubeCall(conn: KubeConnection, req: KubeRequest): Promise<unknown> {
+  const res = await kubeRequest(conn, req);
   if (res.status < 200 || res.status >= 300) throw new KubeApiError(req, res);
   return res.body;
 }

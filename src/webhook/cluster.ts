@@ -6,7 +6,7 @@ import type { SideEffect } from '../core/result.ts';
 import { createDevWorkloads, type DevWorkloads } from '../k8s/dev-workloads.ts';
 import { createDevxObjects, type DevxObjects } from '../k8s/devx-objects.ts';
 import { runEffects } from '../k8s/effects.ts';
-import { loadKubeConfig, type KubeConfig } from '../k8s/kubeconfig.ts';
+import { loadKubeConfig, type KubeConnection } from '../k8s/kubeconfig.ts';
 import { leaseStore } from '../k8s/lease.ts';
 import { createObjectCache, type ObjectCache } from '../k8s/object-cache.ts';
 import { createReconcilerApi } from '../k8s/reconciler-api.ts';
@@ -36,7 +36,7 @@ interface ReconcilerParts {
 }
 
 /** The reconciler and the informers on devx's own objects; leader election unless `--no-leader-election`. */
-async function startReconciler(o: { config: ServerConfig; kc: KubeConfig; cache: ObjectCache; workloads: DevWorkloads; logger: Logger }): Promise<ReconcilerParts> {
+async function startReconciler(o: { config: ServerConfig; kc: KubeConnection; cache: ObjectCache; workloads: DevWorkloads; logger: Logger }): Promise<ReconcilerParts> {
   const settings = reconcilerSettings(process.env);
   const identity = replicaIdentity(o.config.identity, process.env);
   const log = o.logger.child({ component: 'reconciler', identity });
@@ -67,7 +67,7 @@ async function startReconciler(o: { config: ServerConfig; kc: KubeConfig; cache:
 export async function connectCluster(config: ServerConfig, logger: Logger): Promise<ClusterConnection> {
   const loaded = loadKubeConfig({ ...(config.kubeconfig ? { path: config.kubeconfig } : {}), ...(config.context ? { context: config.context } : {}) });
   const log = logger.child({ component: 'k8s' });
-  log.info({ source: loaded.source, server: loaded.server }, 'connecting to the API server');
+  log.info({ source: loaded.source, server: loaded.server, context: loaded.context }, 'connecting to the API server');
   const cache = createObjectCache({ kubeConfig: loaded.kubeConfig, logger: log });
   const workloads = createDevWorkloads({ kubeConfig: loaded.kubeConfig, logger: log });
   await Promise.all([cache.start(), workloads.start()]);

@@ -50,7 +50,7 @@ async function servingTls(config: ServerConfig, logger: Logger): Promise<Serving
       caValidityMs: config.caValidity,
     },
     logger: logger.child({ component: 'tls' }),
-    // The Kubernetes client is loaded only with a cluster: it costs ~90 MB and ~0.5 s, needless with --objects.
+    // The cluster code is loaded only with a cluster; with --objects devx never talks to an API server.
     cluster: config.objects ? undefined : (await import('./cluster-tls.ts')).clusterTls(config),
   });
 }

@@ -9,24 +9,18 @@ import { startControlPlane } from './harness/control-plane.ts';
 import type { ControlPlane } from './harness/control-plane.ts';
 import { freePort } from './harness/ports.ts';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.ts';
-import type { KubeConfig } from '../../src/k8s/kubeconfig.ts';
+import type { KubeConnection } from '../../src/k8s/kubeconfig.ts';
 import { createObjectCache } from '../../src/k8s/object-cache.ts';
 import type { CacheChange, ObjectCache } from '../../src/k8s/object-cache.ts';
 import { applyFile, applyObject, applyObjects, deleteObject, parseManifests } from '../../src/k8s/apply.ts';
 import { registerWebhooks, unregisterWebhooks, webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
-import type { Logger } from '../../src/k8s/logger.ts';
+import { recordingLogger } from '../recording-logger.ts';
 
 let cp: ControlPlane;
-let kc: KubeConfig;
+let kc: KubeConnection;
 let cache: ObjectCache | undefined;
 const changes: CacheChange[] = [];
-const logs: Array<{ level: string; obj: object; msg?: string }> = [];
-const logger: Logger = {
-  debug: (obj, msg) => logs.push({ level: 'debug', obj, msg }),
-  info: (obj, msg) => logs.push({ level: 'info', obj, msg }),
-  warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
-  error: (obj, msg) => logs.push({ level: 'error', obj, msg }),
-};
+const { logger, logs } = recordingLogger();
 
 // A throwaway stand-in for the generated CRD: same names, no schema to speak of.
 const THROWAWAY_CRD = `
