@@ -4,12 +4,24 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
 export const DURATION_PATTERN = '^(\\d+(\\.\\d+)?(ms|s|m|h))+$';
 const DURATION_RE = new RegExp(DURATION_PATTERN);
 
-/** Milliseconds of a duration string, or undefined when it is not one. */
-export function parseDuration(text: string): number | undefined {
+// Every pod review reads its policy's maxDuration; the few distinct strings in use are parsed once.
+const parsed = new Map<string, number | undefined>();
+const MAX_REMEMBERED = 256;
+
+function parseOnce(text: string): number | undefined {
   if (!DURATION_RE.test(text)) return undefined;
   let total = 0;
   for (const m of text.matchAll(PART)) total += Number(m[1]) * (UNIT_MS[m[2] ?? 's'] ?? 0);
   return total;
+}
+
+/** Milliseconds of a duration string, or undefined when it is not one. */
+export function parseDuration(text: string): number | undefined {
+  if (parsed.has(text)) return parsed.get(text);
+  const ms = parseOnce(text);
+  if (parsed.size >= MAX_REMEMBERED) parsed.clear();
+  parsed.set(text, ms);
+  return ms;
 }
 
 export function formatDuration(ms: number): string {

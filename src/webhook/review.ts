@@ -1,6 +1,5 @@
 // From a parsed HTTP body to an AdmissionReview answer: decode with zod, call the core, diff, encode. No HTTP here,
 // so the same function serves the fastify routes, the benchmarks and the fuzzer.
-import jsonpatch from 'fast-json-patch';
 import { admit, type Route } from '../core/admit.ts';
 import type { AdmissionContext } from '../core/context.ts';
 import type { Decision, SideEffect } from '../core/result.ts';
@@ -12,6 +11,7 @@ import {
   type AdmissionResponse,
 } from '../schemas/admission.ts';
 import { objectSchemaFor } from '../schemas/objects.ts';
+import { diff } from './json-patch.ts';
 
 export interface ReviewOutcome {
   /** HTTP status: 200 with an AdmissionReview, or 400 with `{message}` when the body is not one. */
@@ -32,7 +32,7 @@ function zodMessage(issues: ReadonlyArray<{ path: PropertyKey[]; message: string
 
 function patchOf(req: AdmissionRequest, decision: Decision): string | undefined {
   if (decision.kind !== 'mutate' || !req.object) return undefined;
-  const ops = jsonpatch.compare(req.object, decision.object as object);
+  const ops = diff(req.object, decision.object as object);
   return ops.length > 0 ? Buffer.from(JSON.stringify(ops)).toString('base64') : undefined;
 }
 

@@ -17,6 +17,7 @@ k8s_dir="$cache/k8s-v$K8S_VERSION"
 etcd_dir="$cache/etcd-v$ETCD_VERSION"
 helm_dir="$cache/helm-v$HELM_VERSION"
 syncthing_dir="$cache/syncthing-v$SYNCTHING_SIDECAR_VERSION"
+vegeta_dir="$cache/vegeta-v$VEGETA_VERSION"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 log() { printf '[build-real-parts %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -64,58 +65,44 @@ GO
   log "done: $k8s_dir"
 }
 
-build_etcd() {
-  if [[ -x "$etcd_dir/etcd" ]]; then log "etcd v$ETCD_VERSION cached in $etcd_dir"; return; fi
+# build_go_tool DIR BINARY "MODULE VERSION" PACKAGE [go build flags...]: one binary from one module, in a scratch module
+# so that nothing touches the repository.
+build_go_tool() {
+  local dir=$1 bin=$2 require=$3 pkg=$4; shift 4
+  if [[ -x "$dir/$bin" ]]; then log "$bin ${require#* } cached in $dir"; return; fi
   local work; work=$(scratch)
-  log "building etcd v$ETCD_VERSION in $work"
+  log "building $bin ${require#* } in $work"
   (
     cd "$work"
-    go mod init devx.local/etcd-build >/dev/null 2>&1
-    echo "require go.etcd.io/etcd/server/v3 v$ETCD_VERSION" >> go.mod
-    printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' > tools.go
+    go mod init "devx.local/$bin-build" >/dev/null 2>&1
+    echo "require $require" >> go.mod
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > tools.go
     go mod tidy >/dev/null
-    mkdir -p "$etcd_dir.tmp"
-    go build -trimpath -ldflags "-s -w" -o "$etcd_dir.tmp/etcd" go.etcd.io/etcd/server/v3
+    mkdir -p "$dir.tmp"
+    go build -trimpath "$@" -o "$dir.tmp/$bin" "$pkg"
   )
-  rm -rf "$etcd_dir"; mv "$etcd_dir.tmp" "$etcd_dir"; rm -rf "$work"
-  log "done: $etcd_dir"
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"; rm -rf "$work"
+  log "done: $dir"
+}
+
+build_etcd() {
+  build_go_tool "$etcd_dir" etcd "go.etcd.io/etcd/server/v3 v$ETCD_VERSION" go.etcd.io/etcd/server/v3 -ldflags "-s -w"
 }
 
 build_helm() {
-  if [[ -x "$helm_dir/helm" ]]; then log "helm v$HELM_VERSION cached in $helm_dir"; return; fi
-  local work; work=$(scratch)
-  log "building helm v$HELM_VERSION in $work"
-  (
-    cd "$work"
-    go mod init devx.local/helm-build >/dev/null 2>&1
-    echo "require helm.sh/helm/v3 v$HELM_VERSION" >> go.mod
-    printf '//go:build tools\n\npackage tools\n\nimport _ "helm.sh/helm/v3/cmd/helm"\n' > tools.go
-    go mod tidy >/dev/null
-    mkdir -p "$helm_dir.tmp"
-    go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" -o "$helm_dir.tmp/helm" helm.sh/helm/v3/cmd/helm
-  )
-  rm -rf "$helm_dir"; mv "$helm_dir.tmp" "$helm_dir"; rm -rf "$work"
-  log "done: $helm_dir"
+  build_go_tool "$helm_dir" helm "helm.sh/helm/v3 v$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
 }
 
 build_syncthing() {
-  if [[ -x "$syncthing_dir/syncthing" ]]; then log "syncthing v$SYNCTHING_SIDECAR_VERSION cached in $syncthing_dir"; return; fi
-  local work; work=$(scratch)
-  log "building syncthing v$SYNCTHING_SIDECAR_VERSION in $work"
-  (
-    cd "$work"
-    go mod init devx.local/syncthing-build >/dev/null 2>&1
-    echo "require github.com/syncthing/syncthing v$SYNCTHING_SIDECAR_VERSION" >> go.mod
-    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/syncthing/syncthing/cmd/syncthing"\n' > tools.go
-    go mod tidy >/dev/null
-    mkdir -p "$syncthing_dir.tmp"
-    # noassets: the web GUI is not needed (the REST API is); noupgrade: as the official image is built.
-    go build -trimpath -tags noassets,noupgrade \
-      -ldflags "-s -w -X github.com/syncthing/syncthing/lib/build.Version=v$SYNCTHING_SIDECAR_VERSION" \
-      -o "$syncthing_dir.tmp/syncthing" github.com/syncthing/syncthing/cmd/syncthing
-  )
-  rm -rf "$syncthing_dir"; mv "$syncthing_dir.tmp" "$syncthing_dir"; rm -rf "$work"
-  log "done: $syncthing_dir"
+  # noassets: the web GUI is not needed (the REST API is); noupgrade: as the official image is built.
+  build_go_tool "$syncthing_dir" syncthing "github.com/syncthing/syncthing v$SYNCTHING_SIDECAR_VERSION" github.com/syncthing/syncthing/cmd/syncthing \
+    -tags noassets,noupgrade -ldflags "-s -w -X github.com/syncthing/syncthing/lib/build.Version=v$SYNCTHING_SIDECAR_VERSION"
+}
+
+# Only for `npm run bench` (not in `all`): its fixed-rate load generator.
+build_vegeta() {
+  build_go_tool "$vegeta_dir" vegeta "github.com/tsenart/vegeta/v12 v$VEGETA_VERSION" github.com/tsenart/vegeta/v12 -ldflags "-s -w"
 }
 
 what=${1:-all}
@@ -124,6 +111,7 @@ case "$what" in
   etcd) build_etcd ;;
   helm) build_helm ;;
   syncthing) build_syncthing ;;
+  vegeta) build_vegeta ;;
   all) build_etcd; build_k8s; build_helm; build_syncthing ;;
-  *) log "usage: $0 [all|k8s|etcd|helm|syncthing]"; exit 2 ;;
+  *) log "usage: $0 [all|k8s|etcd|helm|syncthing|vegeta]"; exit 2 ;;
 esac
