@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../test/e2e/harness/control-plane.ts';
-import { applyPolicy, getJson, installCrd, startDevx } from '../test/e2e/harness/devx.ts';
+import { applyPolicy, decodeSecret, getJson, installCrd, startDevx } from '../test/e2e/harness/devx.ts';
 import { ensureSyncSecret, startAgent, startSidecarStandIn, type StandIn } from '../test/e2e/harness/syncthing.ts';
 import { percentile } from './load.ts';
 
@@ -64,8 +64,7 @@ async function devPodStandIn(cp: ControlPlane, root: string): Promise<StandIn> {
   for (let i = 0; i < 300 && !pod; i++, await sleep(100)) pod = (await getJson(cp, ['pods', '-l', 'app=app'], NS)).items.find((p: any) => p.metadata.annotations?.['dev.x/status']);
   if (!pod) throw new Error('no injected pod');
   const secretName = await ensureSyncSecret(cp, { namespace: NS, kind: 'Deployment', name: 'app', uid: (await getJson(cp, ['deploy', 'app'], NS)).metadata.uid });
-  const secret = await getJson(cp, ['secret', secretName], NS);
-  const data = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  const data = decodeSecret(await getJson(cp, ['secret', secretName], NS));
   const container = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c: any) => c.name === 'devx-sync');
   fs.mkdirSync(root);
   return startSidecarStandIn({ root, container, volumes: pod.spec.volumes, secrets: { [secretName]: data } });

@@ -6,7 +6,7 @@
 // 50 ms from run to run. Each request's result is read back exactly (vegeta encode, CSV), not from a digest.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realPartPaths } from '../test/e2e/harness/real-parts.ts';
 import type { FixedRateResult } from './load.ts';
@@ -15,9 +15,7 @@ const ROOT = join(import.meta.dirname, '..');
 
 /** The vegeta binary, built on first use (about 15 s). */
 export function vegetaBinary(): string {
-  const { versions } = realPartPaths();
-  const cache = process.env.DEVX_CACHE || join(homedir(), '.cache', 'devx');
-  const bin = join(cache, `vegeta-v${versions.VEGETA_VERSION}`, 'vegeta');
+  const bin = realPartPaths().vegeta;
   if (!existsSync(bin)) execFileSync('bash', [join(ROOT, 'test/tools/build-real-parts.sh'), 'vegeta'], { stdio: 'inherit' });
   return bin;
 }

@@ -48,6 +48,9 @@ const OPTIONS = {
   status: { ...COMMON, 'all-namespaces': { type: 'boolean', short: 'A' } },
 } as const;
 
+/** The commands this parser knows (`kubectl devx <command>`). */
+export const AGENT_COMMANDS = Object.keys(OPTIONS) as ReadonlyArray<keyof typeof OPTIONS>;
+
 type Values = Record<string, string | boolean | undefined>;
 
 function common(v: Values): CommonOptions | string {

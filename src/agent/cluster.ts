@@ -8,7 +8,7 @@ import { AgentError, EXIT } from './exit-codes.ts';
 import { forbiddenMessage, type Permission } from './rbac.ts';
 import type { Reporter } from './reporter.ts';
 import { AccessReviewSchema, listSchema, PodSchema, SecretSchema, WorkloadSchema, type Pod, type Workload } from './schemas.ts';
-import { apiGroup, LOOKUP_ORDER, objectPath, plural, refString, type WorkloadArg, type WorkloadRef } from './workload-ref.ts';
+import { apiGroup, devModePath, LOOKUP_ORDER, objectPath, plural, refString, type WorkloadArg, type WorkloadRef } from './workload-ref.ts';
 
 /** The permissions that are denied among `wanted` (an access review that itself fails counts as allowed: let the real
  * call tell). */
@@ -16,7 +16,7 @@ export async function deniedOf(kc: KubeConfig, wanted: readonly Permission[]): P
   const answers = await Promise.all(
     wanted.map(async (p) => {
       try {
-        const review = AccessReviewSchema.safeParse(await mayI(kc, { ...p }));
+        const review = AccessReviewSchema.safeParse(await mayI(kc, p));
         return review.success && !review.data.status.allowed ? p : undefined;
       } catch {
         return undefined;
@@ -26,6 +26,13 @@ export async function deniedOf(kc: KubeConfig, wanted: readonly Permission[]): P
   return answers.filter((p): p is Permission => p !== undefined);
 }
 
+/** The forbidden message for `what`, naming the permissions of `wanted` an access review denies (all of them when it
+ * denies none: the API server refused anyway). */
+export async function forbiddenFor(kc: KubeConfig, what: string, wanted: readonly Permission[]): Promise<string> {
+  const denied = await deniedOf(kc, wanted);
+  return forbiddenMessage(what, denied.length > 0 ? denied : wanted);
+}
+
 /** An AgentError for a failed call: 403 names the missing verb, 404 says what is missing, the rest passes through. */
 export async function callFailure(kc: KubeConfig, err: unknown, what: string, permission: Permission): Promise<AgentError> {
   if (!(err instanceof KubeApiError)) return new AgentError(EXIT.FAILURE, `${what}: ${err instanceof Error ? err.message : String(err)}`);
@@ -33,10 +40,7 @@ export async function callFailure(kc: KubeConfig, err: unknown, what: string, pe
   if (/admission webhook .* denied the request/.test(err.message)) {
     return new AgentError(EXIT.FAILURE, `${what}: denied: ${err.message.replace(/^.*denied the request: /s, '')}`);
   }
-  if (err.status === 403) {
-    const denied = await deniedOf(kc, [permission]);
-    return new AgentError(EXIT.FORBIDDEN, forbiddenMessage(what, denied.length > 0 ? denied : [permission]));
-  }
+  if (err.status === 403) return new AgentError(EXIT.FORBIDDEN, await forbiddenFor(kc, what, [permission]));
   if (err.status === 404) return new AgentError(EXIT.NOT_FOUND, `${what}: not found`);
   if (err.status === 401) {
     return new AgentError(EXIT.FAILURE, `${what}: the API server does not accept your credentials (HTTP 401): log in again (refresh your kubeconfig)`);
@@ -44,16 +48,22 @@ export async function callFailure(kc: KubeConfig, err: unknown, what: string, pe
   return new AgentError(EXIT.FAILURE, `${what}: ${err.message}`);
 }
 
-function getPermission(ref: WorkloadRef, verb = 'get'): Permission {
+/** The RBAC permission `verb` on the workload `ref` itself. */
+export function workloadPermission(ref: WorkloadRef, verb: string): Permission {
   return { verb, group: apiGroup(ref.kind), resource: plural(ref.kind), namespace: ref.namespace, name: ref.name };
+}
+
+/** The workload as the API server has it now; API failures are thrown as they come. */
+export async function readWorkload(kc: KubeConfig, ref: WorkloadRef): Promise<Workload> {
+  return WorkloadSchema.parse(await kubeGet(kc, objectPath(ref.kind, ref.namespace, ref.name)));
 }
 
 async function getWorkload(kc: KubeConfig, ref: WorkloadRef): Promise<Workload | undefined> {
   try {
-    return WorkloadSchema.parse(await kubeGet(kc, objectPath(ref.kind, ref.namespace, ref.name)));
+    return await readWorkload(kc, ref);
   } catch (err) {
     if (err instanceof KubeApiError && err.status === 404) return undefined;
-    throw await callFailure(kc, err, `reading ${refString(ref)} in namespace ${ref.namespace}`, getPermission(ref));
+    throw await callFailure(kc, err, `reading ${refString(ref)} in namespace ${ref.namespace}`, workloadPermission(ref, 'get'));
   }
 }
 
@@ -117,9 +127,8 @@ export async function readSecretData(kc: KubeConfig, namespace: string, name: st
 
 /** Pods labelled dev.x/enabled=true in `namespace` (all namespaces when undefined). */
 export async function listDevPods(kc: KubeConfig, namespace: string | undefined): Promise<Pod[]> {
-  const path = `/api/v1${namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`}/pods?labelSelector=${encodeURIComponent(`${LABEL_ENABLED}=true`)}`;
   try {
-    return listSchema(PodSchema).parse(await kubeGet(kc, path)).items;
+    return listSchema(PodSchema).parse(await kubeGet(kc, devModePath('Pod', namespace))).items;
   } catch (err) {
     const permission = { verb: 'list', group: '', resource: 'pods', namespace: namespace ?? '(all namespaces)' };
     throw await callFailure(kc, err, `listing the dev pods in ${namespace === undefined ? 'all namespaces' : `namespace ${namespace}`}`, permission);

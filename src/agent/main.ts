@@ -12,8 +12,6 @@ import { runStatus } from './status-command.ts';
 import { runSync } from './sync-command.ts';
 import { runDown, runUp, type UpDownCommand } from './up-down.ts';
 
-export const AGENT_COMMANDS = ['sync', 'up', 'down', 'status'] as const;
-
 export interface AgentIo {
   env: NodeJS.ProcessEnv;
   stdout: NodeJS.WritableStream;
@@ -55,6 +53,7 @@ interface Context {
   namespace: string;
   configDir: string;
   io: AgentIo;
+  style: Style;
   reporter: Reporter;
   signal: AbortSignal;
 }
@@ -66,15 +65,14 @@ function base(c: AgentCommand, x: Context): Omit<UpDownCommand, 'workload'> {
 function sync(c: AgentCommand & { command: 'sync' | 'up' }, dirText: string | undefined, x: Context): Promise<ExitCode> {
   const dirs = parseDirArg(dirText, x.io.cwd);
   if (!dirs.ok) throw new AgentError(EXIT.USAGE, dirs.message);
-  const style = chooseStyle(x.io.stderr.isTTY === true, x.io.env);
   const address = c.sync.address === undefined ? {} : { address: c.sync.address };
-  return runSync({ ...base(c, x), workload: c.workload, dirs: dirs.dirs, mode: c.sync.mode, ...address, style, env: x.io.env, configDir: x.configDir });
+  return runSync({ ...base(c, x), workload: c.workload, dirs: dirs.dirs, mode: c.sync.mode, ...address, style: x.style, env: x.io.env, configDir: x.configDir });
 }
 
-async function dispatch(c: AgentCommand, io: AgentIo, reporter: Reporter, signal: AbortSignal): Promise<ExitCode> {
+async function dispatch(c: AgentCommand, io: AgentIo, out: Pick<Context, 'style' | 'reporter' | 'signal'>): Promise<ExitCode> {
   const kube = loadKube(c);
   const configDir = devxConfigDir({ env: io.env, homedir: os.homedir(), platform: process.platform });
-  const x: Context = { kube, namespace: c.common.namespace ?? kube.namespace, configDir, io, reporter, signal };
+  const x: Context = { kube, namespace: c.common.namespace ?? kube.namespace, configDir, io, ...out };
   switch (c.command) {
     case 'status':
       return runStatus({ kube, namespace: c.allNamespaces ? undefined : x.namespace, json: c.common.json, configDir, out: io.stdout, err: io.stderr, now: new Date() });
@@ -90,7 +88,7 @@ async function dispatch(c: AgentCommand, io: AgentIo, reporter: Reporter, signal
   }
 }
 
-/** Runs `kubectl devx <name> <argv…>` for one of AGENT_COMMANDS; resolves with the exit code. */
+/** Runs `kubectl devx <name> <argv…>` for one of AGENT_COMMANDS (args.ts); resolves with the exit code. */
 export async function runAgentCommand(name: string, argv: string[], io: AgentIo): Promise<ExitCode> {
   const parsed = parseAgentArgs(name, argv);
   if (!parsed.ok) {
@@ -102,7 +100,7 @@ export async function runAgentCommand(name: string, argv: string[], io: AgentIo)
   const controller = new AbortController();
   const release = interruptOnSignals(controller);
   try {
-    return await dispatch(parsed.command, io, reporter, controller.signal);
+    return await dispatch(parsed.command, io, { style, reporter, signal: controller.signal });
   } catch (err) {
     const failure = describeFailure(err);
     reporter.close();

@@ -1,15 +1,9 @@
 // Messages for what RBAC does not allow: which verb on which resource is missing, and the Role that would grant it,
 // so the user can forward one line to whoever administers the cluster. Pure.
+import type { AccessQuestion } from '../k8s/agent-api.ts';
 
-export interface Permission {
-  verb: string;
-  /** API group, `` for the core group. */
-  group: string;
-  resource: string;
-  subresource?: string;
-  namespace: string;
-  name?: string;
-}
+/** A verb on a resource (API group `` for the core group), as an access review asks about it. */
+export type Permission = AccessQuestion;
 
 /** `pods/portforward`, `deployments.apps`, `secrets`: the resource as `kubectl create role --resource` takes it. */
 export function resourceText(p: Pick<Permission, 'group' | 'resource' | 'subresource'>): string {

@@ -3,7 +3,7 @@
 // lines, printed when something changes. `-o json`: one JSON object per line on stdout, for scripts.
 import type { SyncMode } from '../sync/config.ts';
 import { phaseOf, progressOf, type SyncView } from './progress.ts';
-import { fitToWidth, renderProgressLine, renderStatusLine, SPINNER_FRAMES, type StatusContext, type Style } from './render.ts';
+import { fitToWidth, formatCount, renderProgressLine, renderStatusLine, SPINNER_FRAMES, type StatusContext, type Style } from './render.ts';
 
 export interface Reporter {
   /** What the agent waits for now (spinner). */
@@ -68,7 +68,7 @@ export function ttyReporter(streams: Streams, style: Style): Reporter {
     },
     synced: (s) => {
       line = undefined;
-      above(`${style.green('✓')} first full sync with pod ${s.pod}: ${s.files.toLocaleString('en-US')} files in ${s.seconds.toFixed(1)} s`);
+      above(`${style.green('✓')} first full sync with pod ${s.pod}: ${formatCount(s.files)} files in ${s.seconds.toFixed(1)} s`);
     },
     live: (view, ctx) => {
       line = () => renderStatusLine(view, ctx, style);

@@ -42,7 +42,7 @@ export async function claimHome(home: string, describe: string): Promise<Claim> 
   const stoppedStale = await stopStale(path.join(home, SYNCTHING_PID_FILE), `--home=${home}`);
   return {
     stoppedStale,
-    previous: parseSessionRecord(readText(path.join(home, SESSION_FILE))),
+    previous: readSessionRecord(home),
     release: () => {
       if (readPid(agentPidFile) === process.pid) removeFile(agentPidFile);
     },
@@ -57,6 +57,11 @@ export function resetIndexIfNeeded(home: string, previous: SessionRecord | undef
     if (/^index-.*\.db$/.test(entry)) fs.rmSync(path.join(home, entry), { recursive: true, force: true });
   }
   return reason;
+}
+
+/** The record the last session in `home` left (undefined: none, or unreadable). */
+export function readSessionRecord(home: string): SessionRecord | undefined {
+  return parseSessionRecord(readText(path.join(home, SESSION_FILE)));
 }
 
 export function writeSessionRecord(home: string, record: SessionRecord): void {
@@ -75,16 +80,22 @@ export function writeIdentityAndConfig(home: string, secret: SyncSecret, config:
   write('config.xml', renderAgentConfig(config));
 }
 
+/** The `.stignore` in `localDir` (undefined: none); refuses (USAGE) one that is the user's own. */
+function ourStignore(localDir: string): string | undefined {
+  const existing = readText(path.join(localDir, STIGNORE));
+  const decision = decideStignore(existing, localDir);
+  if (decision.action === 'refuse') throw new AgentError(EXIT.USAGE, decision.message);
+  return existing;
+}
+
 /** Refuses (USAGE) a directory whose `.stignore` is the user's own: checked before anything starts. */
 export function assertStignoreOurs(localDir: string): void {
-  const decision = decideStignore(readText(path.join(localDir, STIGNORE)), localDir);
-  if (decision.action === 'refuse') throw new AgentError(EXIT.USAGE, decision.message);
+  ourStignore(localDir);
 }
 
 /** Writes `.stignore` into the synced directory from `.devxignore` (refuses to overwrite a user's own). */
 export function writeStignore(localDir: string): void {
-  const target = path.join(localDir, STIGNORE);
-  assertStignoreOurs(localDir);
+  const existing = ourStignore(localDir);
   const content = stignoreFor(readText(path.join(localDir, DEVXIGNORE)));
-  if (readText(target) !== content) fs.writeFileSync(target, content);
+  if (existing !== content) fs.writeFileSync(path.join(localDir, STIGNORE), content);
 }

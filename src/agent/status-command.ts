@@ -1,17 +1,17 @@
 // `kubectl devx status [-n NS | -A] [-o json]`: the workloads in dev mode, read from the API server (only labelled
 // objects are listed), with their dev pods, the policy's TTL cap, and any sync session running on this machine.
-import fs from 'node:fs';
 import path from 'node:path';
-import { LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
+import { LABEL_POLICY, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
 import { KubeApiError, kubeGet, type AgentKube } from '../k8s/agent-api.ts';
 import { listDevPods } from './cluster.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { sessionHome } from './paths.ts';
-import { isAlive } from './pidfile.ts';
+import { isAlive, readPid } from './pidfile.ts';
 import { PolicyTtlSchema, listSchema, WorkloadSchema, type Workload, ObjectMetaSchema } from './schemas.ts';
-import { AGENT_PID_FILE, parseSessionRecord, SESSION_FILE, sessionSummary } from './session-record.ts';
+import { readSessionRecord } from './session-home.ts';
+import { AGENT_PID_FILE, sessionSummary } from './session-record.ts';
 import { renderStatusTable, statusRows, type StatusRow } from './status.ts';
-import { objectPath, resourceName } from './workload-ref.ts';
+import { devModePath, resourceName } from './workload-ref.ts';
 import { z } from 'zod';
 
 export interface StatusCommand {
@@ -25,12 +25,10 @@ export interface StatusCommand {
   now: Date;
 }
 
-const selector = `?labelSelector=${encodeURIComponent(`${LABEL_ENABLED}=true`)}`;
-
 /** Labelled objects of one kind; a kind the user may not list is reported and skipped. */
 async function listKind(cmd: StatusCommand, kind: WorkloadKind): Promise<Array<{ kind: WorkloadKind; object: Workload }>> {
   try {
-    const list = listSchema(WorkloadSchema).parse(await kubeGet(cmd.kube.kubeConfig, objectPath(kind, cmd.namespace) + selector));
+    const list = listSchema(WorkloadSchema).parse(await kubeGet(cmd.kube.kubeConfig, devModePath(kind, cmd.namespace)));
     return list.items.map((object) => ({ kind, object }));
   } catch (err) {
     const where = cmd.namespace === undefined ? 'all namespaces' : `namespace ${cmd.namespace}`;
@@ -42,15 +40,21 @@ async function listKind(cmd: StatusCommand, kind: WorkloadKind): Promise<Array<{
   }
 }
 
-/** maxDuration of the policy each namespace binds, where the user may read it (a DevPolicy is cluster-scoped). */
+/** maxDuration of the policy each namespace binds, where the user may read it (a DevPolicy is cluster-scoped, and
+ * namespaces that share one read it once). */
 async function maxDurations(cmd: StatusCommand, namespaces: readonly string[]): Promise<Map<string, string | undefined>> {
   const out = new Map<string, string | undefined>();
+  const policies = new Map<string, Promise<string | undefined>>();
+  const maxOf = (policy: string): Promise<string | undefined> => {
+    const read = policies.get(policy) ?? kubeGet(cmd.kube.kubeConfig, `/apis/dev.x/v1alpha1/devpolicies/${encodeURIComponent(policy)}`).then((p) => PolicyTtlSchema.parse(p).spec.maxDuration);
+    policies.set(policy, read);
+    return read;
+  };
   for (const ns of namespaces) {
     try {
       const meta = z.object({ metadata: ObjectMetaSchema }).parse(await kubeGet(cmd.kube.kubeConfig, `/api/v1/namespaces/${encodeURIComponent(ns)}`));
       const policy = meta.metadata.labels?.[LABEL_POLICY];
-      const spec = policy ? PolicyTtlSchema.parse(await kubeGet(cmd.kube.kubeConfig, `/apis/dev.x/v1alpha1/devpolicies/${encodeURIComponent(policy)}`)) : undefined;
-      out.set(ns, spec?.spec.maxDuration);
+      out.set(ns, policy ? await maxOf(policy) : undefined);
     } catch {
       out.set(ns, undefined); // not readable: the TTL column shows dev.x/ttl alone
     }
@@ -63,13 +67,8 @@ function sessionOf(cmd: StatusCommand, namespace: string, workload: string): str
   const kind = WORKLOAD_KINDS.find((k) => k.toLowerCase() === kindLower);
   if (!kind) return undefined;
   const home = sessionHome(cmd.configDir, cmd.kube.context, { kind, name: rest.join('/'), namespace });
-  try {
-    const record = parseSessionRecord(fs.readFileSync(path.join(home, SESSION_FILE), 'utf8'));
-    const pid = Number(fs.readFileSync(path.join(home, AGENT_PID_FILE), 'utf8').trim());
-    return sessionSummary(record, Number.isInteger(pid) && pid > 0 && isAlive(pid));
-  } catch {
-    return undefined;
-  }
+  const pid = readPid(path.join(home, AGENT_PID_FILE));
+  return sessionSummary(readSessionRecord(home), pid !== undefined && isAlive(pid));
 }
 
 export async function runStatus(cmd: StatusCommand): Promise<ExitCode> {

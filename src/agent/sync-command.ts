@@ -7,7 +7,7 @@ import type { AgentKube } from '../k8s/agent-api.ts';
 import { kubeMergePatch } from '../k8s/agent-api.ts';
 import type { SyncMode } from '../sync/config.ts';
 import { readSyncSecretData, syncSecretName, type SyncSecret } from '../sync/secret.ts';
-import { callFailure, deniedOf, readSecretData, requireDevMode, resolveWorkload, waitForDevPod, waitUntil, type FoundWorkload } from './cluster.ts';
+import { callFailure, deniedOf, readSecretData, requireDevMode, resolveWorkload, waitForDevPod, waitUntil, workloadPermission, type FoundWorkload } from './cluster.ts';
 import { readyToSync, type DevPod } from './dev-pod.ts';
 import { AgentError, EXIT, type ExitCode } from './exit-codes.ts';
 import { sessionHome } from './paths.ts';
@@ -82,13 +82,7 @@ async function moveWorkdir(cmd: SyncCommand, found: FoundWorkload, workdir: stri
   }
   const path = objectPath(found.ref.kind, found.ref.namespace, found.ref.name);
   await kubeMergePatch(cmd.kube.kubeConfig, path, { metadata: { annotations: { [ANN_WORKDIR]: workdir } } }).catch(async (err: unknown) => {
-    throw await callFailure(cmd.kube.kubeConfig, err, `setting ${ANN_WORKDIR} on ${refString(found.ref)}`, {
-      verb: 'patch',
-      group: 'apps',
-      resource: found.ref.kind === 'Deployment' ? 'deployments' : 'statefulsets',
-      namespace: found.ref.namespace,
-      name: found.ref.name,
-    });
+    throw await callFailure(cmd.kube.kubeConfig, err, `setting ${ANN_WORKDIR} on ${refString(found.ref)}`, workloadPermission(found.ref, 'patch'));
   });
   cmd.reporter.step(`${ANN_WORKDIR}=${workdir} set on ${refString(found.ref)}: the dev pod is recreated with the synced directory there`);
   return waitForDevPod(cmd.kube.kubeConfig, found.ref, { ...cmd, ready: (p) => p.workdir === workdir && ready(p) });

@@ -6,17 +6,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDevEnabled } from '../core/names.ts';
-import { kubeGet } from '../k8s/agent-api.ts';
 import { forwardSocket, PortForwardRefusedError } from '../k8s/portforward.ts';
 import { FOLDER_ID, SYNC_PORT } from '../sync/constants.ts';
 import { defaultFolderLabel, type SyncSecret } from '../sync/secret.ts';
-import { deniedOf, listDevPods } from './cluster.ts';
+import { forbiddenFor, listDevPods, readWorkload } from './cluster.ts';
 import { pickDevPod, waitingFor, type DevPod } from './dev-pod.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { DEVXIGNORE } from './ignore.ts';
 import { removeFile, writePid } from './pidfile.ts';
 import { applyEvent, initialView, phaseOf, type SyncthingEvent, type SyncView } from './progress.ts';
-import { forbiddenMessage, portForwardPermissions } from './rbac.ts';
+import { portForwardPermissions } from './rbac.ts';
 import type { StatusContext } from './render.ts';
 import { claimHome, resetIndexIfNeeded, writeIdentityAndConfig, writeSessionRecord, writeStignore } from './session-home.ts';
 import { SYNCTHING_LOG_FILE, SYNCTHING_PID_FILE, type SessionRecord } from './session-record.ts';
@@ -24,8 +23,7 @@ import { syncthingApi, type SyncthingApi } from './syncthing-api.ts';
 import { freeLoopbackPort, startSyncthing, type RunningSyncthing } from './syncthing-process.ts';
 import { openTunnel, type TunnelEvent } from './tunnel.ts';
 import type { SyncCommand } from './sync-command.ts';
-import { objectPath, refString, type WorkloadRef } from './workload-ref.ts';
-import { WorkloadSchema } from './schemas.ts';
+import { refString, type WorkloadRef } from './workload-ref.ts';
 
 export interface SessionInput {
   cmd: SyncCommand;
@@ -83,7 +81,7 @@ function podChange(before: DevPod | undefined, after: DevPod | undefined, ref: W
 async function workloadStillInDevMode(input: SessionInput): Promise<Stop | undefined> {
   const { ref } = input;
   try {
-    const w = WorkloadSchema.parse(await kubeGet(input.cmd.kube.kubeConfig, objectPath(ref.kind, ref.namespace, ref.name)));
+    const w = await readWorkload(input.cmd.kube.kubeConfig, ref);
     if (isDevEnabled(w.metadata.labels)) return undefined;
     return { code: EXIT.NOT_IN_DEV_MODE, message: `${refString(ref)} left dev mode (label removed or TTL expired): sync stopped` };
   } catch (err) {
@@ -132,10 +130,8 @@ function tunnelNote(input: SessionInput, stop: Stopper): (e: TunnelEvent) => voi
     if (e.type === 'closed' && !stop.signal.aborted) once(`connection to the pod closed${e.error ? `: ${e.error}` : ''}; syncthing reconnects`);
     if (e.type !== 'refused' || stop.signal.aborted) return;
     if (e.error instanceof PortForwardRefusedError && e.error.status === 403) {
-      const ns = input.ref.namespace;
-      void deniedOf(input.cmd.kube.kubeConfig, portForwardPermissions(ns)).then((denied) =>
-        stop.stop({ code: EXIT.FORBIDDEN, message: forbiddenMessage(`the API server refused the port-forward (403)`, denied.length > 0 ? denied : portForwardPermissions(ns)) }),
-      );
+      const wanted = portForwardPermissions(input.ref.namespace);
+      void forbiddenFor(input.cmd.kube.kubeConfig, 'the API server refused the port-forward (403)', wanted).then((message) => stop.stop({ code: EXIT.FORBIDDEN, message }));
       return;
     }
     once(`port-forward not possible now: ${(e.error as Error).message}; retrying`);

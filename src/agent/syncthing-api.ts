@@ -26,11 +26,12 @@ const ConnectionsSchema = z.object({ connections: z.record(z.string(), z.object(
 
 export function syncthingApi(guiAddress: string, apiKey: string): SyncthingApi {
   const base = `http://${guiAddress}`;
-  const get = async (path: string, signal?: AbortSignal): Promise<unknown> => {
-    const res = await fetch(base + path, { headers: { 'X-API-Key': apiKey }, signal: signal ?? AbortSignal.timeout(10_000) });
+  const request = async (path: string, init: { method?: 'GET' | 'POST'; signal?: AbortSignal | undefined } = {}): Promise<Response> => {
+    const res = await fetch(base + path, { method: init.method ?? 'GET', headers: { 'X-API-Key': apiKey }, signal: init.signal ?? AbortSignal.timeout(10_000) });
     if (!res.ok) throw new Error(`syncthing ${path}: HTTP ${res.status}`);
-    return res.json();
+    return res;
   };
+  const get = async (path: string, signal?: AbortSignal): Promise<unknown> => (await request(path, { signal })).json();
   return {
     ping: async () => {
       try {
@@ -61,8 +62,7 @@ export function syncthingApi(guiAddress: string, apiKey: string): SyncthingApi {
       return { id: 0, type: connected ? 'DeviceConnected' : 'DeviceDisconnected', data: { id: device } };
     },
     scan: async (folder) => {
-      const res = await fetch(`${base}/rest/db/scan?folder=${encodeURIComponent(folder)}`, { method: 'POST', headers: { 'X-API-Key': apiKey }, signal: AbortSignal.timeout(10_000) });
-      if (!res.ok) throw new Error(`syncthing /rest/db/scan: HTTP ${res.status}`);
+      await request(`/rest/db/scan?folder=${encodeURIComponent(folder)}`, { method: 'POST' });
     },
   };
 }

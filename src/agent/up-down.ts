@@ -3,13 +3,12 @@
 import { ANN_IMAGE, LABEL_ENABLED, isDevEnabled } from '../core/names.ts';
 import type { KubeObject } from '../core/kube.ts';
 import { hasDevState } from '../core/workload.ts';
-import { kubeGet, kubeMergePatch, type AgentKube } from '../k8s/agent-api.ts';
-import { callFailure, listDevPods, resolveWorkload, waitForDevPod, waitUntil, type FoundWorkload } from './cluster.ts';
+import { kubeMergePatch, type AgentKube } from '../k8s/agent-api.ts';
+import { callFailure, listDevPods, readWorkload, resolveWorkload, waitForDevPod, waitUntil, workloadPermission, type FoundWorkload } from './cluster.ts';
 import { pickDevPod } from './dev-pod.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import type { Reporter } from './reporter.ts';
-import { WorkloadSchema } from './schemas.ts';
-import { apiGroup, objectPath, plural, refString, type WorkloadArg } from './workload-ref.ts';
+import { objectPath, refString, type WorkloadArg } from './workload-ref.ts';
 
 export interface UpDownCommand {
   kube: AgentKube;
@@ -23,15 +22,17 @@ export interface UpDownCommand {
   out: NodeJS.WritableStream;
 }
 
+/** Patches the workload; the admission warnings, also shown as notes unless the output is JSON. */
 async function patch(cmd: UpDownCommand, found: FoundWorkload, body: unknown): Promise<string[]> {
   const { ref } = found;
+  let warnings: string[];
   try {
-    const res = await kubeMergePatch(cmd.kube.kubeConfig, objectPath(ref.kind, ref.namespace, ref.name), body);
-    return res.warnings;
+    warnings = (await kubeMergePatch(cmd.kube.kubeConfig, objectPath(ref.kind, ref.namespace, ref.name), body)).warnings;
   } catch (err) {
-    const permission = { verb: 'patch', group: apiGroup(ref.kind), resource: plural(ref.kind), namespace: ref.namespace, name: ref.name };
-    throw await callFailure(cmd.kube.kubeConfig, err, `changing the dev label of ${refString(ref)}`, permission);
+    throw await callFailure(cmd.kube.kubeConfig, err, `changing the dev label of ${refString(ref)}`, workloadPermission(ref, 'patch'));
   }
+  if (!cmd.json) for (const w of warnings) cmd.reporter.note(w);
+  return warnings;
 }
 
 function report(cmd: UpDownCommand, result: Record<string, unknown>, line: string): void {
@@ -45,7 +46,6 @@ async function label(cmd: UpDownCommand & { image?: string }, found: FoundWorklo
   if (isDevEnabled(found.object.metadata.labels) && sameImage) return { already: true, warnings: [] };
   const annotations = cmd.image ? { annotations: { [ANN_IMAGE]: cmd.image } } : {};
   const warnings = await patch(cmd, found, { metadata: { labels: { [LABEL_ENABLED]: 'true' }, ...annotations } });
-  if (!cmd.json) for (const w of warnings) cmd.reporter.note(w);
   return { already: false, warnings };
 }
 
@@ -79,12 +79,11 @@ export async function runDown(cmd: UpDownCommand): Promise<ExitCode> {
   const { ref } = found;
   const wasOn = isDevEnabled(found.object.metadata.labels);
   const warnings = wasOn ? await patch(cmd, found, { metadata: { labels: { [LABEL_ENABLED]: null } } }) : [];
-  if (!cmd.json) for (const w of warnings) cmd.reporter.note(w);
   const leftover = await waitUntil<string | null>({
     ...cmd,
     intervalMs: 250,
     probe: async () => {
-      const w = WorkloadSchema.parse(await kubeGet(cmd.kube.kubeConfig, objectPath(ref.kind, ref.namespace, ref.name)));
+      const w = await readWorkload(cmd.kube.kubeConfig, ref);
       if (hasDevState(ref.kind, w as unknown as KubeObject)) return { waiting: `devx to restore ${refString(ref)} (is devx-webhook running?)` };
       const pod = pickDevPod(await listDevPods(cmd.kube.kubeConfig, ref.namespace), ref);
       if (pod && DEV_POD_GOES_WITH_DEV_MODE.has(ref.kind)) return { waiting: `dev pod ${pod.name} to go away` };

@@ -1,6 +1,7 @@
 // The `<workload>` argument: `deploy/reviews`, `statefulset/db`, or a bare `reviews` (looked up across the kinds).
 // Pure: names and API paths only.
-import { WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
+import { LABEL_ENABLED, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
+import { resourceText } from './rbac.ts';
 
 /** Where the API serves a kind, and the short names kubectl users type for it. */
 interface KindInfo {
@@ -69,6 +70,11 @@ export function objectPath(kind: WorkloadKind, namespace: string | undefined, na
   return `${info.groupVersionPath}${ns}/${info.plural}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 }
 
+/** API path of the objects of `kind` in dev mode (labelled dev.x/enabled=true); `namespace` undefined = all. */
+export function devModePath(kind: WorkloadKind, namespace: string | undefined): string {
+  return `${objectPath(kind, namespace)}?labelSelector=${encodeURIComponent(`${LABEL_ENABLED}=true`)}`;
+}
+
 /** `deployment/reviews`: how devx writes a workload in annotations (dev.x/workload) and messages. */
 export function refString(ref: { kind: WorkloadKind; name: string }): string {
   return `${ref.kind.toLowerCase()}/${ref.name}`;
@@ -76,8 +82,7 @@ export function refString(ref: { kind: WorkloadKind; name: string }): string {
 
 /** The resource name RBAC and kubectl use for a kind, e.g. `deployments.apps`, `pods`. */
 export function resourceName(kind: WorkloadKind): string {
-  const group = apiGroup(kind);
-  return group ? `${plural(kind)}.${group}` : plural(kind);
+  return resourceText({ group: apiGroup(kind), resource: plural(kind) });
 }
 
 /** The API group of a kind (`apps`, `batch`, or `` for the core group). */

@@ -2,7 +2,8 @@
 // kubectl-devx: the kubectl plugin of devx (`kubectl devx ...`). Dev mode itself needs no client; this is the
 // optional agent (the local end of the file sync, and conveniences around the dev label) and the offline preview.
 import { parseArgs } from 'node:util';
-import { AGENT_COMMANDS, runAgentCommand } from '../agent/main.ts';
+import { AGENT_COMMANDS } from '../agent/args.ts';
+import { runAgentCommand } from '../agent/main.ts';
 import { VERSION } from '../version.ts';
 import { runInject } from './inject.ts';
 

@@ -88,8 +88,3 @@ export function setMetaKey(meta: ObjectMeta, field: 'labels' | 'annotations', ke
   if (Object.keys(map).length === 0) delete meta[field];
   else meta[field] = map;
 }
-
-export function describeObject(kind: string, obj: KubeObject | undefined): string {
-  const name = obj?.metadata?.name ?? obj?.metadata?.generateName ?? '(unnamed)';
-  return `${kind} ${name}`;
-}

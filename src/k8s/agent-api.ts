@@ -2,7 +2,7 @@
 // sync Secret, label and unlabel, ask what RBAC allows. Raw JSON like rest.ts, but the answers keep the `Warning`
 // headers, because admission tells the user what dev mode did through them (as `kubectl label` shows).
 import { connectionOf, loadAgentKubeConfig, type KubeConfig } from './agent-kubeconfig.ts';
-import { KubeApiError, kubeRequest, type KubeRequest, type KubeResponse } from './rest.ts';
+import { KubeApiError, kubeCall, kubeCallResponse } from './rest.ts';
 
 export { KubeApiError };
 export type { KubeConfig };
@@ -30,27 +30,14 @@ export function agentKube(opts: AgentKubeOptions): AgentKube {
   return { kubeConfig: kc, context, namespace, server: loaded.server };
 }
 
-/** An answer with its admission warnings (the `Warning` headers). */
-export type KubeAnswer = KubeResponse;
-
-/** One request; any status comes back as an answer. */
-export function kubeAsk(kc: KubeConfig, req: KubeRequest): Promise<KubeAnswer> {
-  return kubeRequest(connectionOf(kc), req);
-}
-
 /** One request; a non-2xx status becomes a KubeApiError (status, reason, message). */
 export async function kubeGet(kc: KubeConfig, path: string): Promise<unknown> {
-  const req: KubeRequest = { method: 'GET', path };
-  const res = await kubeAsk(kc, req);
-  if (res.status < 200 || res.status >= 300) throw new KubeApiError(req, res);
-  return res.body;
+  return kubeCall(connectionOf(kc), { method: 'GET', path });
 }
 
 /** A JSON merge patch; returns the object as admission left it, and the warnings admission gave. */
 export async function kubeMergePatch(kc: KubeConfig, path: string, patch: unknown): Promise<{ object: unknown; warnings: string[] }> {
-  const req: KubeRequest = { method: 'PATCH', path, body: patch, contentType: 'application/merge-patch+json' };
-  const res = await kubeAsk(kc, req);
-  if (res.status < 200 || res.status >= 300) throw new KubeApiError(req, res);
+  const res = await kubeCallResponse(connectionOf(kc), { method: 'PATCH', path, body: patch, contentType: 'application/merge-patch+json' });
   return { object: res.body, warnings: res.warnings };
 }
 
@@ -66,12 +53,9 @@ export interface AccessQuestion {
 
 /** SelfSubjectAccessReview: may the current user do this? (Every authenticated user may ask.) */
 export async function mayI(kc: KubeConfig, q: AccessQuestion): Promise<unknown> {
-  const req: KubeRequest = {
+  return kubeCall(connectionOf(kc), {
     method: 'POST',
     path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
     body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: q } },
-  };
-  const res = await kubeAsk(kc, req);
-  if (res.status < 200 || res.status >= 300) throw new KubeApiError(req, res);
-  return res.body;
+  });
 }

@@ -3,7 +3,7 @@
 // (it reads kubeconfig with kubeconfig.ts); the choice of file and context follows the same order and messages.
 import fs from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import { SERVICE_ACCOUNT_DIR, type KubeConfigSource, type KubeConnection, type LoadKubeConfigOptions } from './kubeconfig.ts';
+import { isInCluster, type KubeConfigSource, type KubeConnection, type LoadKubeConfigOptions } from './kubeconfig.ts';
 
 export type { KubeConfig };
 
@@ -12,10 +12,6 @@ export interface LoadedAgentKubeConfig {
   source: KubeConfigSource;
   /** API server URL of the chosen context. */
   server: string;
-}
-
-function isInCluster(env: NodeJS.ProcessEnv): boolean {
-  return Boolean(env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) && fs.existsSync(`${SERVICE_ACCOUNT_DIR}/token`);
 }
 
 function loadFrom(path: string | undefined): { kubeConfig: KubeConfig; source: KubeConfigSource } {

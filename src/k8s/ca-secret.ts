@@ -7,9 +7,7 @@
 import type { KubeConnection } from './kubeconfig.ts';
 import { CaStoreUnavailableError, type CaStore, type StoredCa } from '../tls/serving.ts';
 import type { KeyPairPem } from '../tls/pki.ts';
-import { KubeApiError, kubeCall } from './rest.ts';
-
-export const DEFAULT_CA_SECRET_NAME = 'devx-webhook-ca';
+import { KubeApiError, kubeCall, kubeFind } from './rest.ts';
 
 export interface CaSecretRef {
   namespace: string;
@@ -57,13 +55,8 @@ export function secretCaStore(kc: KubeConnection, ref: CaSecretRef): CaStore {
   return {
     where: `Secret ${ref.namespace}/${ref.name}`,
     async read(): Promise<StoredCa | undefined> {
-      let secret: SecretObject;
-      try {
-        secret = (await kubeCall(kc, { method: 'GET', path: item })) as SecretObject;
-      } catch (err) {
-        if (err instanceof KubeApiError && err.status === 404) return undefined;
-        throw err;
-      }
+      const secret = (await kubeFind(kc, { method: 'GET', path: item })) as SecretObject | undefined;
+      if (secret === undefined) return undefined;
       const data = { 'ca.crt': decode(secret.data?.['ca.crt']), 'ca.key': decode(secret.data?.['ca.key']) };
       return { data, version: secret.metadata?.resourceVersion };
     },

@@ -52,7 +52,7 @@ export interface LoadedKubeConfig {
   namespace?: string;
 }
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 // Projected service-account tokens are rotated by the kubelet (at 80 % of their life, an hour or more); reading the
 // file again once a minute, as client-go does, always sends a valid one. The same holds for a kubeconfig tokenFile.
 const TOKEN_REREAD_MS = 60_000;
@@ -283,7 +283,8 @@ function inClusterServer(env: NodeJS.ProcessEnv): string {
   return `https://${net.isIPv6(host) ? `[${host}]` : host}:${env.KUBERNETES_SERVICE_PORT}`;
 }
 
-function isInCluster(env: NodeJS.ProcessEnv, serviceAccountDir: string): boolean {
+/** Running in a pod with a service account: the API server's address in the environment and a token mounted. */
+export function isInCluster(env: NodeJS.ProcessEnv, serviceAccountDir = SERVICE_ACCOUNT_DIR): boolean {
   return Boolean(env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) && fs.existsSync(path.join(serviceAccountDir, 'token'));
 }
 
@@ -323,9 +324,4 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): LoadedKubeConf
   if (found.source !== 'in-cluster') return fromKubeconfig(found.files, found.source, opts.context);
   if (opts.context) throw new Error(`kubeconfig has no context named "${opts.context}": running in a pod with its service account, there are no contexts; drop --context`);
   return fromServiceAccount(env, serviceAccountDir);
-}
-
-/** The connection of a pod's service account (for an explicit choice; loadKubeConfig detects it by itself). */
-export function inClusterKubeConfig(opts: { env?: NodeJS.ProcessEnv; serviceAccountDir?: string } = {}): KubeConnection {
-  return fromServiceAccount(opts.env ?? process.env, opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR).kubeConfig;
 }

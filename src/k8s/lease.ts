@@ -2,7 +2,7 @@
 import type { KubeConnection } from './kubeconfig.ts';
 import type { LeaseRecord } from '../reconciler/lease-decision.ts';
 import type { LeaseStore } from '../reconciler/leader-election.ts';
-import { KubeApiError, kubeCall } from './rest.ts';
+import { KubeApiError, kubeCall, kubeFind } from './rest.ts';
 
 interface LeaseObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };
@@ -29,13 +29,9 @@ export function leaseStore(kc: KubeConnection, o: { namespace: string; name: str
   return {
     describe: () => `${o.namespace}/${o.name}`,
     get: async () => {
-      try {
-        return toRecord((await kubeCall(kc, { method: 'GET', path, timeoutMs: 5000 })) as LeaseObject);
-      } catch (err) {
-        // No Lease (or no namespace yet: creating the Lease then says which).
-        if (err instanceof KubeApiError && err.status === 404) return undefined;
-        throw err;
-      }
+      // No Lease (or no namespace yet: creating the Lease then says which): undefined.
+      const lease = (await kubeFind(kc, { method: 'GET', path, timeoutMs: 5000 })) as LeaseObject | undefined;
+      return lease === undefined ? undefined : toRecord(lease);
     },
     create: async (record) => {
       try {

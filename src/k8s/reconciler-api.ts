@@ -5,7 +5,7 @@ import type { KubeConnection } from './kubeconfig.ts';
 import type { KubeObject } from '../core/kube.ts';
 import type { ApiKind, DeleteOptions, ObjectApi } from '../reconciler/ports.ts';
 import { microTime } from '../reconciler/lease-decision.ts';
-import { KubeApiError, kubeCall } from './rest.ts';
+import { KubeApiError, kubeCall, kubeFind } from './rest.ts';
 
 const BASE: Record<ApiKind, { prefix: string; plural: string }> = {
   Deployment: { prefix: '/apis/apps/v1', plural: 'deployments' },
@@ -47,14 +47,7 @@ function eventName(object: string): string {
 
 export function createReconcilerApi(kc: KubeConnection): ObjectApi {
   return {
-    get: async (kind, namespace, name) => {
-      try {
-        return (await kubeCall(kc, { method: 'GET', path: objectPath(kind, namespace, name) })) as KubeObject;
-      } catch (err) {
-        if (err instanceof KubeApiError && err.status === 404) return undefined;
-        throw err;
-      }
-    },
+    get: async (kind, namespace, name) => (await kubeFind(kc, { method: 'GET', path: objectPath(kind, namespace, name) })) as KubeObject | undefined,
     list: async (kind, namespace, labelSelector) => {
       const query = labelSelector ? `?labelSelector=${enc(labelSelector)}` : '';
       const list = (await kubeCall(kc, { method: 'GET', path: `${collectionPath(kind, namespace)}${query}` })) as { items?: KubeObject[] };

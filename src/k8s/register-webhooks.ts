@@ -12,13 +12,12 @@
 //   workload from any other. Its webhook matches every Deployment/StatefulSet scale in a dev-enabled namespace and
 //   therefore uses `Ignore`; a scale that slips through while devx is down is repaired by the reconciler.
 import type { V1MutatingWebhook, V1RuleWithOperations, V1ValidatingWebhook } from '@kubernetes/client-node';
+import { LABEL_ENABLED, LABEL_POLICY } from '../core/names.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 import { applyObject, deleteObject } from './apply.ts';
-import { KubeApiError, kubeCall } from './rest.ts';
+import { KubeApiError, kubeCall, kubeFind } from './rest.ts';
 
 export const WEBHOOK_CONFIGURATION_NAME = 'devx';
-export const DEV_LABEL = 'dev.x/enabled';
-export const POLICY_LABEL = 'dev.x/policy';
 /** Always excluded, whatever the caller passes: devx must never be able to block the control plane's own pods. */
 export const ALWAYS_EXCLUDED_NAMESPACES = ['kube-system'];
 
@@ -77,7 +76,7 @@ function excluded(opts: WebhookConfigOptions): string[] {
 function devNamespaces(opts: WebhookConfigOptions): V1MutatingWebhook['namespaceSelector'] {
   return {
     matchExpressions: [
-      { key: POLICY_LABEL, operator: 'Exists' },
+      { key: LABEL_POLICY, operator: 'Exists' },
       { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded(opts) },
     ],
   };
@@ -88,7 +87,7 @@ function allButExcluded(opts: WebhookConfigOptions): V1MutatingWebhook['namespac
   return { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded(opts) }] };
 }
 
-const devObjects = { matchLabels: { [DEV_LABEL]: 'true' } };
+const devObjects = { matchLabels: { [LABEL_ENABLED]: 'true' } };
 
 function common(opts: WebhookConfigOptions): Pick<V1MutatingWebhook, 'sideEffects' | 'admissionReviewVersions' | 'timeoutSeconds' | 'matchPolicy'> {
   return { sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: opts.timeoutSeconds ?? 5, matchPolicy: 'Equivalent' };
@@ -231,13 +230,8 @@ function raced(err: unknown): boolean {
 /** Sets the caBundle of one configuration; the bundles it now holds, or undefined when it does not exist. */
 async function patchOne(kc: KubeConnection, path: string, desired: (currentPem: string) => string): Promise<string[] | undefined> {
   for (let attempt = 1; ; attempt++) {
-    let config: StoredConfiguration;
-    try {
-      config = (await kubeCall(kc, { method: 'GET', path })) as StoredConfiguration;
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 404) return undefined;
-      throw err;
-    }
+    const config = (await kubeFind(kc, { method: 'GET', path })) as StoredConfiguration | undefined;
+    if (config === undefined) return undefined;
     const { ops, bundles } = caBundleOps(config, desired);
     if (ops.length === 0) return bundles;
     try {

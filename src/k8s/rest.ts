@@ -54,7 +54,8 @@ export class KubeApiError extends Error {
   }
 }
 
-function parse(text: string): unknown {
+/** A response body: parsed JSON, or the text itself when it is not JSON (an error page, a plain message). */
+export function parseBody(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -95,7 +96,7 @@ async function sendOnce(conn: KubeConnection, req: KubeRequest): Promise<KubeRes
     const r = request(url, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(chunks).toString('utf8')), warnings: warningsOf(res.headers.warning) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: parseBody(Buffer.concat(chunks).toString('utf8')), warnings: warningsOf(res.headers.warning) }));
       res.on('error', reject);
     });
     r.setTimeout(timeoutMs, () => r.destroy(new Error(`${req.method} ${req.path}: no answer from ${conn.server} within ${timeoutMs} ms`)));
@@ -104,9 +105,23 @@ async function sendOnce(conn: KubeConnection, req: KubeRequest): Promise<KubeRes
   });
 }
 
+function checked(req: KubeRequest, res: KubeResponse): KubeResponse {
+  if (res.status < 200 || res.status >= 300) throw new KubeApiError(req, res);
+  return res;
+}
+
+/** Sends one request; a non-2xx status becomes a KubeApiError. The whole response, e.g. for its warnings. */
+export async function kubeCallResponse(conn: KubeConnection, req: KubeRequest): Promise<KubeResponse> {
+  return checked(req, await kubeRequest(conn, req));
+}
+
 /** Sends one request; a non-2xx status becomes a KubeApiError. */
 export async function kubeCall(conn: KubeConnection, req: KubeRequest): Promise<unknown> {
+  return (await kubeCallResponse(conn, req)).body;
+}
+
+/** Like kubeCall, but a 404 (the object does not exist) resolves to undefined. */
+export async function kubeFind(conn: KubeConnection, req: KubeRequest): Promise<unknown> {
   const res = await kubeRequest(conn, req);
-  if (res.status < 200 || res.status >= 300) throw new KubeApiError(req, res);
-  return res.body;
+  return res.status === 404 ? undefined : checked(req, res).body;
 }

@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeConnection } from './kubeconfig.ts';
-import { KubeApiError, prepareRequest, type KubeRequest } from './rest.ts';
+import { KubeApiError, parseBody, prepareRequest, type KubeRequest } from './rest.ts';
 
 export type WatchEnd = 'closed' | 'gone' | 'idle';
 
@@ -111,13 +111,7 @@ function readError(req: KubeRequest, res: http.IncomingMessage): Promise<never> 
     res.on('data', (c: Buffer) => chunks.push(c));
     res.on('error', reject);
     res.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // not a Status object: the text is the message
-      }
+      const body = parseBody(Buffer.concat(chunks).toString('utf8'));
       reject(new KubeApiError(req, { status: res.statusCode ?? 0, body, warnings: [] }));
     });
   });

@@ -8,6 +8,7 @@ import type { KubeObject, ObjectMeta, PodTemplate } from '../core/kube.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
 import { ANN_COPY_OF, ANN_SOURCE_HASH, LABEL_COPY, LABEL_ENABLED, type WorkloadKind } from '../core/names.ts';
 import { labelTemplate, podTemplateOf, unpauseTemplate, workloadRef } from '../core/workload.ts';
+import { refOf } from './keys.ts';
 
 export type CopyKind = 'Job' | 'Deployment';
 
@@ -34,7 +35,8 @@ export function copyName(name: string): string {
 /** Labels the Job controller generates for its own pods; a copy must not carry the source's. */
 const JOB_GENERATED_LABELS = ['controller-uid', 'job-name', 'batch.kubernetes.io/controller-uid', 'batch.kubernetes.io/job-name'];
 
-const API_VERSION: Record<WorkloadKind, string> = {
+/** apiVersion of each workload kind (owner references, Events' `regarding`). */
+export const API_VERSION: Record<WorkloadKind, string> = {
   Deployment: 'apps/v1',
   StatefulSet: 'apps/v1',
   DaemonSet: 'apps/v1',
@@ -142,7 +144,7 @@ export function desiredCopy(kind: WorkloadKind, source: KubeObject): KubeObject 
 
 /** Whether an object is devx's copy of this source (a same-named object of someone else's is never touched). */
 export function isCopyOf(copy: KubeObject, kind: WorkloadKind, sourceName: string): boolean {
-  return annotationsOf(copy)[ANN_COPY_OF] === `${kind.toLowerCase()}/${sourceName}`;
+  return annotationsOf(copy)[ANN_COPY_OF] === refOf({ kind, name: sourceName });
 }
 
 export function sourceHashOf(obj: KubeObject | undefined): string | undefined {

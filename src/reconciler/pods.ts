@@ -62,11 +62,15 @@ export function storedOriginalOf(pod: KubeObject): KubeObject | undefined {
   return parsePod(annotationsOf(pod)[ANN_ORIGINAL_POD]);
 }
 
+function podFrom(value: unknown): KubeObject | undefined {
+  const r = PodSchema.safeParse(value);
+  return r.success ? (r.data as KubeObject) : undefined;
+}
+
 function parsePod(text: string | undefined): KubeObject | undefined {
   if (text === undefined) return undefined;
   try {
-    const r = PodSchema.safeParse(JSON.parse(text));
-    return r.success ? (r.data as KubeObject) : undefined;
+    return podFrom(JSON.parse(text));
   } catch {
     return undefined;
   }
@@ -89,8 +93,8 @@ export function parsePendingPod(text: string | undefined): PendingPod | undefine
   try {
     const r = PendingSchema.safeParse(JSON.parse(text));
     if (!r.success) return undefined;
-    const pod = parsePod(JSON.stringify(r.data.pod));
-    const fallback = r.data.fallback === undefined ? undefined : parsePod(JSON.stringify(r.data.fallback));
+    const pod = podFrom(r.data.pod);
+    const fallback = r.data.fallback === undefined ? undefined : podFrom(r.data.fallback);
     if (!pod) return undefined;
     return fallback ? { replaces: r.data.replaces, pod, fallback } : { replaces: r.data.replaces, pod };
   } catch {

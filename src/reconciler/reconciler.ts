@@ -10,7 +10,7 @@ import { hasDevState } from '../core/workload.ts';
 import type { DevPolicySpec } from '../schemas/policy.ts';
 import type { BuildSyncSecretOptions, SyncSecretData } from '../sync/secret.ts';
 import { syncSecretName } from '../sync/secret.ts';
-import { copyKindOf, copyName, type OwnerReference } from './copies.ts';
+import { API_VERSION, copyKindOf, copyName, type OwnerReference } from './copies.ts';
 import { keyOfSecret, keyOfWorkloadObject, keyString, parseKeyString, type WorkloadKey } from './keys.ts';
 import { planStep, type EventSpec, type Observed, type Step } from './plan.ts';
 import { parsePendingPod, storedOriginalOf } from './pods.ts';
@@ -69,8 +69,6 @@ const REPORTER = 'dev.x/reconciler';
 const MAX_STEPS = 16;
 const DEFAULT_RESYNC_MS = 60_000;
 const RESYNC_HINT = 'resync';
-
-const API_VERSION: Record<string, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1', Job: 'batch/v1', CronJob: 'batch/v1', Pod: 'v1' };
 
 /** Admission refused the object (as opposed to failing to answer, which is a 500 and worth retrying). */
 function isRefusal(err: unknown): boolean {
@@ -217,7 +215,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   async function emit(ob: Observed, action: string, events: EventSpec[], about?: KubeObject): Promise<void> {
     const w = about ?? ob.workload;
     const regarding = {
-      apiVersion: API_VERSION[ob.key.kind] ?? 'v1',
+      apiVersion: API_VERSION[ob.key.kind],
       kind: ob.key.kind,
       namespace: ob.key.namespace,
       name: ob.key.name,

@@ -1,15 +1,15 @@
-// Go-style durations as Kubernetes users write them: `90s`, `30m`, `4h`, `1h30m`.
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+// Go-style durations as Kubernetes users write them: `90s`, `30m`, `4h`, `1h30m`; and certificate lifetimes, which
+// also take days (`90d`, `365d`), as certificate lifetimes are usually talked about. One unit table for both.
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 export const DURATION_PATTERN = '^(\\d+(\\.\\d+)?(ms|s|m|h))+$';
 const DURATION_RE = new RegExp(DURATION_PATTERN);
+const LIFETIME_RE = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
 
-// Every pod review reads its policy's maxDuration; the few distinct strings in use are parsed once.
-const parsed = new Map<string, number | undefined>();
-const MAX_REMEMBERED = 256;
+export const DAY_MS = UNIT_MS.d as number;
 
-function parseOnce(text: string): number | undefined {
-  if (!DURATION_RE.test(text)) return undefined;
+/** The sum of a text's number-unit parts, in milliseconds; the caller has checked the whole text. */
+function sumOfParts(text: string): number {
   let total = 0;
   for (const m of text.matchAll(PART)) total += Number(m[1]) * (UNIT_MS[m[2] ?? 's'] ?? 0);
   return total;
@@ -17,11 +17,14 @@ function parseOnce(text: string): number | undefined {
 
 /** Milliseconds of a duration string, or undefined when it is not one. */
 export function parseDuration(text: string): number | undefined {
-  if (parsed.has(text)) return parsed.get(text);
-  const ms = parseOnce(text);
-  if (parsed.size >= MAX_REMEMBERED) parsed.clear();
-  parsed.set(text, ms);
-  return ms;
+  return DURATION_RE.test(text) ? sumOfParts(text) : undefined;
+}
+
+/** Milliseconds of a certificate lifetime such as `90d` or `30s`, or undefined when it is not one (or is zero). */
+export function parseLifetime(text: string): number | undefined {
+  if (!LIFETIME_RE.test(text)) return undefined;
+  const total = sumOfParts(text);
+  return total > 0 ? Math.round(total) : undefined;
 }
 
 export function formatDuration(ms: number): string {

@@ -1,6 +1,6 @@
 // devx-webhook's configuration, from flags (and environment for the container). Parsed once at startup.
 import { z } from 'zod';
-import { DAY_MS, parseLifetime } from '../tls/lifetime.ts';
+import { DAY_MS, parseLifetime } from './duration.ts';
 
 /** A certificate lifetime flag (`90d`, `2160h`, `30s`) as milliseconds. */
 const lifetime = z.string().transform((text, ctx) => {

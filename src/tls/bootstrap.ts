@@ -1,6 +1,7 @@
 // The names devx's serving certificate must carry: those the API server may use to reach it (its Service DNS names
 // in a cluster, 127.0.0.1 and localhost outside one).
 import type { CertificateNames } from './issue.ts';
+import { DAY_MS } from '../schemas/duration.ts';
 import { generateCA, issueCertificate, type KeyPairPem } from './pki.ts';
 
 export interface ServingNames {
@@ -25,8 +26,6 @@ export function servingCertificateNames(n: ServingNames): CertificateNames {
     ipAddresses: [...new Set(['127.0.0.1', ...(n.ipAddresses ?? [])])],
   };
 }
-
-const DAY_MS = 86_400_000;
 
 /** A CA (1 year) and a serving certificate it signs (90 days), both from a minute before `now`, made synchronously:
  * for benchmarks and tools that want files once. The server itself uses self-managed.ts, which rotates them. */

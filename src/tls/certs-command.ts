@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { certificateOf } from './inspect.ts';
 import { issueCa, issueServing } from './issue.ts';
-import { DAY_MS, parseLifetime } from './lifetime.ts';
+import { DAY_MS, parseLifetime } from '../schemas/duration.ts';
 
 export const CERTS_HELP = `Usage: devx-webhook certs --out DIR [--dns NAME]... [--ip IP]... [--validity D] [--force]
 

@@ -149,9 +149,3 @@ export function generateRsaKeyPemAsync(bits = RSA_BITS): Promise<string> {
     });
   });
 }
-
-/** Validity window of a PEM certificate. */
-export function validityOf(certPem: string): { notBefore: Date; notAfter: Date } {
-  const cert = forge.pki.certificateFromPem(certPem);
-  return { notBefore: cert.validity.notBefore, notAfter: cert.validity.notAfter };
-}

@@ -4,6 +4,7 @@
 //   no files, no cluster (objects) → self-managed, CA in memory
 // A cluster whose devx namespace does not exist (devx run from a laptop against any kubeconfig) gets the CA in
 // memory too, with a warning: a Secret there is impossible, and one process needs no shared CA.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startFilePair } from './file-pair.ts';
 import type { CertificateNames } from './issue.ts';
 import { startSelfManaged, type SelfManagedOptions } from './self-managed.ts';
@@ -34,8 +35,6 @@ export interface StartServingTlsOptions {
   /** How long to keep trying to reach the CA Secret at startup (default 60 s). */
   startupTimeoutMs?: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function withRetries<T>(what: () => Promise<T>, opts: { timeoutMs: number; logger: TlsLogger }): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;

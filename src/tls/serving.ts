@@ -1,16 +1,12 @@
 // What the HTTPS server needs from whoever provides its certificate, and what self-managed TLS needs from the
 // cluster. The cluster side (a Secret, the webhook configurations) is implemented in src/k8s and passed in, so this
 // folder never talks to the network itself and its tests run against in-memory doubles.
+import type { Logger } from '../k8s/logger.ts';
 import type { CaSecretData } from './decisions.ts';
 import type { KeyPairPem } from './pki.ts';
 
-/** The part of a pino logger this folder uses; pino instances and children satisfy it. */
-export interface TlsLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+/** The part of a pino logger this folder uses (the same as src/k8s's); pino instances and children satisfy it. */
+export type TlsLogger = Logger;
 
 /** Where the serving certificate comes from. */
 export type TlsMode = 'files' | 'self-managed';

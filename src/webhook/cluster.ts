@@ -1,12 +1,12 @@
 // The server's connection to a cluster: the informer cache, webhook registration, side effects and the reconciler.
 import type { Logger } from 'pino';
-import { resolvePolicy } from '../core/context.ts';
+import { resolvePolicy, type ClusterView } from '../core/context.ts';
 import type { KubeObject } from '../core/kube.ts';
 import type { SideEffect } from '../core/result.ts';
 import { createDevWorkloads, type DevWorkloads } from '../k8s/dev-workloads.ts';
 import { createDevxObjects, type DevxObjects } from '../k8s/devx-objects.ts';
 import { runEffects } from '../k8s/effects.ts';
-import { loadKubeConfig, type KubeConnection } from '../k8s/kubeconfig.ts';
+import { loadKubeConfig, type KubeConnection, type LoadedKubeConfig } from '../k8s/kubeconfig.ts';
 import { leaseStore } from '../k8s/lease.ts';
 import { createObjectCache, type ObjectCache } from '../k8s/object-cache.ts';
 import { createReconcilerApi } from '../k8s/reconciler-api.ts';
@@ -21,6 +21,8 @@ import { cacheView } from './cluster-view.ts';
 export interface ClusterConnection {
   cache: ObjectCache;
   workloads: DevWorkloads;
+  /** What admission reviews and the reconciler read: the cache and the dev-mode workloads. */
+  view: ClusterView;
   /** Both informer sets have listed at least once. */
   ready(): boolean;
   register(opts: WebhookConfigOptions & { url: string }): Promise<void>;
@@ -36,15 +38,14 @@ interface ReconcilerParts {
 }
 
 /** The reconciler and the informers on devx's own objects; leader election unless `--no-leader-election`. */
-async function startReconciler(o: { config: ServerConfig; kc: KubeConnection; cache: ObjectCache; workloads: DevWorkloads; logger: Logger }): Promise<ReconcilerParts> {
+async function startReconciler(o: { config: ServerConfig; kc: KubeConnection; view: ClusterView; workloads: DevWorkloads; logger: Logger }): Promise<ReconcilerParts> {
   const settings = reconcilerSettings(process.env);
   const identity = replicaIdentity(o.config.identity, process.env);
   const log = o.logger.child({ component: 'reconciler', identity });
   const devxObjects = createDevxObjects({ kubeConfig: o.kc, logger: log });
   await devxObjects.start();
-  const view = cacheView({ namespaceLabels: (n) => o.cache.namespaceLabels(n), devPolicy: (n) => o.cache.devPolicy(n) });
   const policyOf = (namespace: string): DevPolicySpec | undefined => {
-    const r = resolvePolicy(view, namespace);
+    const r = resolvePolicy(o.view, namespace);
     return r.ok ? r.spec : undefined;
   };
   const asChange = (c: { kind: string; type: ObjectChange['type']; object: unknown }): ObjectChange => ({ kind: c.kind, type: c.type, object: c.object as KubeObject });
@@ -64,17 +65,29 @@ async function startReconciler(o: { config: ServerConfig; kc: KubeConnection; ca
   return { running, devxObjects };
 }
 
-export async function connectCluster(config: ServerConfig, logger: Logger): Promise<ClusterConnection> {
-  const loaded = loadKubeConfig({ ...(config.kubeconfig ? { path: config.kubeconfig } : {}), ...(config.context ? { context: config.context } : {}) });
+/** The API server connection of `--kubeconfig`/`--context`, loaded once for self-managed TLS and connectCluster. */
+export function loadClusterKubeConfig(config: ServerConfig): LoadedKubeConfig {
+  return loadKubeConfig({ ...(config.kubeconfig ? { path: config.kubeconfig } : {}), ...(config.context ? { context: config.context } : {}) });
+}
+
+export async function connectCluster(config: ServerConfig, loaded: LoadedKubeConfig, logger: Logger): Promise<ClusterConnection> {
   const log = logger.child({ component: 'k8s' });
   log.info({ source: loaded.source, server: loaded.server, context: loaded.context }, 'connecting to the API server');
   const cache = createObjectCache({ kubeConfig: loaded.kubeConfig, logger: log });
   const workloads = createDevWorkloads({ kubeConfig: loaded.kubeConfig, logger: log });
   await Promise.all([cache.start(), workloads.start()]);
-  const parts = config.reconcile ? await startReconciler({ config, kc: loaded.kubeConfig, cache, workloads, logger }) : undefined;
+  // One view (one parse per DevPolicy version) for admission and the reconciler.
+  const view = cacheView({
+    namespaceLabels: (n) => cache.namespaceLabels(n),
+    devPolicy: (n) => cache.devPolicy(n),
+    devWorkloadCount: (ns, exclude) => workloads.count(ns, exclude),
+    isInDevMode: (kind, ns, name) => workloads.isInDevMode(kind, ns, name),
+  });
+  const parts = config.reconcile ? await startReconciler({ config, kc: loaded.kubeConfig, view, workloads, logger }) : undefined;
   return {
     cache,
     workloads,
+    view,
     ready: () => cache.ready() && workloads.ready(),
     register: async (opts) => {
       await registerWebhooks(loaded.kubeConfig, opts);

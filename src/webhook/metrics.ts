@@ -22,23 +22,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Admissio
     buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [registry],
   });
-  // Label children bound once per (route, result): prom-client hashes a label object on every unbound call.
-  const children = new Map<string, { count: ReturnType<typeof count.labels>; latency: ReturnType<typeof latency.labels> }>();
-  const bound = (route: string, result: string) => {
-    const key = `${route}\u0000${result}`;
-    let c = children.get(key);
-    if (!c) {
-      c = { count: count.labels({ route, result }), latency: latency.labels({ route, result }) };
-      children.set(key, c);
-    }
-    return c;
-  };
   return {
     registry,
     observe(route, result, seconds) {
-      const c = bound(route, result);
-      c.count.inc();
-      c.latency.observe(seconds);
+      count.inc({ route, result });
+      latency.observe({ route, result }, seconds);
     },
   };
 }

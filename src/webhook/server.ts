@@ -5,6 +5,7 @@ import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ClusterView } from '../core/context.ts';
 import { staticView } from '../core/static-view.ts';
+import type { LoadedKubeConfig } from '../k8s/kubeconfig.ts';
 import type { ServerConfig } from '../schemas/server-config.ts';
 import { parseYamlDocuments } from '../schemas/yaml-documents.ts';
 import { servingCertificateNames } from '../tls/bootstrap.ts';
@@ -12,7 +13,6 @@ import { startServingTls } from '../tls/provider.ts';
 import type { ServingTls } from '../tls/serving.ts';
 import { VERSION } from '../version.ts';
 import { buildApp } from './app.ts';
-import { cacheView } from './cluster-view.ts';
 import { createMetrics } from './metrics.ts';
 import type { ClusterConnection } from './cluster.ts';
 
@@ -37,8 +37,14 @@ function registerHostNames(registerUrl: string | undefined): { dnsNames: string[
   return isIP(host) ? { dnsNames: [], ipAddresses: [host] } : { dnsNames: [host], ipAddresses: [] };
 }
 
+/** The API server connection, one for self-managed TLS and the informers; none with --objects. */
+async function clusterKubeConfig(config: ServerConfig): Promise<LoadedKubeConfig | undefined> {
+  // The cluster code is loaded only with a cluster; with --objects devx never talks to an API server.
+  return config.objects ? undefined : (await import('./cluster.ts')).loadClusterKubeConfig(config);
+}
+
 /** Certificate files, or self-managed TLS with its CA in a Secret (cluster) or in memory (--objects). */
-async function servingTls(config: ServerConfig, logger: Logger): Promise<ServingTls> {
+async function servingTls(config: ServerConfig, logger: Logger, kube: LoadedKubeConfig | undefined): Promise<ServingTls> {
   const names = servingCertificateNames({ serviceName: config.serviceName, namespace: config.namespace, ...registerHostNames(config.registerUrl) });
   return startServingTls({
     settings: {
@@ -50,8 +56,7 @@ async function servingTls(config: ServerConfig, logger: Logger): Promise<Serving
       caValidityMs: config.caValidity,
     },
     logger: logger.child({ component: 'tls' }),
-    // The cluster code is loaded only with a cluster; with --objects devx never talks to an API server.
-    cluster: config.objects ? undefined : (await import('./cluster-tls.ts')).clusterTls(config),
+    cluster: kube ? (await import('./cluster-tls.ts')).clusterTls(config, kube.kubeConfig) : undefined,
   });
 }
 
@@ -68,24 +73,19 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean
 
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   const started = Date.now();
-  const tls = await servingTls(config, logger);
+  const kube = await clusterKubeConfig(config);
+  const tls = await servingTls(config, logger, kube);
   let view: ClusterView;
   let ready: () => boolean;
   let cluster: ClusterConnection | undefined;
-  if (config.objects) {
-    view = staticView(loadObjects(config.objects));
-    ready = () => true;
-  } else {
+  if (kube) {
     const { connectCluster } = await import('./cluster.ts');
-    cluster = await connectCluster(config, logger);
-    const { cache, workloads } = cluster;
-    view = cacheView({
-      namespaceLabels: (n) => cache.namespaceLabels(n),
-      devPolicy: (n) => cache.devPolicy(n),
-      devWorkloadCount: (ns, exclude) => workloads.count(ns, exclude),
-      isInDevMode: (kind, ns, name) => workloads.isInDevMode(kind, ns, name),
-    });
+    cluster = await connectCluster(config, kube, logger);
+    view = cluster.view;
     ready = () => cluster?.ready() ?? false;
+  } else {
+    view = staticView(loadObjects(config.objects ?? ''));
+    ready = () => true;
   }
   const metrics = createMetrics();
   const app = buildApp({

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.ts';
-import { applyPolicy, eventually, getJson, installCrd, startDevx, type DevxServer } from './harness/devx.ts';
+import { applyPolicy, decodeSecret, eventually, getJson, installCrd, startDevx, type DevxServer } from './harness/devx.ts';
 import { freePorts } from './harness/ports.ts';
 import { complaints, ensureSyncSecret, fileContent, start, startAgent, startSidecarStandIn, waitFor, type StandIn } from './harness/syncthing.ts';
 
@@ -51,8 +51,7 @@ async function devWorkload(name: string): Promise<{ standIn: StandIn; pod: any }
     (await getJson(cp, ['pods', '-l', `app=${name}`], NS)).items.find((p: any) => p.metadata.annotations?.['dev.x/status'] && !p.metadata.deletionTimestamp),
   );
   const secretName = await ensureSyncSecret(cp, { namespace: NS, kind: 'Deployment', name, uid });
-  const secret = await getJson(cp, ['secret', secretName], NS);
-  const data = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  const data = decodeSecret(await getJson(cp, ['secret', secretName], NS));
   const container = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c: any) => c.name === 'devx-sync');
   assert.ok(container, 'the pod has the devx-sync container');
   const root = path.join(tmp, `pod-${name}`);
@@ -257,8 +256,7 @@ describe('kubectl devx sync with a real sidecar stand-in', () => {
       const pod = await eventually('the injected quick pod', async () => (await getJson(cp, ['pods', '-l', 'app=quick'], NS)).items.find((p: any) => p.metadata.annotations?.['dev.x/status']));
       const uid = (await getJson(cp, ['deploy', 'quick'], NS)).metadata.uid;
       const secretName = await ensureSyncSecret(cp, { namespace: NS, kind: 'Deployment', name: 'quick', uid });
-      const secret = await getJson(cp, ['secret', secretName], NS);
-      const data = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      const data = decodeSecret(await getJson(cp, ['secret', secretName], NS));
       const container = pod.spec.containers.find((c: any) => c.name === 'devx-sync');
       const root = path.join(tmp, 'pod-quick');
       fs.mkdirSync(root);

@@ -15,18 +15,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startControlPlane, type ControlPlane, type KubectlOptions } from './harness/control-plane.ts';
-import { bookinfoReviews, eventually, getJson, REPO } from './harness/devx.ts';
+import { bookinfoReviews, eventually, getJson, startDevx, type DevxServer } from './harness/devx.ts';
 import { CHART_DIR, CI_DIR, helm, pointWebhooksAt, pointWebhooksAtService, serviceAccountKubeconfig } from './harness/helm.ts';
 import { httpsRequest } from './harness/https-client.ts';
-import { startProcess } from './harness/processes.ts';
+import { FAST_RECONCILER_ENV } from './harness/reconciler.ts';
 import { generateCA, issueCertificate } from '../../src/tls/pki.ts';
 
 const NS = 'devx-system';
-const SERVER_ENTRY = path.join(REPO, 'src/cli/devx-webhook.ts');
 const SA = 'devx';
 const SA_USER = `system:serviceaccount:${NS}:${SA}`;
 // Short reconciler timings (the server's flags stay the chart's): Lease, resync.
-const FAST = { DEVX_LEASE_DURATION: '2s', DEVX_LEASE_RENEW_DEADLINE: '1500ms', DEVX_LEASE_RETRY_PERIOD: '250ms', DEVX_RESYNC_PERIOD: '3s', POD_NAME: 'devx-rbac-0' };
+const FAST = { ...FAST_RECONCILER_ENV, POD_NAME: 'devx-rbac-0' };
 
 const auditDir = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-audit-'));
 const AUDIT_LOG = path.join(auditDir, 'audit.log');
@@ -51,37 +50,15 @@ async function apply(obj: unknown, namespace: string): Promise<void> {
   await kubectlOk(['apply', '-f', '-'], { namespace, input: JSON.stringify(obj) });
 }
 
-interface DevxServer {
-  port: number;
-  logs(): Array<Record<string, unknown>>;
-  stop(): Promise<void>;
-}
-
-function logLines(file: string): Array<Record<string, unknown>> {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 /**
  * devx-webhook as the chart's ServiceAccount (its kubeconfig), with the chart's flags (namespace, Service name,
  * self-managed TLS), listening on loopback; the chart's webhook configurations pointed at it. Stopped again if it
  * does not come up.
  */
 async function startAsServiceAccount(name: string, extraArgs: string[] = []): Promise<DevxServer> {
-  const logPath = path.join(cp.dir, `${name}.log`);
-  const args = [SERVER_ENTRY, '--kubeconfig', saKubeconfig, '--namespace', NS, '--service-name', 'devx', '--host', '127.0.0.1', '--port', '0', '--log-level', 'debug', ...extraArgs];
-  const proc = startProcess({ name, bin: process.execPath, args, logPath, env: { ...process.env, ...FAST } });
-  const server: DevxServer = { port: 0, logs: () => logLines(logPath), stop: () => proc.stop(10_000) };
+  const args = ['--namespace', NS, '--service-name', 'devx', ...extraArgs];
+  const server = await startDevx(cp, { name, kubeconfig: saKubeconfig, register: false, args, env: FAST });
   try {
-    const listening = await eventually(`${name} listening`, async () => {
-      if (!proc.running()) throw new Error(`exited:\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
-      return server.logs().find((l) => l.msg === 'devx-webhook listening');
-    }, 30_000);
-    server.port = Number(listening.port);
     await pointWebhooksAt(cp, `https://127.0.0.1:${server.port}`);
     return server;
   } catch (err) {

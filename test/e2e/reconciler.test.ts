@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.ts';
-import { applyPolicy, DEMO_POLICY_SPEC, eventually, getJson, installCrd, startDevx, type DevxServer } from './harness/devx.ts';
-import { decodeSecret, FAST_RECONCILER_ENV, isInjected, kube, startSyncthingOnConfig, syncthingComplaints, syncthingDeviceId, type Kube } from './harness/reconciler.ts';
+import { applyPolicy, decodeSecret, DEMO_POLICY_SPEC, eventually, getJson, installCrd, startDevx, type DevxServer } from './harness/devx.ts';
+import { FAST_RECONCILER_ENV, isInjected, kube, type Kube } from './harness/reconciler.ts';
+import { complaints, startSyncthingWithConfig, syncthingDeviceId } from './harness/syncthing.ts';
 import { deviceIdFromCertPem } from '../../src/sync/device-id.ts';
 import { readSyncSecretData } from '../../src/sync/secret.ts';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.ts';
@@ -60,14 +61,14 @@ describe('reconciler on the real API server', () => {
     assert.equal(await syncthingDeviceId(data['sidecar-cert.pem']!, data['sidecar-key.pem']!), deviceIdFromCertPem(data['sidecar-cert.pem']!));
     assert.equal(await syncthingDeviceId(data['agent-cert.pem']!, data['agent-key.pem']!), deviceIdFromCertPem(data['agent-cert.pem']!));
     // And it starts on the generated config (only the pod's paths and ports swapped for loopback ones), quietly.
-    const st = await startSyncthingOnConfig({ configXml: data['config.xml']!, certPem: data['sidecar-cert.pem']!, keyPem: data['sidecar-key.pem']!, apiKey: data['api-key']! });
+    const st = await startSyncthingWithConfig({ configXml: data['config.xml']!, certPem: data['sidecar-cert.pem']!, keyPem: data['sidecar-key.pem']!, apiKey: data['api-key']! });
     try {
       assert.equal(st.myID, read.ok ? read.secret.sidecar.deviceId : '');
       await new Promise((r) => setTimeout(r, 1500)); // let it finish starting up, where complaints would show
     } finally {
       await st.stop();
     }
-    assert.deepEqual(syncthingComplaints(st.log()), [], st.log());
+    assert.deepEqual(complaints(st.log()), [], st.log());
     // The dev pod mounts exactly this Secret.
     const pod = await eventually('an injected web pod', async () => (await podsOf('app=web')).find(injected));
     assert.equal(pod.spec.volumes.find((v: any) => v.name === 'devx-sync-secret').secret.secretName, 'devx-sync-deployment-web');

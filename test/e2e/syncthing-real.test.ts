@@ -6,112 +6,36 @@
 // both that and, when built (`bash test/tools/build-real-parts.sh syncthing`), the sidecar image's version (1.27).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { renderAgentConfig, renderIgnore, renderSidecarConfig } from '../../src/sync/config.ts';
 import { generateSyncIdentity } from '../../src/sync/identity.ts';
 import { buildSyncSecretData, defaultFolderLabel, readSyncSecretData, type SyncSecret } from '../../src/sync/secret.ts';
 import { sidecarCommand, sidecarSyncthingHome, syncthingServeArgs } from '../../src/sync/sidecar-command.ts';
+import { freePorts } from './harness/ports.ts';
+import {
+  complaints,
+  fileContent,
+  LOCAL,
+  mountSecret,
+  portRefuses,
+  rest,
+  SIDECAR_IMAGE_VERSION,
+  SIDECAR_USER,
+  sidecarVersion,
+  start,
+  syncthingDeviceId,
+  waitFor,
+  which,
+  type Binary,
+} from './harness/syncthing.ts';
 
 const run = promisify(execFile);
 const SYNC_TIMEOUT_MS = 30_000;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Which syncthing binaries to run
-
-function versionsEnv(): Record<string, string> {
-  const text = readFileSync(new URL('../tools/versions.env', import.meta.url), 'utf8');
-  return Object.fromEntries(text.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split('=', 2) as [string, string]));
-}
-
-interface Binary {
-  label: string;
-  path: string;
-}
-
-const LOCAL: Binary = { label: 'local syncthing', path: process.env.DEVX_SYNCTHING ?? 'syncthing' };
-const sidecarVersion = versionsEnv().SYNCTHING_SIDECAR_VERSION ?? '';
-const sidecarBuilt = join(process.env.DEVX_CACHE ?? join(homedir(), '.cache/devx'), `syncthing-v${sidecarVersion}`, 'syncthing');
-const SIDECAR_IMAGE_VERSION: Binary | undefined = existsSync(sidecarBuilt) ? { label: `syncthing ${sidecarVersion} (sidecar image version)`, path: sidecarBuilt } : undefined;
-
-/** In the pod the sidecar runs as non-root (Pod Security restricted); when the tests run as root, so does its stand-in. */
-const SIDECAR_USER: { uid?: number; gid?: number } = process.getuid?.() === 0 ? { uid: 65532, gid: 65532 } : {};
-
-// ---------------------------------------------------------------------------------------------------------------
-// Small process and polling helpers
-
-/** Absolute path of a command (as given if it already contains a slash). */
-async function which(command: string): Promise<string> {
-  if (command.includes('/')) return command;
-  const { stdout } = await run('sh', ['-c', 'command -v "$1"', 'which', command]);
-  return stdout.trim();
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-interface Proc {
-  child: ChildProcess;
-  log: () => string;
-  stop: () => Promise<number | null>;
-}
-
-function start(opts: { command: string; args: string[]; env: NodeJS.ProcessEnv; uid?: number; gid?: number }): Proc {
-  const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid };
-  const child = spawn(opts.command, opts.args, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
-  let output = '';
-  child.stdout?.on('data', (b: Buffer) => (output += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (output += b.toString()));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
-  };
-  return { child, log: () => output, stop };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function fileContent(path: string): Promise<string | undefined> {
-  return readFile(path, 'utf8').catch(() => undefined);
-}
-
-/**
- * Log lines in which syncthing complains. Allowed: the warning about running as root, which only shows because the
- * test machine runs tests as root (the sidecar runs as non-root in the pod).
- */
-function complaints(log: string): string[] {
-  return log
-    .split('\n')
-    .filter((l) => /WARNING|ERROR|FATAL|fail|invalid|deprecat|refus|panic|unsupported/i.test(l))
-    .filter((l) => !/should not run as a privileged or system user/.test(l));
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // (a) device IDs
@@ -119,20 +43,13 @@ function complaints(log: string): string[] {
 test('device IDs of fresh identities are exactly what real syncthing prints for them', async (t) => {
   assert.ok(SIDECAR_IMAGE_VERSION, `syncthing ${sidecarVersion} is not built: run npm run real-parts`);
   const binaries = [LOCAL, SIDECAR_IMAGE_VERSION];
-  const dir = await mkdtemp(join(tmpdir(), 'devx-st-id-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const timings: number[] = [];
   for (let i = 0; i < 5; i++) {
     const started = performance.now();
     const identity = generateSyncIdentity({ now: new Date() });
     timings.push(performance.now() - started);
-    const home = join(dir, `home-${i}`);
-    await mkdir(home);
-    await writeFile(join(home, 'cert.pem'), identity.certPem);
-    await writeFile(join(home, 'key.pem'), identity.keyPem, { mode: 0o600 });
     for (const bin of binaries) {
-      const { stdout } = await run(bin.path, ['serve', '--device-id', `--home=${home}`], { env: { PATH: process.env.PATH, HOME: home } });
-      assert.equal(stdout.trim(), identity.deviceId, `${bin.label}, identity ${i}`);
+      assert.equal(await syncthingDeviceId(identity.certPem, identity.keyPem, bin.path), identity.deviceId, `${bin.label}, identity ${i}`);
     }
   }
   t.diagnostic(`checked against: ${binaries.map((b) => b.label).join(', ')}`);
@@ -171,30 +88,6 @@ async function makeLayout(t: TestContext): Promise<Layout> {
   return l;
 }
 
-/** Writes `data` the way the kubelet mounts a Secret: files in a timestamped dir, reached through `..data` symlinks. */
-async function mountSecret(secretDir: string, data: Record<string, string>): Promise<void> {
-  const payload = join(secretDir, '..2026_01_01_00_00_00.000000001');
-  await mkdir(payload);
-  for (const [key, value] of Object.entries(data)) {
-    await writeFile(join(payload, key), value);
-    await chmod(join(payload, key), 0o444);
-    await symlink(join('..data', key), join(secretDir, key));
-  }
-  await symlink('..2026_01_01_00_00_00.000000001', join(secretDir, '..data'));
-  await chmod(payload, 0o555);
-}
-
-async function rest(port: number, path: string, apiKey?: string): Promise<Response> {
-  return fetch(`http://127.0.0.1:${port}${path}`, { headers: apiKey === undefined ? {} : { 'X-API-Key': apiKey } });
-}
-
-async function portRefuses(port: number): Promise<boolean> {
-  return fetch(`http://127.0.0.1:${port}/`).then(
-    () => false,
-    () => true,
-  );
-}
-
 async function syncScenario(t: TestContext, sidecarBin: Binary): Promise<void> {
   const l = await makeLayout(t);
   const workload = { workloadKind: 'Deployment', workloadName: 'reviews', namespace: 'bookinfo' };
@@ -205,7 +98,7 @@ async function syncScenario(t: TestContext, sidecarBin: Binary): Promise<void> {
 
   // The stand-in's config is the Secret's config with only the folder path and the two addresses substituted:
   // rendering with the defaults must give back the Secret's config.xml byte for byte.
-  const [syncPort, guiPort, decoyGuiPort, agentGuiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [syncPort, guiPort, decoyGuiPort, agentGuiPort] = (await freePorts(4)) as [number, number, number, number];
   const common = { sidecarDeviceId: s.sidecar.deviceId, agentDeviceId: s.agent.deviceId, apiKey: s.apiKey, folderLabel: defaultFolderLabel(workload) };
   assert.equal(renderSidecarConfig(common), data['config.xml']);
   const standInConfig = renderSidecarConfig({ ...common, folderPath: l.workdir, listenAddress: `tcp://127.0.0.1:${syncPort}`, guiAddress: `127.0.0.1:${guiPort}` });

@@ -114,6 +114,28 @@ async function dryRunThroughApiServer(): Promise<string | undefined> {
   return hasSidecar(JSON.parse(r.body)) ? undefined : 'dry-run create: admitted without injection';
 }
 
+/** dryRunThroughApiServer() one after another until stop(): the failures, and how many reviews there were. */
+function dryRunLoad(): { failures: string[]; reviews: () => number; stop: () => Promise<void> } {
+  const failures: string[] = [];
+  let reviews = 0;
+  let loading = true;
+  const load = (async () => {
+    while (loading) {
+      const err = await dryRunThroughApiServer();
+      reviews += 1;
+      if (err) failures.push(err);
+    }
+  })();
+  return {
+    failures,
+    reviews: () => reviews,
+    stop: async () => {
+      loading = false;
+      await load;
+    },
+  };
+}
+
 /** A real labelled pod, created (admitted through devx) and deleted again. */
 async function createAndDelete(i: number): Promise<string | undefined> {
   const name = `real-${i}-${randomUUID().slice(0, 6)}`;
@@ -205,16 +227,7 @@ describe('devx-webhook TLS on the real API server', () => {
   test('the CA Secret deleted: a new CA, the caBundle holds old and new, both processes switch, no review fails', async () => {
     const old = await caSecret();
     assert.ok(old);
-    const failures: string[] = [];
-    let reviews = 0;
-    let loading = true;
-    const load = (async () => {
-      while (loading) {
-        const err = await dryRunThroughApiServer();
-        reviews += 1;
-        if (err) failures.push(err);
-      }
-    })();
+    const load = dryRunLoad();
     try {
       const del = await cp.request('DELETE', `/api/v1/namespaces/${NS}/secrets/devx-webhook-ca`);
       assert.equal(del.status, 200);
@@ -233,12 +246,11 @@ describe('devx-webhook TLS on the real API server', () => {
       const reasons = [...first.logs(), ...second.logs()].filter((l) => l.msg === 'CA generated').map((l) => l.reason);
       assert.deepEqual(reasons.slice(1), ['the CA Secret does not exist']);
     } finally {
-      loading = false;
-      await load;
+      await load.stop();
     }
-    console.log(`# Secret deleted: ${reviews} reviews through the API server during the CA change, ${failures.length} failed`);
-    assert.deepEqual(failures, []);
-    assert.ok(reviews > 10, `${reviews} reviews`);
+    console.log(`# Secret deleted: ${load.reviews()} reviews through the API server during the CA change, ${load.failures.length} failed`);
+    assert.deepEqual(load.failures, []);
+    assert.ok(load.reviews() > 10, `${load.reviews()} reviews`);
     await Promise.all([stop(first), stop(second)]);
   });
 
@@ -337,16 +349,7 @@ describe('devx-webhook TLS on the real API server', () => {
     assert.equal(before.fingerprint256, fp(fs.readFileSync(file('tls.crt'), 'utf8')));
     assert.equal(await dryRunThroughApiServer(), undefined);
 
-    const failures: string[] = [];
-    let reviews = 0;
-    let loading = true;
-    const load = (async () => {
-      while (loading) {
-        const err = await dryRunThroughApiServer();
-        reviews += 1;
-        if (err) failures.push(err);
-      }
-    })();
+    const load = dryRunLoad();
     try {
       // A renewal as cert-manager does it: same CA, new key and certificate, written next to the old and renamed over.
       const now = new Date(Date.now() - 60_000);
@@ -358,15 +361,14 @@ describe('devx-webhook TLS on the real API server', () => {
       await eventually('the renewed certificate served', async () => (await servedCertificate(d.port)).fingerprint256 === fp(renewed.certPem), 15_000);
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
-      loading = false;
-      await load;
+      await load.stop();
     }
     assert.ok(d.process.running(), 'no restart');
     assert.equal(d.logs().filter((l) => l.msg === 'devx-webhook listening').length, 1, 'started once');
     assert.ok(d.logs().some((l) => l.msg === 'serving certificate reloaded from files'));
     assert.equal(await dryRunThroughApiServer(), undefined, 'the API server trusts the renewed certificate');
-    console.log(`# files: ${reviews} reviews through the API server while the files were replaced, ${failures.length} failed`);
-    assert.deepEqual(failures, []);
+    console.log(`# files: ${load.reviews()} reviews through the API server while the files were replaced, ${load.failures.length} failed`);
+    assert.deepEqual(load.failures, []);
     await stop(d);
   });
 

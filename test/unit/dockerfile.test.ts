@@ -6,14 +6,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import https from 'node:https';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { VERSION } from '../../src/version.ts';
-import { startProcess } from '../e2e/harness/processes.ts';
+import { readLogLines } from '../e2e/harness/devx.ts';
+import { httpsRequest } from '../e2e/harness/https-client.ts';
+import { startProcess, waitFor, type ManagedProcess } from '../e2e/harness/processes.ts';
 
 const run = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -214,8 +215,8 @@ describe('Dockerfile, reproduced on disk', () => {
     const logPath = path.join(root, 'server.log');
     const server = startProcess({ name: 'image-entry', bin: process.execPath, args: [...args, '--objects', path.join(root, 'objects.yaml'), '--host', '127.0.0.1', '--port', '0'], logPath });
     try {
-      const port = await listeningPort(logPath, () => server.running());
-      assert.equal(await httpsStatus(`https://127.0.0.1:${port}/healthz`), 200);
+      const port = await listeningPort(server);
+      assert.equal((await httpsRequest({ url: `https://127.0.0.1:${port}/healthz` })).status, 200);
     } finally {
       await server.stop(10_000);
     }
@@ -258,22 +259,8 @@ function linkOrCopy(src: string, dest: string): void {
   }
 }
 
-async function listeningPort(logPath: string, running: () => boolean): Promise<number> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const text = fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : '';
-    const line = text.split('\n').find((l) => l.includes('"devx-webhook listening"'));
-    if (line) return Number((JSON.parse(line) as { port: number }).port);
-    if (!running() || Date.now() > deadline) throw new Error(`the server did not start:\n${text.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function httpsStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    https.get(url, { rejectUnauthorized: false, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', reject);
-  });
+async function listeningPort(server: ManagedProcess): Promise<number> {
+  const listening = (): Record<string, unknown> | undefined => readLogLines(server.logPath).find((l) => l.msg === 'devx-webhook listening');
+  await waitFor({ what: 'devx-webhook listening', probe: async () => listening() !== undefined, timeoutMs: 20_000, watch: [server] });
+  return Number(listening()?.port);
 }

@@ -4,18 +4,18 @@
 // The flags follow controller-runtime's envtest, with what envtest leaves out for speed put back in: the
 // ServiceAccount admission plugin and a controller-manager (Deployments get ReplicaSets and Pods, namespaces get
 // their `default` ServiceAccount and are really deleted, owners are garbage-collected).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { isAlive } from '../../../src/agent/pidfile.ts';
 import { generateCA, generateRsaKeyPem, issueCertificate } from '../../../src/tls/pki.ts';
 import type { KeyPairPem } from '../../../src/tls/pki.ts';
 import { httpsRequest } from './https-client.ts';
 import type { HttpsResult, TlsClientIdentity } from './https-client.ts';
 import { freePorts, LOOPBACK } from './ports.ts';
-import { registerDir, startProcess, unregisterDir, waitFor } from './processes.ts';
-import type { ManagedProcess } from './processes.ts';
+import { registerDir, runToEnd, startProcess, unregisterDir, waitFor } from './processes.ts';
+import type { ManagedProcess, RunResult } from './processes.ts';
 import { requireRealParts } from './real-parts.ts';
 import type { RealParts } from './real-parts.ts';
 
@@ -40,11 +40,7 @@ export interface KubectlOptions {
   timeoutMs?: number;
 }
 
-export interface KubectlResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type KubectlResult = RunResult;
 
 /** Milliseconds from the start of startControlPlane() until each part was done / healthy. */
 export interface StartTimings {
@@ -232,26 +228,7 @@ function runKubectl(kubeconfigPath: string, args: string[], opts: KubectlOptions
   for (const g of opts.asGroups ?? []) full.push(`--as-group=${g}`);
   if (opts.namespace !== undefined) full.push(`--namespace=${opts.namespace}`);
   full.push(...args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.DEVX_KUBECTL ?? 'kubectl', full, {
-      env: { ...process.env, KUBECONFIG: kubeconfigPath },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: opts.timeoutMs ?? 60_000,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code, signal) =>
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
-    child.stdin.end(opts.input ?? '');
-  });
+  return runToEnd(process.env.DEVX_KUBECTL ?? 'kubectl', full, { env: { ...process.env, KUBECONFIG: kubeconfigPath }, input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
 }
 
 async function etcdHealthy(url: string): Promise<boolean> {
@@ -394,20 +371,6 @@ class Cluster implements ControlPlane {
 
 const DIR_PREFIX = 'devx-cp-';
 const OWNER_FILE = 'owner.pid';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    // A killed process whose parent has not reaped it yet still answers kill(0): a zombie ('Z') is dead.
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
 
 /**
  * Removes directories of control planes whose test process was SIGKILLed (the one way no handler runs; the

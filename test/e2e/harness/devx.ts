@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { ControlPlane } from './control-plane.ts';
-import { startProcess, type ManagedProcess } from './processes.ts';
+import { startProcess, waitFor, type ManagedProcess } from './processes.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '../../..');
 export const CRD_FILE = path.join(REPO, 'deploy/crds/devpolicies.dev.x.yaml');
@@ -28,7 +28,8 @@ export async function installCrd(cp: ControlPlane): Promise<void> {
   if (established.code !== 0) throw new Error(`CRD not established: ${established.stderr}`);
 }
 
-function readLogLines(file: string): Array<Record<string, unknown>> {
+/** The JSON lines of a log file so far (a line not yet complete reads as `{}`). */
+export function readLogLines(file: string): Array<Record<string, unknown>> {
   if (!fs.existsSync(file)) return [];
   return fs
     .readFileSync(file, 'utf8')
@@ -44,6 +45,8 @@ function readLogLines(file: string): Array<Record<string, unknown>> {
 }
 
 export interface StartDevxOptions {
+  /** The kubeconfig devx-webhook uses (default the control plane's admin one). */
+  kubeconfig?: string;
   /** Extra flags for devx-webhook. */
   args?: string[];
   /** Default: register the webhook configurations (a second replica may skip it). */
@@ -58,19 +61,16 @@ export interface StartDevxOptions {
 export async function startDevx(cp: ControlPlane, opts: StartDevxOptions = {}): Promise<DevxServer> {
   const name = opts.name ?? 'devx-webhook';
   const logPath = path.join(cp.dir, `${name}-${Date.now()}.log`);
-  const args = [SERVER_ENTRY, '--kubeconfig', cp.kubeconfigPath, '--host', '127.0.0.1', '--port', '0', '--log-level', 'debug'];
+  const args = [SERVER_ENTRY, '--kubeconfig', opts.kubeconfig ?? cp.kubeconfigPath, '--host', '127.0.0.1', '--port', '0', '--log-level', 'debug'];
   if (opts.register ?? true) args.push('--register-url', 'https://127.0.0.1:0');
   const proc = startProcess({ name, bin: process.execPath, args: [...args, ...(opts.args ?? [])], logPath, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   const logs = (): Array<Record<string, unknown>> => readLogLines(logPath);
   const wanted = (opts.register ?? true) ? 'webhook configurations registered' : 'devx-webhook listening';
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  while (!logs().some((l) => l.msg === wanted)) {
-    if (!proc.running()) throw new Error(`devx-webhook exited early:\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
-    if (Date.now() > deadline) {
-      await proc.stop(2000);
-      throw new Error(`devx-webhook did not get ready:\n${fs.readFileSync(logPath, 'utf8').slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitFor({ what: `${name}: ${wanted}`, probe: async () => logs().some((l) => l.msg === wanted), timeoutMs: opts.timeoutMs ?? 30_000, watch: [proc] });
+  } catch (err) {
+    await proc.stop(2000);
+    throw err;
   }
   const listening = logs().find((l) => l.msg === 'devx-webhook listening');
   return {
@@ -114,6 +114,11 @@ export async function getJson(cp: ControlPlane, args: string[], namespace?: stri
   const r = await cp.kubectl(['get', ...args, '-o', 'json'], namespace ? { namespace } : {});
   if (r.code !== 0) throw new Error(`kubectl get ${args.join(' ')}: ${r.stderr}`);
   return JSON.parse(r.stdout);
+}
+
+/** A Secret's data, base64-decoded. */
+export function decodeSecret(secret: any): Record<string, string> {
+  return Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 }
 
 export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {

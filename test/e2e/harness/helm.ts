@@ -2,7 +2,6 @@
 // around it: rendering to objects, a kubeconfig that authenticates as the chart's ServiceAccount (a token from the
 // TokenRequest API, like the pod would get), and pointing the chart's webhook configurations at a devx running on
 // loopback (the API server here has no route to a Service: no kubelet, no pod network).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,16 +9,13 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { CHART_DIR } from '../../tools/chart-sources.ts';
 import { helmEnv, kubeVersionFlag } from '../../tools/render-deploy.ts';
 import type { ControlPlane } from './control-plane.ts';
+import { runToEnd, type RunResult } from './processes.ts';
 import { requireRealParts } from './real-parts.ts';
 
 export { CHART_DIR };
 export const CI_DIR = path.join(CHART_DIR, 'ci');
 
-export interface HelmResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type HelmResult = RunResult;
 
 export interface HelmOptions {
   /** Cluster to talk to (install, uninstall); rendering and linting need none. */
@@ -34,17 +30,7 @@ process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
 export function helm(args: string[], opts: HelmOptions = {}): Promise<HelmResult> {
   const bin = requireRealParts(['helm']).helm;
   const env = { ...helmEnv(scratch), ...(opts.kubeconfig ? { KUBECONFIG: opts.kubeconfig } : {}) };
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 120_000 });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code, signal) =>
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
-    );
-  });
+  return runToEnd(bin, args, { env, timeoutMs: opts.timeoutMs ?? 120_000 });
 }
 
 /** The scenario values files under charts/devx/ci, by file name. */
@@ -84,10 +70,23 @@ export function parseObjects(text: string): K8sObject[] {
     .filter((o): o is K8sObject => o !== null);
 }
 
-/** `helm template` to text and objects; throws with helm's message when rendering fails. */
+const renders = new Map<string, Promise<HelmResult>>();
+
+/**
+ * `helm template` to text and objects; throws with helm's message when rendering fails. Each set of arguments is
+ * rendered once per test process (the chart and its values files do not change while tests run); the objects are
+ * parsed afresh for every caller, so a test may change them.
+ */
 export async function renderChart(opts: RenderOptions = {}): Promise<{ text: string; objects: K8sObject[] }> {
-  const r = await helm(templateArgs(opts));
-  if (r.code !== 0) throw new Error(`helm ${templateArgs(opts).join(' ')} failed:\n${r.stderr}`);
+  const args = templateArgs(opts);
+  const key = args.join('\0');
+  let rendered = renders.get(key);
+  if (!rendered) {
+    rendered = helm(args);
+    renders.set(key, rendered);
+  }
+  const r = await rendered;
+  if (r.code !== 0) throw new Error(`helm ${args.join(' ')} failed:\n${r.stderr}`);
   return { text: r.stdout, objects: parseObjects(r.stdout) };
 }
 

@@ -104,6 +104,31 @@ export function startProcess(opts: StartProcessOptions): ManagedProcess {
   return proc;
 }
 
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `bin` to completion with `input` (default none) on its standard input and returns what it printed; killed after
+ * `timeoutMs`, and a process ended by a signal reports code 128.
+ */
+export function runToEnd(bin: string, args: string[], opts: { env: NodeJS.ProcessEnv; input?: string; timeoutMs: number }): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+    );
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
 /** The last `lines` lines of a log file (empty string if it does not exist). */
 export function logTail(logPath: string, lines = 40): string {
   let text: string;

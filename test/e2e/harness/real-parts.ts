@@ -11,6 +11,10 @@ export interface RealParts {
   kubeApiserver: string;
   kubeControllerManager: string;
   helm: string;
+  /** The sidecar image's syncthing version (SYNCTHING_SIDECAR_VERSION). */
+  syncthingSidecar: string;
+  /** The benchmark's load generator. */
+  vegeta: string;
   versions: Record<string, string>;
 }
 
@@ -46,6 +50,8 @@ export function realPartPaths(): RealParts {
     kubeApiserver: path.join(k8s, 'kube-apiserver'),
     kubeControllerManager: path.join(k8s, 'kube-controller-manager'),
     helm: path.join(cache, `helm-v${need(versions, 'HELM_VERSION')}`, 'helm'),
+    syncthingSidecar: path.join(cache, `syncthing-v${need(versions, 'SYNCTHING_SIDECAR_VERSION')}`, 'syncthing'),
+    vegeta: path.join(cache, `vegeta-v${need(versions, 'VEGETA_VERSION')}`, 'vegeta'),
     versions,
   };
 }

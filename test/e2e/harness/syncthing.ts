@@ -2,9 +2,9 @@
 // would start the container devx injected — the container's command, args and env as the API server stored them,
 // its volumes as host directories, the sync Secret mounted like the kubelet mounts a Secret (files behind `..data`
 // symlinks) — with only what a shared network namespace forces changed: the sync and GUI ports of config.xml move
-// to free loopback ports. Plus the small helpers of test/e2e/syncthing-real.test.ts, with the same names and
-// signatures (which, freePort, start, waitFor, fileContent, rest, portRefuses, complaints, mountSecret, the binaries),
-// so tests can share them. Everything started here is stopped by `stop()`, and killed if the test process exits first.
+// to free loopback ports. Plus the small helpers the syncthing tests share (which, start, waitFor, fileContent, rest,
+// portRefuses, complaints, mountSecret, syncthingDeviceId, startSyncthingWithConfig, the binaries). Everything
+// started here is stopped by `stop()`, and killed if the test process exits first.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -12,12 +12,12 @@ import { chmod, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/pr
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, freePorts, LOOPBACK } from './ports.ts';
-import { readVersions } from './real-parts.ts';
+import { freePorts, LOOPBACK } from './ports.ts';
+import { realPartPaths } from './real-parts.ts';
 import type { ControlPlane } from './control-plane.ts';
+import { SIDECAR_WORKDIR } from '../../../src/sync/constants.ts';
 import { buildSyncSecretData, syncSecretName } from '../../../src/sync/secret.ts';
-
-export { freePort };
+import { syncthingServeArgs } from '../../../src/sync/sidecar-command.ts';
 
 const run = promisify(execFile);
 
@@ -29,20 +29,13 @@ export interface Binary {
 /** The local syncthing (DEVX_SYNCTHING, else `syncthing` on PATH: Debian's 1.19 on the test machines). */
 export const LOCAL: Binary = { label: 'local syncthing', path: process.env.DEVX_SYNCTHING ?? 'syncthing' };
 
-export function versionsEnv(): Record<string, string> {
-  return readVersions();
-}
-
-const sidecarVersion = versionsEnv().SYNCTHING_SIDECAR_VERSION ?? '';
-const sidecarBuilt = path.join(process.env.DEVX_CACHE ?? path.join(os.homedir(), '.cache/devx'), `syncthing-v${sidecarVersion}`, 'syncthing');
+const { versions, syncthingSidecar } = realPartPaths();
+export const sidecarVersion = versions.SYNCTHING_SIDECAR_VERSION ?? '';
 /** The sidecar image's syncthing version built from Go modules (`npm run real-parts`), when it is built. */
-export const SIDECAR_IMAGE_VERSION: Binary | undefined = fs.existsSync(sidecarBuilt) ? { label: `syncthing ${sidecarVersion} (sidecar image version)`, path: sidecarBuilt } : undefined;
+export const SIDECAR_IMAGE_VERSION: Binary | undefined = fs.existsSync(syncthingSidecar) ? { label: `syncthing ${sidecarVersion} (sidecar image version)`, path: syncthingSidecar } : undefined;
 
 /** In the pod the sidecar runs as non-root (Pod Security restricted); when the tests run as root, so does its stand-in. */
 export const SIDECAR_USER: { uid?: number; gid?: number } = process.getuid?.() === 0 ? { uid: 65532, gid: 65532 } : {};
-
-/** The local syncthing the tests use for the agent end (and, by default, the stand-in). */
-export const LOCAL_SYNCTHING = LOCAL.path;
 
 /** Absolute path of a command (as given if it already contains a slash). */
 export async function which(command: string): Promise<string> {
@@ -147,7 +140,7 @@ export interface StandInOptions {
   volumes: VolumeSpec[];
   /** Data of the Secrets the pod mounts, by Secret name, base64-decoded. */
   secrets: Record<string, Record<string, string>>;
-  /** The syncthing binary the "image" carries; default LOCAL_SYNCTHING. */
+  /** The syncthing binary the "image" carries; default LOCAL.path. */
   binary?: string;
   /** Sync port of config.xml, moved to this loopback port (the pod's own network namespace is not there). */
   syncPort?: number;
@@ -197,7 +190,7 @@ export async function startSidecarStandIn(opts: StandInOptions): Promise<StandIn
   const binDir = path.join(root, 'image-bin');
   await mkdir(binDir, { recursive: true });
   // A copy, not a symlink: the sidecar's non-root user may not be able to reach the original (e.g. under /root).
-  await copyFile(await which(opts.binary ?? LOCAL_SYNCTHING), path.join(binDir, 'syncthing'));
+  await copyFile(await which(opts.binary ?? LOCAL.path), path.join(binDir, 'syncthing'));
   await chmod(path.join(binDir, 'syncthing'), 0o755);
   const [freeSync, freeGui, decoyGuiPort] = await freePorts(3);
   const syncPort = opts.syncPort ?? freeSync!;
@@ -298,9 +291,6 @@ export async function portRefuses(port: number): Promise<boolean> {
 // One syncthing on a generated config (the reconciler's tests): device IDs as syncthing prints them, and a start on
 // the sidecar's config.xml with only the pod's paths and ports swapped for loopback ones.
 
-/** Alias of complaints(), under the name the reconciler's tests use. */
-export const syncthingComplaints = complaints;
-
 /** The device ID real syncthing prints for a certificate and key (`syncthing serve --device-id`). */
 export async function syncthingDeviceId(certPem: string, keyPem: string, binary: string = LOCAL.path): Promise<string> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-st-id-'));
@@ -327,49 +317,49 @@ export interface ConfiguredSyncthing {
 }
 
 /**
- * Starts syncthing on `configXml` (a sidecar config from the sync Secret): the folder path and the sync/GUI addresses
- * of the pod are swapped for a temporary directory and free loopback ports, nothing else. Waits for its REST API.
+ * Starts syncthing on `configXml` (a sidecar config from the sync Secret) exactly as generated, except the three
+ * things a pod provides and a test machine must not share: the folder path (a temporary directory), the sync listen
+ * address and the GUI address (free loopback ports instead of 0.0.0.0:22000 and 127.0.0.1:8384). Each must occur in
+ * the config exactly once. Waits for its REST API.
  */
 export async function startSyncthingWithConfig(opts: { configXml: string; certPem: string; keyPem: string; apiKey: string; binary?: string }): Promise<ConfiguredSyncthing> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-st-cfg-'));
   const home = path.join(root, 'home');
   const workdir = path.join(root, 'workdir');
-  await mkdir(home, { mode: 0o700 });
-  await mkdir(workdir);
-  const [syncPort, guiPort] = (await freePorts(2)) as [number, number];
-  const folderPath = /<folder [^>]*\bpath="([^"]*)"/.exec(opts.configXml)?.[1] ?? '';
-  const config = relocateConfig(opts.configXml, [
-    [`path="${folderPath}"`, `path="${workdir}"`],
-    ['<listenAddress>tcp://0.0.0.0:22000</listenAddress>', `<listenAddress>tcp://${LOOPBACK}:${syncPort}</listenAddress>`],
-    ['<address>127.0.0.1:8384</address>', `<address>${LOOPBACK}:${guiPort}</address>`],
-  ]);
-  await writeFile(path.join(home, 'config.xml'), config, { mode: 0o600 });
-  await writeFile(path.join(home, 'cert.pem'), opts.certPem);
-  await writeFile(path.join(home, 'key.pem'), opts.keyPem, { mode: 0o600 });
-  const proc = start({
-    command: opts.binary ?? LOCAL.path,
-    args: ['serve', `--home=${home}`, '--no-browser', '--no-restart', '--no-default-folder', '--no-upgrade'],
-    env: { PATH: process.env.PATH, HOME: root },
-  });
+  let proc: Proc | undefined;
   const stop = async (): Promise<number | null> => {
-    const code = await proc.stop();
+    const code = (await proc?.stop()) ?? null;
     fs.rmSync(root, { recursive: true, force: true });
     return code;
   };
   try {
+    await mkdir(home, { mode: 0o700 });
+    await mkdir(workdir);
+    const [syncPort, guiPort] = (await freePorts(2)) as [number, number];
+    const config = relocateConfig(opts.configXml, [
+      [`path="${SIDECAR_WORKDIR}"`, `path="${workdir}"`],
+      ['<listenAddress>tcp://0.0.0.0:22000</listenAddress>', `<listenAddress>tcp://${LOOPBACK}:${syncPort}</listenAddress>`],
+      ['<address>127.0.0.1:8384</address>', `<address>${LOOPBACK}:${guiPort}</address>`],
+    ]);
+    await writeFile(path.join(home, 'config.xml'), config, { mode: 0o600 });
+    await writeFile(path.join(home, 'cert.pem'), opts.certPem);
+    await writeFile(path.join(home, 'key.pem'), opts.keyPem, { mode: 0o600 });
+    const started = start({ command: opts.binary ?? LOCAL.path, args: syncthingServeArgs(home), env: { PATH: process.env.PATH, HOME: home, STGUIADDRESS: '' } });
+    proc = started;
     const status = await waitFor(
       'syncthing REST /rest/system/status',
       async () => {
-        if (proc.child.exitCode !== null) throw new Error('exited');
+        if (started.child.exitCode !== null) return null; // exited: stop waiting
         const res = await rest(guiPort, '/rest/system/status', opts.apiKey);
         return res.ok ? ((await res.json()) as { myID: string }) : undefined;
       },
       30_000,
     );
-    return { myID: status.myID, guiPort, syncPort, workdir, log: proc.log, stop };
+    if (status === null) throw new Error(`syncthing exited with ${started.child.exitCode}`);
+    return { myID: status.myID, guiPort, syncPort, workdir, log: started.log, stop };
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}\n--- syncthing log ---\n${proc.log()}`);
+    throw new Error(`${(err as Error).message}\n--- syncthing log ---\n${proc?.log() ?? ''}`);
   }
 }
 
