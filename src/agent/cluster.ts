@@ -3,11 +3,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LABEL_ENABLED, isDevEnabled } from '../core/names.ts';
 import { KubeApiError, kubeGet, mayI, type KubeConfig } from '../k8s/agent-api.ts';
-import { pickDevPod, waitingFor, type DevPod } from './dev-pod.ts';
+import { describeDevPod, devPodCandidates, pickDevPod, waitingFor, type DevPod } from './dev-pod.ts';
 import { AgentError, EXIT } from './exit-codes.ts';
 import { forbiddenMessage, type Permission } from './rbac.ts';
 import type { Reporter } from './reporter.ts';
-import { AccessReviewSchema, listSchema, PodSchema, SecretSchema, WorkloadSchema, type Pod, type Workload } from './schemas.ts';
+import { AccessReviewSchema, listSchema, OwnerObjectSchema, PodSchema, SecretSchema, WorkloadSchema, type Pod, type Workload } from './schemas.ts';
+import { firstVerified, ownerObjectPath, ownerPermission, type OwnerKind, type OwnerObject, type Rejection } from './verify-dev-pod.ts';
 import { apiGroup, devModePath, LOOKUP_ORDER, objectPath, plural, refString, type WorkloadArg, type WorkloadRef } from './workload-ref.ts';
 
 /** The permissions that are denied among `wanted` (an access review that itself fails counts as allowed: let the real
@@ -156,13 +157,60 @@ export async function waitUntil<T>(opts: WaitOptions<T>): Promise<T> {
   }
 }
 
-/** Waits for the dev pod of `ref` that `ready` accepts. */
+/** Waits for the dev pod of `ref` that `ready` accepts, by its claim alone (`up`; `sync` uses waitForVerifiedDevPod). */
 export function waitForDevPod(kc: KubeConfig, ref: WorkloadRef, opts: Omit<WaitOptions<DevPod>, 'probe'> & { ready: (p: DevPod) => boolean }): Promise<DevPod> {
   return waitUntil<DevPod>({
     ...opts,
     probe: async () => {
       const pod = pickDevPod(await listDevPods(kc, ref.namespace), ref);
       return pod && opts.ready(pod) ? { done: pod } : { waiting: waitingFor(pod, ref) };
+    },
+  });
+}
+
+// ---- the verified dev pod (kubectl devx sync) ----------------------------------------------------------------------
+
+/** An owner object of a dev pod as the API server has it now; null when there is none of that name. */
+async function readOwner(kc: KubeConfig, namespace: string, kind: OwnerKind, name: string): Promise<OwnerObject | null> {
+  try {
+    return OwnerObjectSchema.parse(await kubeGet(kc, ownerObjectPath(kind, namespace, name)));
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return null;
+    throw await callFailure(kc, err, `reading ${kind} ${name} in namespace ${namespace} (to check the dev pod's owner chain)`, ownerPermission(kind, namespace, name));
+  }
+}
+
+/** What one look for the dev pod found: the verified pod to sync with, and the candidates that failed. */
+export interface DevPodLook {
+  pod: DevPod | undefined;
+  rejected: Rejection[];
+}
+
+/**
+ * The dev pod of `ref` that the agent may sync with: of the pods that claim to be it (best first, see
+ * devPodCandidates), the first whose injection record and owner chain verify (verify-dev-pod.ts), its owners read
+ * from the API server. The rest are skipped; the ones tried before it, or all of them, come back as `rejected`.
+ */
+export async function findVerifiedDevPod(kc: KubeConfig, ref: WorkloadRef, pods: readonly Pod[]): Promise<DevPodLook> {
+  const found = await firstVerified(devPodCandidates(pods, ref), ref, (kind, name) => readOwner(kc, ref.namespace, kind, name));
+  return { pod: found.pod && describeDevPod(found.pod), rejected: found.rejected };
+}
+
+/** Lists the dev pods of `ref`'s namespace and finds the verified one. */
+export async function lookForVerifiedDevPod(kc: KubeConfig, ref: WorkloadRef): Promise<DevPodLook> {
+  return findVerifiedDevPod(kc, ref, await listDevPods(kc, ref.namespace));
+}
+
+/**
+ * Waits for the verified dev pod of `ref` that `ready` accepts. While only rejected pods claim to be it, the waiting
+ * text (and the timeout's error) names them and why.
+ */
+export function waitForVerifiedDevPod(kc: KubeConfig, ref: WorkloadRef, opts: Omit<WaitOptions<DevPod>, 'probe'> & { ready: (p: DevPod) => boolean }): Promise<DevPod> {
+  return waitUntil<DevPod>({
+    ...opts,
+    probe: async () => {
+      const look = await lookForVerifiedDevPod(kc, ref);
+      return look.pod && opts.ready(look.pod) ? { done: look.pod } : { waiting: waitingFor(look.pod, ref, look.rejected) };
     },
   });
 }

@@ -1,7 +1,9 @@
 // Which pod is the dev pod of a workload, and what the agent is waiting for when there is none it can sync with.
-// Pure: a list of pods in, a choice and a sentence out.
+// Pure: a list of pods in, a choice and a sentence out. A pod's own claim (`dev.x/workload`, `dev.x/status`) only
+// makes it a candidate; `kubectl devx sync` verifies a candidate before syncing with it (verify-dev-pod.ts).
 import { ANN_STATUS, ANN_WORKLOAD, SIDECAR_NAME, VOLUME_WORKDIR } from '../core/names.ts';
 import { InjectionStatusSchema, type Container, type Pod } from './schemas.ts';
+import { rejectionsText, type Rejection } from './verify-dev-pod.ts';
 import { refString, type WorkloadRef } from './workload-ref.ts';
 
 /** What the agent knows about a dev pod. */
@@ -84,10 +86,16 @@ function newestFirst(a: Pod, b: Pod): number {
   return (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '');
 }
 
-/** The dev pod of `ref` among `pods`: not terminating if any is not, then the newest. */
-export function pickDevPod(pods: readonly Pod[], ref: WorkloadRef): DevPod | undefined {
+/** The pods among `pods` that claim to be dev pods of `ref`, best first: not terminating before terminating, then the
+ * newest. A claim is not a proof: see verify-dev-pod.ts. */
+export function devPodCandidates(pods: readonly Pod[], ref: WorkloadRef): Pod[] {
   const mine = pods.filter((p) => belongsTo(p, ref)).sort(newestFirst);
-  const chosen = mine.find((p) => p.metadata.deletionTimestamp === undefined) ?? mine[0];
+  return [...mine.filter((p) => p.metadata.deletionTimestamp === undefined), ...mine.filter((p) => p.metadata.deletionTimestamp !== undefined)];
+}
+
+/** The dev pod of `ref` among `pods` by its claim alone (for display: `status`, `up`, `down`): the best candidate. */
+export function pickDevPod(pods: readonly Pod[], ref: WorkloadRef): DevPod | undefined {
+  const [chosen] = devPodCandidates(pods, ref);
   return chosen === undefined ? undefined : describeDevPod(chosen);
 }
 
@@ -114,8 +122,12 @@ function waitingReason(pod: Pod): string | undefined {
   return pod.status?.message;
 }
 
-/** One sentence for the spinner: what the agent waits for before it can sync. */
-export function waitingFor(pod: DevPod | undefined, ref: WorkloadRef): string {
+/** One sentence for the spinner: what the agent waits for before it can sync; `rejected`: the pods that claim to be
+ * the dev pod but are not (named with the reason while there is no other). */
+export function waitingFor(pod: DevPod | undefined, ref: WorkloadRef, rejected: readonly Rejection[] = []): string {
+  if (pod === undefined && rejected.length > 0) {
+    return `the dev pod of ${refString(ref)}; not syncing with ${rejected.length === 1 ? 'a pod that is' : `${rejected.length} pods that are`} not devx's dev pod of it: ${rejectionsText(rejected)}`;
+  }
   if (pod === undefined) return `the dev pod of ${refString(ref)} (devx injects it when the workload's pod is created)`;
   if (pod.terminating) return `pod ${pod.name} to finish terminating and its replacement to start`;
   const why = waitingReason(pod.pod);

@@ -13,19 +13,21 @@ export function resourceText(p: Pick<Permission, 'group' | 'resource' | 'subreso
 
 /**
  * "you may not …: RBAC verb(s) … on … missing in namespace …; ask for: kubectl create role …". `missing` are the
- * verbs the access review denied (all of them on the same resource).
+ * permissions the access review denied, in one namespace (on one resource, or several: then the Role suggested
+ * grants each verb on each of them).
  */
 export function forbiddenMessage(what: string, missing: readonly Permission[]): string {
   const first = missing[0];
   if (!first) return `${what}: forbidden`;
   const verbs = [...new Set(missing.map((p) => p.verb))];
-  const resource = resourceText(first);
-  const named = first.name ? ` --resource-name=${first.name}` : '';
+  const resources = [...new Set(missing.map(resourceText))];
+  const named = first.name && resources.length === 1 ? ` --resource-name=${first.name}` : '';
   const verbWord = verbs.length > 1 ? 'verbs' : 'verb';
+  const plural = verbs.length > 1 || resources.length > 1;
   return (
-    `${what}: RBAC ${verbWord} ${verbs.map((v) => `"${v}"`).join(' and ')} on "${resource}" ${verbs.length > 1 ? 'are' : 'is'} not granted to you ` +
+    `${what}: RBAC ${verbWord} ${verbs.map((v) => `"${v}"`).join(' and ')} on ${resources.map((r) => `"${r}"`).join(' and ')} ${plural ? 'are' : 'is'} not granted to you ` +
     `in namespace ${first.namespace}. Ask a cluster admin for a Role with it, e.g.\n` +
-    `  kubectl create role devx-sync -n ${first.namespace} --verb=${verbs.join(',')} --resource=${resource}${named}\n` +
+    `  kubectl create role devx-sync -n ${first.namespace} --verb=${verbs.join(',')} --resource=${resources.join(',')}${named}\n` +
     `  kubectl create rolebinding devx-sync -n ${first.namespace} --role=devx-sync --user=<you>`
   );
 }

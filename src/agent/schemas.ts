@@ -13,7 +13,9 @@ export const ObjectMetaSchema = z.object({
   deletionTimestamp: z.string().optional(),
   labels: StringMap.optional(),
   annotations: StringMap.optional(),
-  ownerReferences: z.array(z.object({ kind: z.string(), name: z.string() }).loose()).optional(),
+  ownerReferences: z
+    .array(z.object({ apiVersion: z.string().optional(), kind: z.string(), name: z.string(), uid: z.string().optional(), controller: z.boolean().optional() }).loose())
+    .optional(),
 });
 export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
 
@@ -55,11 +57,15 @@ const ContainerStatusSchema = z.object({
   state: ContainerStateSchema.optional(),
 });
 
+/** A pod volume: its name, and for a Secret volume the Secret's name (the agent checks which Secret the sidecar gets). */
+const VolumeSchema = z.object({ name: z.string(), secret: z.object({ secretName: z.string().optional() }).loose().optional() }).loose();
+
 export const PodSchema = z.object({
   metadata: ObjectMetaSchema,
   spec: z.object({
     containers: z.array(ContainerSchema),
     initContainers: z.array(ContainerSchema).optional(),
+    volumes: z.array(VolumeSchema).optional(),
     nodeName: z.string().optional(),
   }),
   status: z
@@ -83,6 +89,15 @@ export function listSchema<T extends z.ZodType>(item: T): z.ZodObject<{ items: z
 
 /** What `dev.x/status` on an injected pod records (the parts the agent shows). */
 export const InjectionStatusSchema = z.object({ target: z.string(), image: z.string(), version: z.string().optional() }).loose();
+
+/** `dev.x/status` as devx writes it (src/core/inject-pod.ts), all of it: what the agent checks against the pod before
+ * it syncs with it. */
+export const InjectionRecordSchema = z
+  .object({ version: z.string(), target: z.string(), image: z.string(), containers: z.array(z.string()), volumes: z.array(z.string()) })
+  .loose();
+
+/** An owner object of a dev pod (ReplicaSet, dev copy, workload): only its metadata is read. */
+export const OwnerObjectSchema = z.object({ metadata: ObjectMetaSchema });
 
 /** The answer of a SelfSubjectAccessReview. */
 export const AccessReviewSchema = z.object({ status: z.object({ allowed: z.boolean(), reason: z.string().optional() }).loose() });

@@ -1,13 +1,13 @@
 // `kubectl devx sync <workload> [LOCAL_DIR[:REMOTE_DIR]]`, up to the point where syncing starts: syncthing present,
-// workload in dev mode, its sync Secret readable, port-forward allowed, the dev pod running (with the synced volume
-// where REMOTE_DIR asks for it). Each failure is an AgentError that says what to do; the rest is sync-session.ts.
+// workload in dev mode, its sync Secret readable, port-forward allowed, the dev pod verified (verify-dev-pod.ts) and
+// running (with the synced volume where REMOTE_DIR asks for it). Each failure is an AgentError that says what to do; the rest is sync-session.ts.
 import fs from 'node:fs';
 import { ANN_WORKDIR } from '../core/names.ts';
 import type { AgentKube } from '../k8s/agent-api.ts';
 import { kubeMergePatch } from '../k8s/agent-api.ts';
 import type { SyncMode } from '../sync/config.ts';
 import { readSyncSecretData, syncSecretName, type SyncSecret } from '../sync/secret.ts';
-import { callFailure, deniedOf, readSecretData, requireDevMode, resolveWorkload, waitForDevPod, waitUntil, workloadPermission, type FoundWorkload } from './cluster.ts';
+import { callFailure, deniedOf, readSecretData, requireDevMode, resolveWorkload, waitForVerifiedDevPod, waitUntil, workloadPermission, type FoundWorkload } from './cluster.ts';
 import { readyToSync, type DevPod } from './dev-pod.ts';
 import { AgentError, EXIT, type ExitCode } from './exit-codes.ts';
 import { sessionHome } from './paths.ts';
@@ -18,6 +18,7 @@ import type { Style } from './render.ts';
 import { assertStignoreOurs } from './session-home.ts';
 import { runSession } from './sync-session.ts';
 import { findSyncthing } from './syncthing-process.ts';
+import { ownerChainPermissions } from './verify-dev-pod.ts';
 import { objectPath, refString, type WorkloadArg } from './workload-ref.ts';
 
 export interface SyncCommand {
@@ -71,6 +72,14 @@ async function requirePortForward(cmd: SyncCommand, namespace: string): Promise<
   if (denied.length > 0) throw new AgentError(EXIT.FORBIDDEN, forbiddenMessage(`you may not port-forward to pods in namespace ${namespace}`, denied));
 }
 
+/** The agent checks the dev pod's owner chain before it syncs (verify-dev-pod.ts): it must be allowed to read it. */
+async function requireOwnerChainReads(cmd: SyncCommand, found: FoundWorkload): Promise<void> {
+  const denied = await deniedOf(cmd.kube.kubeConfig, ownerChainPermissions(found.ref.kind, found.ref.namespace));
+  if (denied.length === 0) return;
+  const what = `you may not read the objects between the dev pod and ${refString(found.ref)}, which kubectl devx sync checks before syncing`;
+  throw new AgentError(EXIT.FORBIDDEN, forbiddenMessage(what, denied));
+}
+
 /** Sets dev.x/workdir (the pod is recreated with the synced volume there) and waits for that pod. */
 async function moveWorkdir(cmd: SyncCommand, found: FoundWorkload, workdir: string, ready: (p: DevPod) => boolean): Promise<DevPod> {
   if (found.ref.kind !== 'Deployment' && found.ref.kind !== 'StatefulSet') {
@@ -85,7 +94,7 @@ async function moveWorkdir(cmd: SyncCommand, found: FoundWorkload, workdir: stri
     throw await callFailure(cmd.kube.kubeConfig, err, `setting ${ANN_WORKDIR} on ${refString(found.ref)}`, workloadPermission(found.ref, 'patch'));
   });
   cmd.reporter.step(`${ANN_WORKDIR}=${workdir} set on ${refString(found.ref)}: the dev pod is recreated with the synced directory there`);
-  return waitForDevPod(cmd.kube.kubeConfig, found.ref, { ...cmd, ready: (p) => p.workdir === workdir && ready(p) });
+  return waitForVerifiedDevPod(cmd.kube.kubeConfig, found.ref, { ...cmd, ready: (p) => p.workdir === workdir && ready(p) });
 }
 
 /** Runs the sync command until Ctrl-C (OK) or a failure (its exit code). */
@@ -97,9 +106,11 @@ export async function runSync(cmd: SyncCommand): Promise<ExitCode> {
   requireDevMode(found);
   const secret = await waitForSecret(cmd, found);
   if (cmd.address === undefined) await requirePortForward(cmd, found.ref.namespace);
+  await requireOwnerChainReads(cmd, found);
   // Behind an explicit address nothing is port-forwarded, so the pod only has to exist.
   const ready = cmd.address === undefined ? readyToSync : (p: DevPod) => !p.terminating;
-  let pod = await waitForDevPod(kc, found.ref, { ...cmd, ready });
+  // Only a pod whose injection record and owner chain verify is synced with (DESIGN §10); decoys are skipped.
+  let pod = await waitForVerifiedDevPod(kc, found.ref, { ...cmd, ready });
   const remote = decideRemoteDir(cmd.dirs.remote, pod.workdir);
   if (remote.action === 'move') pod = await moveWorkdir(cmd, found, remote.workdir, ready);
   cmd.reporter.step(`${refString(found.ref)} is in dev mode; dev pod ${pod.name}${pod.workdir ? `, files in ${pod.target}:${pod.workdir}` : ''}`);

@@ -9,8 +9,8 @@ import { isDevEnabled } from '../core/names.ts';
 import { forwardSocket, PortForwardRefusedError } from '../k8s/portforward.ts';
 import { FOLDER_ID, SYNC_PORT } from '../sync/constants.ts';
 import { defaultFolderLabel, type SyncSecret } from '../sync/secret.ts';
-import { forbiddenFor, listDevPods, readWorkload } from './cluster.ts';
-import { pickDevPod, waitingFor, type DevPod } from './dev-pod.ts';
+import { forbiddenFor, lookForVerifiedDevPod, readWorkload, type DevPodLook } from './cluster.ts';
+import { waitingFor, type DevPod } from './dev-pod.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 import { DEVXIGNORE } from './ignore.ts';
 import { removeFile, writePid } from './pidfile.ts';
@@ -71,8 +71,9 @@ interface PodWatch {
 }
 
 /** What changed about the dev pod, for a note (undefined: nothing the user needs to hear). */
-function podChange(before: DevPod | undefined, after: DevPod | undefined, ref: WorkloadRef): string | undefined {
-  if (after === undefined) return before === undefined ? undefined : `the dev pod ${before.name} is gone; waiting for ${waitingFor(after, ref)}`;
+function podChange(before: DevPod | undefined, look: DevPodLook, ref: WorkloadRef): string | undefined {
+  const after = look.pod;
+  if (after === undefined) return before === undefined ? undefined : `the dev pod ${before.name} is gone; waiting for ${waitingFor(after, ref, look.rejected)}`;
   if (before === undefined || before.uid !== after.uid) return `dev pod is now ${after.name}${before ? ` (was ${before.name})` : ''}: reconnecting`;
   if (after.sidecarRestarts > before.sidecarRestarts) return `syncthing in pod ${after.name} restarted: reconnecting`;
   return undefined;
@@ -90,7 +91,8 @@ async function workloadStillInDevMode(input: SessionInput): Promise<Stop | undef
   }
 }
 
-/** Polls the dev pod (every 2 s) and the workload's dev mode (every 6 s) until the session stops. */
+/** Polls the dev pod (every 2 s; verified each time, so a pod that stops verifying is dropped) and the workload's dev
+ * mode (every 6 s) until the session stops. */
 function watchCluster(input: SessionInput, stop: Stopper): { watch: PodWatch; done: Promise<void> } {
   let current: DevPod | undefined = input.pod;
   let lastProblem = '';
@@ -100,10 +102,10 @@ function watchCluster(input: SessionInput, stop: Stopper): { watch: PodWatch; do
       await pause(2000, stop.signal);
       if (stop.signal.aborted) return;
       try {
-        const next = pickDevPod(await listDevPods(cmd.kube.kubeConfig, ref.namespace), ref);
-        const change = podChange(current, next, ref);
+        const look = await lookForVerifiedDevPod(cmd.kube.kubeConfig, ref);
+        const change = podChange(current, look, ref);
         if (change) cmd.reporter.note(change);
-        current = next;
+        current = look.pod;
         lastProblem = '';
       } catch (err) {
         const problem = `cannot read the dev pod: ${(err as Error).message} (retrying)`;

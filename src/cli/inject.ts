@@ -9,6 +9,7 @@ import { previewDevMode } from '../core/preview.ts';
 import type { Decision } from '../core/result.ts';
 import { staticView } from '../core/static-view.ts';
 import { parseDevPolicy } from '../schemas/policy.ts';
+import { hmacSigner, randomRecordKey } from '../tls/record-signer.ts';
 import { VERSION } from '../version.ts';
 
 export interface InjectArgs {
@@ -38,11 +39,14 @@ export function runInject(args: InjectArgs): { output: string; ok: boolean } {
   if (!first.ok) throw new Error(`${args.policyFile}: invalid DevPolicy: ${first.errors.join('; ')}`);
   const objects = readDocs(args.file) as KubeObject[];
   const user = { username: args.user ?? 'devx-preview', groups: args.groups ?? ['system:authenticated'] };
+  // A preview's records are signed with a key of its own: they show what devx writes, and no cluster will take them
+  // as devx's (apply the labelled manifest, not the preview).
+  const signer = hmacSigner(randomRecordKey());
   const decisions = objects.flatMap((obj) => {
     const namespace = obj.metadata?.namespace ?? 'default';
     const view = staticView([...policies, { kind: 'Namespace', metadata: { name: namespace, labels: { [LABEL_POLICY]: first.policy.metadata.name } } }]);
     const object = args.enable === false ? obj : labelled(obj);
-    const preview = previewDevMode({ object, namespace, user, operation: 'CREATE' }, { view, now: new Date(), version: VERSION });
+    const preview = previewDevMode({ object, namespace, user, operation: 'CREATE' }, { view, now: new Date(), version: VERSION, signer });
     return [preview.workload, preview.pod].filter((d) => d !== undefined).map((d) => ({ obj, d }));
   });
   const out = decisions.map(({ obj, d }) => render(obj, d));

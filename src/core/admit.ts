@@ -6,11 +6,33 @@ import { checkSubject, resolvePolicy, type AdmissionContext } from './context.ts
 import { injectPod, reservedNames } from './inject-pod.ts';
 import type { KubeObject, Pod } from './kube.ts';
 import { annotationsOf, labelsOf } from './kube.ts';
-import { ANN_ORIGINAL_POD, ANN_STATUS, ANN_WORKLOAD, RESERVED_PREFIX, OVERRIDE_ANNOTATIONS, ANN_TTL, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { KINDS } from './kinds.ts';
+import { setMetaKey } from './kube.ts';
+import {
+  ANN_ENABLED_AT,
+  ANN_ORIGINAL_POD,
+  ANN_STATUS,
+  ANN_WORKLOAD,
+  RESERVED_PREFIX,
+  OVERRIDE_ANNOTATIONS,
+  ANN_TTL,
+  WORKLOAD_KINDS,
+  isDevEnabled,
+  type WorkloadKind,
+} from './names.ts';
 import { readOverrides } from './overrides.ts';
+import { controllerOf, ownerChain } from './owners.ts';
+import { injectionDigest } from './pod-records.ts';
+import { recordsDeniedMessage, recordsOf, signRecords, verifiedRecords, writtenRecords, type Records } from './records.ts';
 import { deny, skip, type Decision } from './result.ts';
 import { enterDevMode, hasDevState, leaveDevMode, templateAsPod, workloadRef, type WorkloadChange } from './workload.ts';
 import { admitScale } from './scale.ts';
+import { templateLabelProblem, validateSecret } from './validate-records.ts';
+
+/** Whether the request comes from devx itself (its ServiceAccount): its records are its own. */
+export function isSelf(req: AdmissionRequest, ctx: AdmissionContext): boolean {
+  return ctx.self !== undefined && req.userInfo.username === ctx.self;
+}
 
 export type Route = 'pods' | 'workloads' | 'validate';
 
@@ -58,8 +80,18 @@ function kindGate(c: WorkloadChange, policy: Gate): Decision<never> | undefined 
   return deny(`DevPolicy ${policy.policyName} does not allow dev mode for ${c.kind}s (kinds: ${policy.spec.kinds.join(', ')})`, 'kind-not-allowed');
 }
 
+function namesSubjects(spec: DevPolicySpec): boolean {
+  const { users = [], groups = [] } = spec.subjects ?? {};
+  return users.length + groups.length > 0;
+}
+
 function subjectGate(c: WorkloadChange, policy: Gate, entering: boolean): Decision<never> | undefined {
   if (!entering && !overridesChanged(c)) return undefined;
+  if (c.self && namesSubjects(policy.spec)) {
+    // devx completes dev mode for a label it did not see being set (its webhook was not registered): it cannot tell
+    // who set it, so a policy that names its subjects cannot be satisfied on someone's behalf.
+    return deny(`dev mode was labelled while devx admission was not running, and DevPolicy ${policy.policyName} names who may use it: remove the label dev.x/enabled and add it again`, 'subject-unknown');
+  }
   const subject = checkSubject(policy.spec, policy.policyName, c.user);
   return subject.ok ? undefined : deny(subject.message, 'subject-not-allowed');
 }
@@ -88,7 +120,8 @@ function checkWorkload(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionC
   const resolved = resolvePolicy(ctx.view, namespace);
   if (!resolved.ok) return deny(resolved.message, resolved.reason);
   const policy: Gate = { spec: resolved.spec, policyName: resolved.name };
-  const entering = !isDevEnabled(labelsOf(c.oldObject));
+  // Entering: newly labelled, or labelled without devx's record of admitting it (devx was not registered then).
+  const entering = !isDevEnabled(labelsOf(c.oldObject)) || c.trusted[ANN_ENABLED_AT] === undefined;
   const ov = readOverrides(annotationsOf(c.object), policy.spec);
   const refusal =
     kindGate(c, policy) ??
@@ -122,7 +155,7 @@ function podWarnings(kind: WorkloadKind, preview: Decision<Pod> | undefined): st
 function admitWorkloadChange(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionContext): Decision {
   const on = isDevEnabled(labelsOf(c.object));
   if (!on) {
-    if (isDevEnabled(labelsOf(c.oldObject)) || hasDevState(c.kind, c.object)) return leaveDevMode(c.kind, c.object);
+    if (isDevEnabled(labelsOf(c.oldObject)) || hasDevState(c.kind, c.object)) return leaveDevMode(c.kind, c.object, c.trusted);
     return skip('not in dev mode');
   }
   const gate = checkWorkload(c, req, ctx);
@@ -134,6 +167,40 @@ function admitWorkloadChange(c: WorkloadChange, req: AdmissionRequest, ctx: Admi
   return { ...entered, warnings: [...entered.warnings, ...podWarnings(c.kind, preview)] };
 }
 
+/**
+ * devx's records as they stand: devx's own request brings its own; anyone else's keeps a set devx signed for this
+ * object (the request's own, on a reinvocation, else the stored object's), or none.
+ */
+function trustedRecords(req: AdmissionRequest, ctx: AdmissionContext, o: { object: KubeObject; oldObject: KubeObject | undefined; namespace: string }): Records {
+  const opts = { signer: ctx.signer, namespace: o.namespace };
+  const incoming = verifiedRecords(o.object, opts);
+  if (isSelf(req, ctx)) return incoming ?? recordsOf(o.object);
+  if (incoming && Object.keys(incoming).length > 0) return incoming;
+  return verifiedRecords(o.oldObject, opts) ?? {};
+}
+
+/**
+ * Whose records an object carries: its own, except a Deployment's ReplicaSet, which the Deployment controller makes
+ * with the Deployment's annotations — records devx signed for the Deployment.
+ */
+function signedAs(obj: KubeObject): KubeObject {
+  const owner = controllerOf(obj);
+  if (obj.kind !== 'ReplicaSet' || owner?.kind !== 'Deployment') return obj;
+  return { ...obj, kind: 'Deployment', metadata: { ...obj.metadata, name: owner.name } };
+}
+
+/**
+ * A request (not devx's) that writes devx's records: denied, naming them. A set devx signed for this very object
+ * passes (the mutation's own output on a reinvocation or at validation); anything else must be as stored.
+ */
+function recordsWritten(req: AdmissionRequest, ctx: AdmissionContext, o: { object: KubeObject; namespace: string }): Decision<never> | undefined {
+  if (isSelf(req, ctx)) return undefined;
+  const oldObject = isObject(req.oldObject) ? req.oldObject : undefined;
+  const opts = { signer: ctx.signer, namespace: o.namespace };
+  const written = writtenRecords(o.object, oldObject, verifiedRecords(signedAs(o.object), opts) ?? {});
+  return written.length > 0 ? deny(recordsDeniedMessage(written), 'devx-record') : undefined;
+}
+
 /** The workload change a request describes, or the decision that there is none to handle. */
 function changeOf(req: AdmissionRequest, ctx: AdmissionContext): { change: WorkloadChange } | { decision: Decision<never> } {
   const kind = asWorkloadKind(req.kind.kind);
@@ -141,12 +208,15 @@ function changeOf(req: AdmissionRequest, ctx: AdmissionContext): { change: Workl
   if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { decision: skip(`operation ${req.operation} needs nothing`) };
   if (!isObject(req.object)) return { decision: deny('the AdmissionReview request has no object', 'no-object') };
   const oldObject = isObject(req.oldObject) ? req.oldObject : undefined;
-  return { change: { kind, object: req.object, oldObject, user: req.userInfo, now: ctx.now } };
+  const namespace = namespaceOf(req, req.object);
+  const written = recordsWritten(req, ctx, { object: req.object, namespace });
+  if (written) return { decision: written };
+  const trusted = trustedRecords(req, ctx, { object: req.object, oldObject, namespace });
+  return { change: { kind, object: req.object, oldObject, user: req.userInfo, now: ctx.now, trusted, signer: ctx.signer, namespace, self: isSelf(req, ctx) } };
 }
 
 function groupOf(kind: WorkloadKind): string {
-  if (kind === 'Pod') return '';
-  return kind === 'Job' || kind === 'CronJob' ? 'batch' : 'apps';
+  return KINDS[kind].group;
 }
 
 /** Workload route: Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, bare Pods labelled later, and scale. */
@@ -166,43 +236,103 @@ function podRequestProblem(req: AdmissionRequest): Decision<never> | undefined {
   return undefined;
 }
 
-/** `<kind>/<name>` of the workload a pod belongs to: from its template's annotation, else the pod itself. */
-function podWorkload(pod: Pod): string {
-  const fromTemplate = annotationsOf(pod)[ANN_WORKLOAD];
-  if (fromTemplate) return fromTemplate;
-  const name = pod.metadata?.name ?? pod.metadata?.generateName?.replace(/-$/, '');
-  return `pod/${name ?? 'pod'}`;
+function barePodName(pod: Pod): string {
+  return pod.metadata?.name ?? pod.metadata?.generateName?.replace(/-$/, '') ?? 'pod';
 }
 
-/** Pod route: a new pod with dev.x/enabled=true gets the dev container and the sync sidecar. */
+/** A bare pod: its requester must pass the policy, like a workload's labeller (devx recreating one already did). */
+function barePodGate(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod; gate: Gate; trusted: Records }): Decision<never> | undefined {
+  if (isSelf(req, ctx) && o.trusted[ANN_ORIGINAL_POD] !== undefined) return undefined;
+  const { spec, policyName } = o.gate;
+  if (!spec.kinds.includes('Pod')) return deny(`DevPolicy ${policyName} does not allow dev mode for Pods (kinds: ${spec.kinds.join(', ')})`, 'kind-not-allowed');
+  const subject = checkSubject(spec, policyName, req.userInfo);
+  if (!subject.ok) return deny(subject.message, 'subject-not-allowed');
+  const namespace = namespaceOf(req, o.pod);
+  const count = ctx.view.devWorkloadCount?.(namespace, `pod/${barePodName(o.pod)}`);
+  if (count === undefined || count < spec.maxWorkloads) return undefined;
+  return deny(
+    `namespace ${namespace} already has ${count} workloads in dev mode, the most DevPolicy ${policyName} allows (maxWorkloads ${spec.maxWorkloads}); end dev mode of one first`,
+    'max-workloads',
+  );
+}
+
+/** `<kind>/<name>` of the workload in dev mode a pod belongs to (it names the sync Secret), or why there is none. */
+function podWorkload(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod; gate: Gate; trusted: Records }): string | Decision<never> {
+  if ((o.pod.metadata?.ownerReferences ?? []).length === 0) return barePodGate(req, ctx, o) ?? `pod/${barePodName(o.pod)}`;
+  const chain = ownerChain(o.pod, { view: ctx.view, signer: ctx.signer, namespace: namespaceOf(req, o.pod) });
+  if (!chain.ok) return deny(`this pod cannot run in dev mode: ${chain.message}`, 'owner-not-in-dev-mode');
+  if (!o.gate.spec.kinds.includes(chain.workload.kind)) {
+    return deny(`DevPolicy ${o.gate.policyName} does not allow dev mode for ${chain.workload.kind}s (kinds: ${o.gate.spec.kinds.join(', ')})`, 'kind-not-allowed');
+  }
+  return workloadRef(chain.workload.kind, chain.workload.object);
+}
+
+/** A reinvocation (devx injected this pod earlier in the request), or records the requester wrote. */
+function podRecordProblem(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod; namespace: string }): Decision<never> | undefined {
+  const verified = verifiedRecords(o.pod, { signer: ctx.signer, namespace: o.namespace });
+  if (verified?.[ANN_STATUS] !== undefined) return skip('already injected (dev.x/status is devx\'s)');
+  return recordsWritten(req, ctx, { object: o.pod, namespace: o.namespace });
+}
+
+/**
+ * Pod route: a new pod with dev.x/enabled=true gets the dev container and the sync sidecar — when the workload it
+ * belongs to is in dev mode (its owner chain), or it is a bare pod whose requester the policy allows.
+ */
 export function admitPod(req: AdmissionRequest, ctx: AdmissionContext): Decision {
   const problem = podRequestProblem(req);
   if (problem) return problem;
   const pod = req.object as Pod;
   if (!isDevEnabled(labelsOf(pod))) return skip('pod not labelled dev.x/enabled=true');
-  const policy = resolvePolicy(ctx.view, namespaceOf(req, pod));
+  const namespace = namespaceOf(req, pod);
+  const policy = resolvePolicy(ctx.view, namespace);
   if (!policy.ok) return deny(policy.message, policy.reason);
-  // A pod with an owner comes from a template whose workload was checked when it entered dev mode. A bare pod the
-  // reconciler recreates (it carries the original) was checked when its user labelled it; the creator now is devx.
-  // Neither marker is proof (a user can write both), but neither gives more than creating pods already does.
-  const owned = (pod.metadata?.ownerReferences ?? []).length > 0;
-  const recreated = annotationsOf(pod)[ANN_ORIGINAL_POD] !== undefined;
-  const subject = owned || recreated ? { ok: true as const } : checkSubject(policy.spec, policy.name, req.userInfo);
-  if (!subject.ok) return deny(subject.message, 'subject-not-allowed');
-  return injectPod({ pod, policyName: policy.name, spec: policy.spec, workload: podWorkload(pod), version: ctx.version });
+  const recorded = podRecordProblem(req, ctx, { pod, namespace });
+  if (recorded) return recorded;
+  const gate: Gate = { spec: policy.spec, policyName: policy.name };
+  const trusted = isSelf(req, ctx) ? recordsOf(pod) : {};
+  const workload = podWorkload(req, ctx, { pod, gate, trusted });
+  if (typeof workload !== 'string') return workload;
+  const injected = injectPod({ pod, policyName: policy.name, spec: policy.spec, workload, version: ctx.version });
+  if (injected.kind !== 'mutate') return injected;
+  const out = injected.object;
+  out.metadata ??= {};
+  // The workload the owner chain proved, whatever the template said.
+  setMetaKey(out.metadata, 'annotations', ANN_WORKLOAD, workload);
+  signRecords(out, { signer: ctx.signer, namespace, extra: { injected: injectionDigest(out) } });
+  return injected;
 }
 
-/** Validating route: the final object must satisfy the policy; it never changes anything. */
+/** Validating route: the final object must satisfy the policy and carry only devx's own records. Changes nothing. */
 export function validate(req: AdmissionRequest, ctx: AdmissionContext): Decision {
-  const decision = req.kind.kind === 'Pod' && req.operation === 'CREATE' ? validatePod(req) : admitWorkload(req, ctx);
+  const decision = validateObject(req, ctx);
   if (decision.kind === 'deny') return decision;
   return skip(decision.kind === 'skip' ? decision.reason : 'allowed');
 }
 
-function validatePod(req: AdmissionRequest): Decision {
+/** devx's marks the request writes itself: records, or the dev label on a pod template. */
+function marksProblem(req: AdmissionRequest, ctx: AdmissionContext, object: KubeObject): Decision<never> | undefined {
+  const namespace = namespaceOf(req, object);
+  const oldObject = isObject(req.oldObject) ? req.oldObject : undefined;
+  return recordsWritten(req, ctx, { object, namespace }) ?? templateLabelProblem(req.kind.kind, object, { signer: ctx.signer, namespace, oldObject });
+}
+
+function validateObject(req: AdmissionRequest, ctx: AdmissionContext): Decision {
+  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return skip(`operation ${req.operation} needs nothing`);
+  if (!isObject(req.object) || req.subResource) return skip('no object to validate');
+  if (req.kind.kind === 'Secret') return validateSecret(req, isSelf(req, ctx));
+  const marks = marksProblem(req, ctx, req.object);
+  if (marks) return marks;
+  if (req.kind.kind === 'Pod' && req.operation === 'CREATE') return validatePod(req, ctx);
+  return admitWorkload(req, ctx);
+}
+
+function validatePod(req: AdmissionRequest, ctx: AdmissionContext): Decision {
   if (!isObject(req.object) || !hasPodSpec(req.object)) return skip('not a pod');
   const reserved = reservedNames(req.object.spec);
-  if (reserved.length === 0 || annotationsOf(req.object)[ANN_STATUS] !== undefined) return skip('no reserved names, or injected by devx');
+  if (reserved.length === 0) return skip('no reserved names');
+  const namespace = namespaceOf(req, req.object);
+  const verified = verifiedRecords(req.object, { signer: ctx.signer, namespace });
+  if (verified?.[ANN_STATUS] !== undefined) return skip('injected by devx');
   return deny(`the pod has ${reserved.join(', ')}: names starting with "${RESERVED_PREFIX}" are reserved for what devx injects; rename them`, 'reserved-name');
 }
 

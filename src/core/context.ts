@@ -2,7 +2,9 @@
 // --objects file; tests and `kubectl devx inject` fill it from files. The core never asks the network.
 import type { DevPolicySpec, PolicyParse } from '../schemas/policy.ts';
 import type { UserInfo } from '../schemas/admission.ts';
+import type { KubeObject } from './kube.ts';
 import { LABEL_POLICY } from './names.ts';
+import type { RecordSigner } from './records.ts';
 import { selectorMatches } from './selector.ts';
 
 export interface ClusterView {
@@ -14,6 +16,11 @@ export interface ClusterView {
   devWorkloadCount?(namespace: string, exclude: string): number | undefined;
   /** Whether a workload is in dev mode (for requests that do not carry its labels, like the scale subresource). */
   isInDevMode?(kind: string, namespace: string, name: string): boolean | undefined;
+  /**
+   * An object a dev pod's owner chain passes through, as the API server holds it (a labelled ReplicaSet, workload or
+   * devx's dev copy); undefined when devx does not know it.
+   */
+  object?(kind: string, namespace: string, name: string): KubeObject | undefined;
 }
 
 export interface AdmissionContext {
@@ -22,6 +29,10 @@ export interface AdmissionContext {
   now: Date;
   /** devx version, written into the dev.x/status annotation. */
   version: string;
+  /** Signs and verifies devx's records (DESIGN §10). */
+  signer: RecordSigner;
+  /** devx's own user name as the API server knows it (its ServiceAccount), when it runs against a cluster. */
+  self?: string | undefined;
 }
 
 export type PolicyResolution = { ok: true; name: string; spec: DevPolicySpec } | { ok: false; message: string; reason: string };

@@ -1,17 +1,56 @@
 // Choosing the dev image: annotation (checked against allowedImages), else the first matching rule, else the default.
 import type { DevPolicySpec } from '../schemas/policy.ts';
 
-const globCache = new Map<string, RegExp>();
+// Two glob dialects, for two different jobs:
+//
+// - imagePatternMatch, for `allowedImages`: a security boundary (which images a namespace user may run). `*` matches
+//   any run of characters except `/`, `**` any run including `/`, `?` one character except `/`; everything else is
+//   literal (regex metacharacters included). So `registry.example.com/dev/*` admits `registry.example.com/dev/java:21`
+//   but neither `registry.example.com/dev/x/y:1` nor `attacker.io/registry.example.com/dev/x`, and `*.example.com/*`
+//   does not admit `attacker.io/x.example.com/miner:1`.
+// - originalImageMatch, for `images[].match`: the cluster admin's rule that picks a dev image by the image a pod
+//   already runs (not a boundary). `*` matches anything, `/` included, so `*/bookinfo/reviews*` matches
+//   `codingcorp-docker.pkg.coding.net/nocalhost/bookinfo/reviews:latest`; `?` is any one character.
+//
+// Both match the whole string.
+type Dialect = 'path' | 'flat';
 
-/** Shell-style glob where `*` also crosses `/` (image references are matched as whole strings). */
-export function globMatch(pattern: string, text: string): boolean {
-  let re = globCache.get(pattern);
+const globCache: Record<Dialect, Map<string, RegExp>> = { path: new Map(), flat: new Map() };
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The regex of each wildcard, per dialect. */
+const WILDCARDS: Record<Dialect, ReadonlyMap<string, string>> = {
+  path: new Map([['**', '.*'], ['*', '[^/]*'], ['?', '[^/]']]),
+  flat: new Map([['**', '.*'], ['*', '.*'], ['?', '.']]),
+};
+
+function globToRegExp(pattern: string, dialect: Dialect): RegExp {
+  // `**` is taken before `*`; every run of other characters is literal.
+  const tokens = pattern.match(/\*\*|\*|\?|[^*?]+/g) ?? [];
+  const body = tokens.map((t) => WILDCARDS[dialect].get(t) ?? escapeRegExp(t)).join('');
+  // The flat dialect is the rule syntax as it always was (no `s` flag); in the path dialect `**` means anything.
+  return new RegExp(`^${body}$`, dialect === 'path' ? 's' : '');
+}
+
+function compiled(pattern: string, dialect: Dialect): RegExp {
+  const cache = globCache[dialect];
+  let re = cache.get(pattern);
   if (!re) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    re = new RegExp(`^${body}$`);
-    globCache.set(pattern, re);
+    re = globToRegExp(pattern, dialect);
+    cache.set(pattern, re);
   }
-  return re.test(text);
+  return re;
+}
+
+/** An `allowedImages` pattern against an image: `*` and `?` never cross `/`, `**` does (see the dialects above). */
+export function imagePatternMatch(pattern: string, image: string): boolean {
+  return compiled(pattern, 'path').test(image);
+}
+
+/** An `images[].match` rule against the original image: `*` matches anything, `/` included (see above). */
+export function originalImageMatch(pattern: string, image: string): boolean {
+  return compiled(pattern, 'flat').test(image);
 }
 
 export type ImageChoice =
@@ -26,7 +65,7 @@ function policyImages(spec: DevPolicySpec): string[] {
 }
 
 export function isImageAllowed(spec: DevPolicySpec, image: string): boolean {
-  if (spec.allowedImages.length > 0) return spec.allowedImages.some((p) => globMatch(p, image));
+  if (spec.allowedImages.length > 0) return spec.allowedImages.some((p) => imagePatternMatch(p, image));
   return policyImages(spec).includes(image);
 }
 
@@ -43,7 +82,7 @@ export function chooseDevImage(opts: { spec: DevPolicySpec; policyName: string; 
         'Pick one of those, or ask a cluster admin to add it to allowedImages.',
     };
   }
-  const rule = spec.images.find((r) => globMatch(r.match, original));
+  const rule = spec.images.find((r) => originalImageMatch(r.match, original));
   if (rule) return { ok: true, image: rule.devImage, source: 'rule' };
   if (spec.defaultDevImage) return { ok: true, image: spec.defaultDevImage, source: 'default' };
   return { ok: true, image: original, source: 'unchanged' };

@@ -37,8 +37,32 @@ export const ANN_ORIGINAL_POD = 'dev.x/original-pod';
  * loses nothing. */
 export const ANN_PENDING_POD = 'dev.x/pending-pod';
 
+/** On every object that carries devx's records: an HMAC over them (and the object's kind, namespace and name), keyed
+ * by a Secret only devx can read. devx acts only on records whose signature it can verify (DESIGN §10). */
+export const ANN_SIGNATURE = 'dev.x/signature';
+
 /** DaemonSet pause: a node selector no node carries. */
 export const PAUSE_NODE_SELECTOR_KEY = 'dev.x/paused';
+
+/**
+ * Annotations devx writes for itself ("(devx)" in DESIGN §1). Only devx sets or changes them: a request of anyone else
+ * that adds or changes one is denied, and devx acts only on a set whose `dev.x/signature` it can verify.
+ */
+export const RECORD_ANNOTATIONS = [
+  ANN_ORIGINAL_REPLICAS,
+  ANN_ORIGINAL_SUSPEND,
+  ANN_ENABLED_BY,
+  ANN_ENABLED_AT,
+  ANN_STATUS,
+  ANN_COPY_OF,
+  ANN_SOURCE_HASH,
+  ANN_ORIGINAL_POD,
+  ANN_PENDING_POD,
+  ANN_SIGNATURE,
+] as const;
+
+/** Labels on every sync Secret: the selector devx watches them by, and what marks a Secret as devx's. */
+export const SYNC_SECRET_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/managed-by': 'devx', 'app.kubernetes.io/component': 'sync-secret' };
 
 export const SIDECAR_NAME = 'devx-sync';
 export const VOLUME_WORKDIR = 'devx-workdir';

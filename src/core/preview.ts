@@ -2,13 +2,15 @@
 // template will become. Builds AdmissionRequests and runs them through the same `admit` the webhook uses.
 import type { AdmissionRequest, UserInfo } from '../schemas/admission.ts';
 import { admit } from './admit.ts';
-import type { AdmissionContext } from './context.ts';
+import type { AdmissionContext, ClusterView } from './context.ts';
 import type { KubeObject } from './kube.ts';
-import { WORKLOAD_KINDS, type WorkloadKind } from './names.ts';
+import { apiVersionOf, kindInfo } from './kinds.ts';
+import { labelsOf } from './kube.ts';
+import { ANN_COPY_OF, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { signRecords, type RecordSigner } from './records.ts';
 import type { Decision } from './result.ts';
 import { labelTemplate, templateAsPod, unpauseTemplate, workloadRef } from './workload.ts';
 
-const GROUPS: Record<WorkloadKind, string> = { Deployment: 'apps', StatefulSet: 'apps', DaemonSet: 'apps', Job: 'batch', CronJob: 'batch', Pod: '' };
 
 export interface RequestOptions {
   object: KubeObject;
@@ -24,7 +26,7 @@ export interface RequestOptions {
 function gvkOf(object: KubeObject): { group: string; version: string; kind: string } {
   const kind = String(object.kind ?? '');
   const apiVersion = String(object.apiVersion ?? 'v1');
-  return { group: GROUPS[kind as WorkloadKind] ?? '', version: apiVersion.slice(apiVersion.lastIndexOf('/') + 1), kind };
+  return { group: kindInfo(kind)?.group ?? '', version: apiVersion.slice(apiVersion.lastIndexOf('/') + 1), kind };
 }
 
 const PREVIEW_USER: UserInfo = { username: 'devx-preview', groups: ['system:authenticated'] };
@@ -56,18 +58,60 @@ export interface Preview {
   pod?: Decision;
 }
 
-/** A pod as the workload's controller would create it from the template (owned, named after the workload). */
-export function podFromTemplate(kind: WorkloadKind, obj: KubeObject): KubeObject | undefined {
+
+/** The dev copy the reconciler makes for a DaemonSet (a Deployment) or a Job (a Job), as far as the owner chain reads it. */
+function previewCopy(kind: WorkloadKind, obj: KubeObject, signer: RecordSigner | undefined): KubeObject {
+  const copyKind = kind === 'DaemonSet' ? 'Deployment' : 'Job';
+  const name = obj.metadata?.name ?? 'workload';
+  const copy: KubeObject = {
+    apiVersion: apiVersionOf(copyKind),
+    kind: copyKind,
+    metadata: {
+      name: `${name}-devx`,
+      ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}),
+      annotations: { [ANN_COPY_OF]: workloadRef(kind, obj) },
+      ownerReferences: [{ apiVersion: apiVersionOf(kind), kind, name }],
+    },
+  };
+  if (signer) signRecords(copy, { signer, namespace: obj.metadata?.namespace ?? '' });
+  return copy;
+}
+
+/** Only a DaemonSet or Job in dev mode has a dev copy; the pods of any other come from its own template. */
+function devCopyOf(kind: WorkloadKind, obj: KubeObject, signer: RecordSigner | undefined): KubeObject | undefined {
+  return (kind === 'DaemonSet' || kind === 'Job') && isDevEnabled(labelsOf(obj)) ? previewCopy(kind, obj, signer) : undefined;
+}
+
+/**
+ * A pod as the workload's controller would create it from the template (owned, named after the workload), and the
+ * objects its owner chain passes through (a dev copy for DaemonSets and Jobs, whose template is labelled like a
+ * Deployment's).
+ */
+export function previewPod(kind: WorkloadKind, obj: KubeObject, signer?: RecordSigner): { pod: KubeObject; owners: KubeObject[] } | undefined {
   const pod = templateAsPod(kind, obj);
   if (!pod) return undefined;
   const name = obj.metadata?.name ?? 'workload';
-  pod.metadata = { ...pod.metadata, generateName: `${name}-`, ownerReferences: [{ apiVersion: 'apps/v1', kind, name, controller: true }] };
-  if (kind === 'DaemonSet' || kind === 'Job') {
-    // Their pods come from the dev copy the reconciler makes, whose template is labelled like a Deployment's.
+  const copy = devCopyOf(kind, obj, signer);
+  const owner = copy ?? { ...obj, kind, apiVersion: apiVersionOf(kind) };
+  const ownerRef = { apiVersion: String(owner.apiVersion), kind: String(owner.kind), name: owner.metadata?.name ?? name, controller: true };
+  pod.metadata = { ...pod.metadata, generateName: `${name}-`, ownerReferences: [ownerRef] };
+  if (copy) {
     labelTemplate(pod, obj, workloadRef(kind, obj));
     unpauseTemplate(pod.spec);
   }
-  return pod;
+  return { pod, owners: [owner, ...(copy ? [{ ...obj, kind }] : [])] };
+}
+
+/** The pod of `previewPod`, alone. */
+export function podFromTemplate(kind: WorkloadKind, obj: KubeObject): KubeObject | undefined {
+  return previewPod(kind, obj)?.pod;
+}
+
+/** The cluster view, plus the objects a preview made up (the admitted workload, its copy). */
+function withObjects(view: ClusterView, objects: KubeObject[]): ClusterView {
+  const find = (kind: string, namespace: string, name: string): KubeObject | undefined =>
+    objects.find((o) => o.kind === kind && o.metadata?.name === name && (o.metadata?.namespace ?? namespace) === namespace) ?? view.object?.(kind, namespace, name);
+  return { ...view, object: find };
 }
 
 function isPodCreate(o: RequestOptions): boolean {
@@ -83,7 +127,8 @@ export function previewDevMode(o: RequestOptions, ctx: AdmissionContext): Previe
   if (isPodCreate(o)) return { workload: admit('pods', requestFor(o), ctx) };
   const workload = admit('workloads', requestFor(o), ctx);
   if (!hasTemplate(kind) || workload.kind === 'deny') return { workload };
-  const pod = podFromTemplate(kind, workload.kind === 'mutate' ? workload.object : o.object);
-  if (!pod) return { workload };
-  return { workload, pod: admit('pods', requestFor({ ...o, object: pod, oldObject: undefined, operation: 'CREATE' }), ctx) };
+  const made = previewPod(kind, workload.kind === 'mutate' ? workload.object : o.object, ctx.signer);
+  if (!made) return { workload };
+  const podCtx = { ...ctx, view: withObjects(ctx.view, made.owners) };
+  return { workload, pod: admit('pods', requestFor({ ...o, object: made.pod, oldObject: undefined, operation: 'CREATE' }), podCtx) };
 }

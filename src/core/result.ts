@@ -7,10 +7,7 @@ export type Decision<T extends KubeObject = KubeObject> =
   /** Refused; `message` tells the user what to do. */
   | { kind: 'deny'; message: string; reason: string }
   /** Allowed, possibly with changes: `object` is the mutated copy, `warnings` are shown by kubectl. */
-  | { kind: 'mutate'; object: T; warnings: string[]; reason: string; effects?: SideEffect[] };
-
-/** Something the server should do after answering, because admission cannot persist it in the reviewed object. */
-export type SideEffect = { type: 'record-original-replicas'; kind: string; namespace: string; name: string; replicas: number };
+  | { kind: 'mutate'; object: T; warnings: string[]; reason: string };
 
 export function skip(reason: string): Decision<never> {
   return { kind: 'skip', reason };

@@ -1,16 +1,20 @@
-// The scale subresource (kubectl scale, HPA) of a Deployment or StatefulSet in dev mode: the pods stay at one, and
-// the requested count becomes the one restored when dev mode ends. A Scale object carries no labels or annotations,
-// so whether the workload is in dev mode comes from the ClusterView, and the new original count is recorded by the
-// server after answering (a side effect, skipped on dry-run).
+// The scale subresource (kubectl scale, HPA) of a Deployment or StatefulSet in dev mode: the requested count becomes
+// the one restored when dev mode ends, and the pods go back to one. A Scale object carries no labels or annotations,
+// so whether the workload is in dev mode comes from the ClusterView; the answer only warns.
 import type { AdmissionRequest } from '../schemas/admission.ts';
 import type { AdmissionContext } from './context.ts';
+import { KINDS, kindOfPlural } from './kinds.ts';
 import type { KubeObject } from './kube.ts';
 import { skip, type Decision } from './result.ts';
 
-const SCALABLE: Record<string, string> = { deployments: 'Deployment', statefulsets: 'StatefulSet' };
+/** Deployment or StatefulSet, for `deployments`/`statefulsets`. */
+function scalableKind(plural: string): string | undefined {
+  const kind = kindOfPlural(plural);
+  return kind && KINDS[kind].scalable ? kind : undefined;
+}
 
 function pinnable(req: AdmissionRequest, ctx: AdmissionContext): { kind: string; namespace: string; name: string } | string {
-  const kind = SCALABLE[req.resource.resource];
+  const kind = scalableKind(req.resource.resource);
   if (!kind || req.operation !== 'UPDATE' || !req.object) return 'scale of a kind devx does not pin';
   const target = { kind, namespace: req.namespace ?? '', name: req.name ?? '' };
   const inDevMode = ctx.view.isInDevMode?.(kind, target.namespace, target.name);
@@ -18,19 +22,21 @@ function pinnable(req: AdmissionRequest, ctx: AdmissionContext): { kind: string;
   return inDevMode ? target : 'not in dev mode';
 }
 
+/**
+ * A scale request never changes anything here: a review that changed the workload as a side effect could be forged
+ * by anyone who reaches devx's port. The Scale passes as asked, with a warning, and the reconciler — reading the
+ * workload from the API server — records the new count as the one to restore and sets the replicas back to 1.
+ */
 export function admitScale(req: AdmissionRequest, ctx: AdmissionContext): Decision {
   const target = pinnable(req, ctx);
   if (typeof target === 'string') return skip(target);
-  const { kind, namespace, name } = target;
-  const scale = structuredClone(req.object) as KubeObject & { spec?: { replicas?: number } };
-  const requested = scale.spec?.replicas ?? 1;
+  const { kind, name } = target;
+  const requested = (req.object as KubeObject & { spec?: { replicas?: number } }).spec?.replicas ?? 1;
   if (requested === 1) return skip('scale to 1 is what dev mode wants');
-  scale.spec = { ...(scale.spec ?? {}), replicas: 1 };
   return {
     kind: 'mutate',
-    object: scale,
-    warnings: [`dev mode: ${kind} ${name} stays at 1 replica; ${requested} will be restored when dev mode ends`],
-    reason: `scale pinned to 1 (requested ${requested})`,
-    effects: req.dryRun ? [] : [{ type: 'record-original-replicas', kind, namespace, name, replicas: requested }],
+    object: req.object as KubeObject,
+    warnings: [`dev mode: ${kind} ${name} goes back to 1 replica; ${requested} will be restored when dev mode ends`],
+    reason: `scale during dev mode (requested ${requested}); the reconciler records it`,
   };
 }

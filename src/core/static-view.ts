@@ -24,6 +24,7 @@ export function staticView(objects: readonly unknown[]): ClusterView {
     policy: (name) => policies.get(name),
     devWorkloadCount: (ns, exclude) =>
       workloads.filter((w) => w.metadata?.namespace === ns && devMode(w) && `${String(w.kind).toLowerCase()}/${w.metadata?.name}` !== exclude).length,
+    object: (kind, ns, name) => workloads.find((o) => o.kind === kind && o.metadata?.namespace === ns && o.metadata?.name === name),
     isInDevMode: (kind, ns, name) => {
       const w = workloads.find((o) => o.kind === kind && o.metadata?.namespace === ns && o.metadata?.name === name);
       return w ? devMode(w) : undefined;

@@ -6,6 +6,7 @@ import { annotationsOf, labelsOf, setMetaKey } from './kube.ts';
 import {
   ANN_ENABLED_AT,
   ANN_ENABLED_BY,
+  ANN_ORIGINAL_POD,
   ANN_ORIGINAL_REPLICAS,
   ANN_ORIGINAL_SUSPEND,
   ANN_WORKLOAD,
@@ -16,6 +17,8 @@ import {
   type WorkloadKind,
 } from './names.ts';
 import type { Decision } from './result.ts';
+import { RECORD_ANNOTATIONS } from './names.ts';
+import { signRecords, type RecordSigner, type Records } from './records.ts';
 
 export interface WorkloadChange {
   kind: WorkloadKind;
@@ -23,6 +26,12 @@ export interface WorkloadChange {
   oldObject?: KubeObject | undefined;
   user: UserInfo;
   now: Date;
+  /** devx's own records as they stand (verified on the stored object): the only source of what to keep or restore. */
+  trusted: Records;
+  signer: RecordSigner;
+  namespace: string;
+  /** The request is devx's own (its ServiceAccount), e.g. the reconciler completing or repairing dev mode. */
+  self: boolean;
 }
 
 /** Where a kind keeps the pod template that devx labels (undefined: the kind's template is not touched). */
@@ -62,10 +71,10 @@ export function labelTemplate(template: { metadata?: ObjectMeta }, obj: KubeObje
 }
 
 /** replicas → 1; a different incoming value (apply or scale during dev mode) becomes the new original. */
-function pinReplicas(obj: KubeObject, old: KubeObject | undefined, warnings: string[]): void {
+function pinReplicas(obj: KubeObject, trusted: Records, warnings: string[]): void {
   const spec = (obj.spec ??= {});
   const incoming = typeof spec.replicas === 'number' ? spec.replicas : 1;
-  const recorded = annotationsOf(obj)[ANN_ORIGINAL_REPLICAS] ?? annotationsOf(old)[ANN_ORIGINAL_REPLICAS];
+  const recorded = trusted[ANN_ORIGINAL_REPLICAS];
   const original = recorded === undefined || incoming !== 1 ? incoming : Number(recorded);
   if (recorded === undefined && incoming !== 1) warnings.push(`dev mode on: replicas ${incoming} -> 1`);
   else if (recorded !== undefined && Number(recorded) !== original) {
@@ -75,9 +84,9 @@ function pinReplicas(obj: KubeObject, old: KubeObject | undefined, warnings: str
   spec.replicas = 1;
 }
 
-function suspendCronJob(obj: KubeObject, old: KubeObject | undefined, warnings: string[]): void {
+function suspendCronJob(obj: KubeObject, trusted: Records, warnings: string[]): void {
   const spec = (obj.spec ??= {});
-  const recorded = annotationsOf(obj)[ANN_ORIGINAL_SUSPEND] ?? annotationsOf(old)[ANN_ORIGINAL_SUSPEND];
+  const recorded = trusted[ANN_ORIGINAL_SUSPEND];
   const incoming = spec.suspend === undefined ? 'unset' : String(spec.suspend === true);
   // devx pins `suspend: true`; anything else arriving during dev mode (an apply of the manifest) is the new original.
   const original = recorded !== undefined && incoming === 'true' ? recorded : incoming;
@@ -95,13 +104,17 @@ function pauseDaemonSet(obj: KubeObject, warnings: string[]): void {
   template.spec.nodeSelector = selector;
 }
 
+/** Who turned dev mode on and when: kept from devx's own record, else this request's user and admission's clock. */
 function recordWho(obj: KubeObject, c: WorkloadChange): void {
-  const anns = annotationsOf(obj);
-  const old = annotationsOf(c.oldObject);
-  const by = anns[ANN_ENABLED_BY] ?? old[ANN_ENABLED_BY] ?? c.user.username ?? 'unknown';
-  const at = anns[ANN_ENABLED_AT] ?? old[ANN_ENABLED_AT] ?? c.now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const by = c.trusted[ANN_ENABLED_BY] ?? c.user.username ?? 'unknown';
+  const at = c.trusted[ANN_ENABLED_AT] ?? c.now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   setMetaKey(meta(obj), 'annotations', ANN_ENABLED_BY, by);
   setMetaKey(meta(obj), 'annotations', ANN_ENABLED_AT, at);
+}
+
+/** Starts the object's records from devx's own (whatever the request carried in their place is dropped). */
+function resetRecords(obj: KubeObject, trusted: Records): void {
+  for (const key of RECORD_ANNOTATIONS) setMetaKey(meta(obj), 'annotations', key, trusted[key]);
 }
 
 /** Kinds whose dev pod comes from an object devx makes, said once when dev mode begins. */
@@ -114,12 +127,14 @@ const COPY_NOTICE: Partial<Record<WorkloadKind, string>> = {
 export function enterDevMode(c: WorkloadChange): Decision {
   const obj = structuredClone(c.object);
   const warnings: string[] = [];
+  resetRecords(obj, c.trusted);
   recordWho(obj, c);
   const template = labelledTemplateOf(c.kind, obj);
   if (template) labelTemplate(template, obj, workloadRef(c.kind, obj));
-  if (c.kind === 'Deployment' || c.kind === 'StatefulSet') pinReplicas(obj, c.oldObject, warnings);
-  if (c.kind === 'CronJob') suspendCronJob(obj, c.oldObject, warnings);
+  if (c.kind === 'Deployment' || c.kind === 'StatefulSet') pinReplicas(obj, c.trusted, warnings);
+  if (c.kind === 'CronJob') suspendCronJob(obj, c.trusted, warnings);
   if (c.kind === 'DaemonSet') pauseDaemonSet(obj, warnings);
+  signRecords(obj, { signer: c.signer, namespace: c.namespace });
   const wasOn = isDevEnabled(labelsOf(c.oldObject));
   if (!wasOn && COPY_NOTICE[c.kind]) warnings.push(COPY_NOTICE[c.kind] as string);
   return { kind: 'mutate', object: obj, warnings, reason: wasOn ? 'dev mode kept' : 'dev mode on' };
@@ -134,24 +149,27 @@ function unlabelTemplate(template: PodTemplate): void {
   if (Object.keys(m).length === 0) delete template.metadata;
 }
 
-function restoreReplicas(obj: KubeObject, warnings: string[]): void {
-  const recorded = annotationsOf(obj)[ANN_ORIGINAL_REPLICAS];
-  if (recorded === undefined) return;
+function restoreReplicas(obj: KubeObject, trusted: Records, warnings: string[]): void {
+  const recorded = trusted[ANN_ORIGINAL_REPLICAS];
+  if (recorded === undefined) {
+    if (annotationsOf(obj)[ANN_ORIGINAL_REPLICAS] !== undefined) {
+      warnings.push(`dev mode off: the recorded replica count is not devx's own record, so replicas stay ${String(obj.spec?.replicas ?? 1)}; scale the workload yourself`);
+    }
+    return;
+  }
   const n = Number(recorded);
   if (Number.isInteger(n) && n >= 0) {
     (obj.spec ??= {}).replicas = n;
     warnings.push(`dev mode off: replicas 1 -> ${n}`);
   }
-  setMetaKey(meta(obj), 'annotations', ANN_ORIGINAL_REPLICAS, undefined);
 }
 
-function restoreSuspend(obj: KubeObject): void {
-  const recorded = annotationsOf(obj)[ANN_ORIGINAL_SUSPEND];
+function restoreSuspend(obj: KubeObject, trusted: Records): void {
+  const recorded = trusted[ANN_ORIGINAL_SUSPEND];
   if (recorded === undefined) return;
   const spec = (obj.spec ??= {});
   if (recorded === 'unset') delete spec.suspend;
   else spec.suspend = recorded === 'true';
-  setMetaKey(meta(obj), 'annotations', ANN_ORIGINAL_SUSPEND, undefined);
 }
 
 /** Removes devx's pause from a pod spec's node selector. */
@@ -170,17 +188,21 @@ export function hasDevState(kind: WorkloadKind, obj: KubeObject): boolean {
   return podTemplateOf(kind, obj)?.spec?.nodeSelector?.[PAUSE_NODE_SELECTOR_KEY] !== undefined && kind === 'DaemonSet';
 }
 
-/** Undoes every dev-mode change on a copy of the workload. */
-export function leaveDevMode(kind: WorkloadKind, object: KubeObject): Decision {
+/**
+ * Undoes every dev-mode change on a copy of the workload. What to restore comes only from `trusted` (devx's verified
+ * records); every record goes, whoever wrote it.
+ */
+export function leaveDevMode(kind: WorkloadKind, object: KubeObject, trusted: Records): Decision {
   const obj = structuredClone(object);
   const warnings: string[] = [];
   const template = labelledTemplateOf(kind, obj);
   if (template) unlabelTemplate(template);
-  restoreReplicas(obj, warnings);
-  restoreSuspend(obj);
+  restoreReplicas(obj, trusted, warnings);
+  restoreSuspend(obj, trusted);
   if (kind === 'DaemonSet') unpauseTemplate(podTemplateOf('DaemonSet', obj)?.spec);
-  setMetaKey(meta(obj), 'annotations', ANN_ENABLED_BY, undefined);
-  setMetaKey(meta(obj), 'annotations', ANN_ENABLED_AT, undefined);
+  // A bare pod devx recreated keeps devx's records, signed as they are: the reconciler creates it again from its
+  // dev.x/original-pod. Anything else is left without records.
+  if (kind !== 'Pod' || trusted[ANN_ORIGINAL_POD] === undefined) resetRecords(obj, {});
   warnings.push(`dev mode off: ${kind} ${obj.metadata?.name ?? ''} restored`);
   return { kind: 'mutate', object: obj, warnings, reason: 'dev mode off' };
 }

@@ -29,6 +29,8 @@ export interface DevWorkloads {
   count(namespace: string, exclude: string): number | undefined;
   /** Whether `kind/namespace/name` is in dev mode; undefined before the first list. */
   isInDevMode(kind: string, namespace: string, name: string): boolean | undefined;
+  /** A labelled object of one of the six kinds, as the informer holds it. */
+  object(kind: string, namespace: string, name: string): KubernetesObject | undefined;
   /** Every dev-mode workload known, as `{kind, object}`. */
   list(): Array<{ kind: string; object: KubernetesObject }>;
   /**
@@ -90,6 +92,7 @@ export function createDevWorkloads(opts: { kubeConfig: KubeConnection; logger: L
       if (!inf?.synced()) return undefined;
       return inf.cache().get(name, namespace) !== undefined;
     },
+    object: (kind, namespace, name) => informers.get(kind)?.cache().get(name, namespace),
     list,
     onChange: (cb) => {
       listeners.add(cb);

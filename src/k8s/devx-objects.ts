@@ -24,6 +24,8 @@ export interface DevxObjectChange {
 export interface DevxObjects {
   start(): Promise<void>;
   ready(): boolean;
+  /** A dev copy (Job or Deployment) by name, as the informer holds it. */
+  get(kind: string, namespace: string, name: string): KubernetesObject | undefined;
   /** Every sync Secret and dev copy known. */
   list(): DevxObjectChange[];
   onChange(cb: (change: DevxObjectChange) => void): () => void;
@@ -51,6 +53,7 @@ export function createDevxObjects(opts: { kubeConfig: KubeConnection; logger: Lo
       await Promise.all(informers.map((i) => i.informer.start()));
     },
     ready: () => informers.every((i) => i.informer.synced()),
+    get: (kind, namespace, name) => informers.find((i) => i.kind === kind)?.informer.cache().get(name, namespace),
     list: () => informers.flatMap(({ kind, informer }) => informer.cache().list().map((object) => ({ kind, type: 'add' as const, object }))),
     onChange: (cb) => {
       listeners.add(cb);

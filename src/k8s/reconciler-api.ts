@@ -2,26 +2,16 @@
 // always fresh GETs (never a cache), so a decision rests on what the API server holds right now.
 import { randomBytes } from 'node:crypto';
 import type { KubeConnection } from './kubeconfig.ts';
+import { collectionPathOf } from '../core/kinds.ts';
 import type { KubeObject } from '../core/kube.ts';
 import type { ApiKind, DeleteOptions, ObjectApi } from '../reconciler/ports.ts';
 import { microTime } from '../reconciler/lease-decision.ts';
 import { KubeApiError, kubeCall, kubeFind } from './rest.ts';
 
-const BASE: Record<ApiKind, { prefix: string; plural: string }> = {
-  Deployment: { prefix: '/apis/apps/v1', plural: 'deployments' },
-  StatefulSet: { prefix: '/apis/apps/v1', plural: 'statefulsets' },
-  DaemonSet: { prefix: '/apis/apps/v1', plural: 'daemonsets' },
-  Job: { prefix: '/apis/batch/v1', plural: 'jobs' },
-  CronJob: { prefix: '/apis/batch/v1', plural: 'cronjobs' },
-  Pod: { prefix: '/api/v1', plural: 'pods' },
-  Secret: { prefix: '/api/v1', plural: 'secrets' },
-};
-
 const enc = encodeURIComponent;
 
 function collectionPath(kind: ApiKind, namespace: string): string {
-  const b = BASE[kind];
-  return `${b.prefix}/namespaces/${enc(namespace)}/${b.plural}`;
+  return collectionPathOf(kind, namespace);
 }
 
 function objectPath(kind: ApiKind, namespace: string, name: string): string {

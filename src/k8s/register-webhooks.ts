@@ -4,7 +4,9 @@
 // caBundle.
 //
 // Failure policy — the rule is "with devx down, nothing outside dev mode is affected":
-// - Every webhook that may fail closed carries objectSelector `dev.x/enabled=true`. The API server matches an
+// - The validating webhook sees only objects that carry one of devx's marks (matchConditions, evaluated by the API
+//   server), so it too may fail closed.
+// - Every mutating webhook that may fail closed carries objectSelector `dev.x/enabled=true`. The API server matches an
 //   objectSelector against the old and the new object, so an UPDATE that adds or removes the label is still sent,
 //   while objects that never carry the label never reach devx. Those get `Fail`: a workload in (or entering, or
 //   leaving) dev mode must not be admitted half-done, e.g. with replicas back at 3 but the dev template still in.
@@ -121,8 +123,8 @@ function mutatingWebhooks(opts: WebhookConfigOptions): V1MutatingWebhook[] {
     },
     {
       ...base,
-      // `kubectl scale` / HPA on a workload in dev mode: recorded as the original replicas instead of fighting dev
-      // mode. Unselectable by label (see the file comment), hence Ignore.
+      // `kubectl scale` / HPA on a workload in dev mode: answered with a warning only (the reconciler records the count
+      // and pins the replicas back to 1). Unselectable by label (see the file comment), hence Ignore.
       name: 'scale.dev.x',
       clientConfig: clientConfig(opts, PATHS.mutateWorkloads),
       rules: [{ apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments/scale', 'statefulsets/scale'], operations: ['UPDATE'], scope: 'Namespaced' }],
@@ -130,24 +132,43 @@ function mutatingWebhooks(opts: WebhookConfigOptions): V1MutatingWebhook[] {
       // Explicitly empty (every object): what the API server stores anyway, so applied and stored objects are equal.
       objectSelector: {},
       failurePolicy: 'Ignore',
-      // The requested count is recorded on the workload after the answer (skipped on dry-run).
-      sideEffects: 'NoneOnDryRun',
     },
   ];
 }
+
+/** CEL: an object (or what it was) carries a mark of devx's — a `dev.x/` label or annotation, devx's managed-by
+ * label, or the dev label on a pod template. Only those reach the validating webhook (DESIGN §10). */
+function marked(o: 'object' | 'oldObject'): string {
+  const meta = `${o}.metadata`;
+  const template = (path: string): string => `(has(${o}.spec) && has(${o}.spec.${path}.metadata) && has(${o}.spec.${path}.metadata.labels) && 'dev.x/enabled' in ${o}.spec.${path}.metadata.labels)`;
+  return [
+    `(has(${meta}.annotations) && ${meta}.annotations.exists(k, k.startsWith('dev.x/')))`,
+    `(has(${meta}.labels) && ${meta}.labels.exists(k, k.startsWith('dev.x/') || (k == 'app.kubernetes.io/managed-by' && ${meta}.labels[k] == 'devx')))`,
+    `(has(${o}.spec) && has(${o}.spec.template) && ${template('template')})`,
+    `(has(${o}.spec) && has(${o}.spec.jobTemplate) && has(${o}.spec.jobTemplate.spec) && has(${o}.spec.jobTemplate.spec.template) && ${template('jobTemplate.spec.template')})`,
+  ].join(' || ');
+}
+
+export const DEVX_MARKED_CONDITION = `(object != null && (${marked('object')})) || (oldObject != null && (${marked('oldObject')}))`;
 
 function validatingWebhooks(opts: WebhookConfigOptions): V1ValidatingWebhook[] {
   return [
     {
       ...common(opts),
+      // The policy's denials, and devx's records: who may write a `dev.x/` record, the dev label on pod templates,
+      // devx's sync Secrets. Every kind where such a mark can appear, in every namespace (a forged record must be
+      // refused before a namespace is ever opted in); only objects that carry a mark are sent (matchConditions), so
+      // `Fail` affects nothing outside dev mode.
       name: 'validate.dev.x',
       clientConfig: clientConfig(opts, PATHS.validate),
       rules: [
         ...WORKLOAD_RULES,
-        { apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: CREATE_UPDATE, scope: 'Namespaced' },
+        { apiGroups: ['apps'], apiVersions: ['v1'], resources: ['replicasets'], operations: CREATE_UPDATE, scope: 'Namespaced' },
+        { apiGroups: [''], apiVersions: ['v1'], resources: ['pods', 'replicationcontrollers', 'secrets'], operations: CREATE_UPDATE, scope: 'Namespaced' },
       ],
       namespaceSelector: allButExcluded(opts),
-      objectSelector: devObjects,
+      objectSelector: {},
+      matchConditions: [{ name: 'carries-devx-marks', expression: DEVX_MARKED_CONDITION }],
       failurePolicy: 'Fail',
     },
   ];

@@ -4,9 +4,10 @@
 // `dev.x/copy-of`, carries no dev label itself (so admission does not treat it as a workload) and has a pod template
 // labelled like a Deployment's in dev mode, so its pod is injected and mounts the source's sync Secret.
 import { createHash } from 'node:crypto';
+import { apiVersionOf } from '../core/kinds.ts';
 import type { KubeObject, ObjectMeta, PodTemplate } from '../core/kube.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
-import { ANN_COPY_OF, ANN_SOURCE_HASH, LABEL_COPY, LABEL_ENABLED, type WorkloadKind } from '../core/names.ts';
+import { ANN_COPY_OF, ANN_SOURCE_HASH, LABEL_COPY, LABEL_ENABLED, RECORD_ANNOTATIONS, type WorkloadKind } from '../core/names.ts';
 import { labelTemplate, podTemplateOf, unpauseTemplate, workloadRef } from '../core/workload.ts';
 import { refOf } from './keys.ts';
 
@@ -37,12 +38,12 @@ const JOB_GENERATED_LABELS = ['controller-uid', 'job-name', 'batch.kubernetes.io
 
 /** apiVersion of each workload kind (owner references, Events' `regarding`). */
 export const API_VERSION: Record<WorkloadKind, string> = {
-  Deployment: 'apps/v1',
-  StatefulSet: 'apps/v1',
-  DaemonSet: 'apps/v1',
-  Job: 'batch/v1',
-  CronJob: 'batch/v1',
-  Pod: 'v1',
+  Deployment: apiVersionOf('Deployment'),
+  StatefulSet: apiVersionOf('StatefulSet'),
+  DaemonSet: apiVersionOf('DaemonSet'),
+  Job: apiVersionOf('Job'),
+  CronJob: apiVersionOf('CronJob'),
+  Pod: apiVersionOf('Pod'),
 };
 
 export interface OwnerReference {
@@ -77,7 +78,7 @@ function specHash(spec: unknown): string {
 function copyMeta(o: { kind: WorkloadKind; source: KubeObject; labels: Record<string, string> | undefined; spec: unknown; annotations?: Record<string, string> }): ObjectMeta {
   const name = copyName(o.source.metadata?.name ?? '');
   const labels = { ...without(o.labels, [LABEL_ENABLED, ...JOB_GENERATED_LABELS]), [LABEL_COPY]: name };
-  const annotations = { ...(o.annotations ?? {}), [ANN_COPY_OF]: workloadRef(o.kind, o.source), [ANN_SOURCE_HASH]: specHash(o.spec) };
+  const annotations = { ...without(o.annotations, RECORD_ANNOTATIONS), [ANN_COPY_OF]: workloadRef(o.kind, o.source), [ANN_SOURCE_HASH]: specHash(o.spec) };
   return { name, namespace: o.source.metadata?.namespace ?? '', labels, annotations, ownerReferences: [ownerRefTo(o.kind, o.source)] };
 }
 

@@ -5,7 +5,8 @@
 // whatever it finds, and a step repeated by accident changes nothing.
 import type { KubeObject } from '../core/kube.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
-import { ANN_ENABLED_AT, ANN_ENABLED_BY, isDevEnabled } from '../core/names.ts';
+import { ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_ORIGINAL_POD, isDevEnabled } from '../core/names.ts';
+import type { Records } from '../core/records.ts';
 import { hasDevState, leaveDevMode } from '../core/workload.ts';
 import type { DevPolicySpec } from '../schemas/policy.ts';
 import { syncSecretName } from '../sync/secret.ts';
@@ -18,6 +19,13 @@ export interface Observed {
   key: WorkloadKey;
   /** The source workload (for a Pod: the pod of that name, whichever it is now). */
   workload?: KubeObject;
+  /**
+   * devx's records on the workload whose signature verifies ({} when it carries none); undefined when it carries
+   * records devx cannot prove it wrote — those are never acted on.
+   */
+  records?: Records;
+  /** The namespace carries dev.x/policy: outside such namespaces devx creates, changes and deletes nothing. */
+  namespaceEnabled: boolean;
   /** `devx-sync-<kind>-<name>`, if it exists. */
   secret?: KubeObject;
   /** Whether the Secret's data is a usable identity set (checked by the executor with readSyncSecretData). */
@@ -53,6 +61,8 @@ export type Step =
   | { type: 'update-copy'; object: KubeObject; events: EventSpec[] }
   | { type: 'delete-copy'; events: EventSpec[] }
   | { type: 'readmit'; events: EventSpec[] }
+  /** A scale during dev mode (kubectl scale, an HPA): record the count to restore, back to one replica. */
+  | { type: 'repin-replicas'; replicas: number; events: EventSpec[] }
   | { type: 'expire'; events: EventSpec[] }
   | { type: 'restore-workload'; object: KubeObject; events: EventSpec[] }
   | { type: 'mark-pending'; record: PendingPod; events: EventSpec[] }
@@ -149,8 +159,23 @@ function inDevMode(o: Observed, w: KubeObject): Step {
   return expiry ? done('in dev mode until the TTL', expiry.at.getTime() - o.now.getTime()) : done('in dev mode');
 }
 
+/** Deployments and StatefulSets stay at one replica; a count that arrived through the scale subresource is recorded. */
+function planRepin(o: Observed, w: KubeObject): Step | undefined {
+  if (o.key.kind !== 'Deployment' && o.key.kind !== 'StatefulSet') return undefined;
+  const replicas = w.spec?.replicas;
+  if (typeof replicas !== 'number' || replicas === 1) return undefined;
+  if (o.tried.has('repin-replicas')) return done('replicas not pinned yet', 1000);
+  const note = `scaled to ${replicas} during dev mode: ${replicas} recorded for when dev mode ends, back to 1 replica`;
+  return { type: 'repin-replicas', replicas, events: [normal('Scaled', note)] };
+}
+
 function planOn(o: Observed, w: KubeObject): Step {
-  if (annotationsOf(w)[ANN_ENABLED_AT] === undefined) {
+  if (o.records === undefined) {
+    return done('records not devx\'s', undefined, [
+      warning('UnverifiedRecord', `${describeKey(o)} carries dev.x/ records devx did not write (their signature does not verify): devx does nothing for it; remove the label dev.x/enabled and add it again`),
+    ]);
+  }
+  if (o.records[ANN_ENABLED_AT] === undefined) {
     // Labelled, but admission never saw it (devx was not registered): an update through the webhook completes it.
     if (o.tried.has('readmit')) {
       return done('admission did not complete dev mode', 30_000, [warning('Incomplete', 'labelled dev.x/enabled=true but devx admission has not processed it; is the webhook registered?')]);
@@ -158,7 +183,7 @@ function planOn(o: Observed, w: KubeObject): Step {
     return { type: 'readmit', events: [normal('Repaired', 'labelled while devx admission was not running; dev mode completed')] };
   }
   if (o.secretForeign) return done('secret name taken', undefined, [warning('SecretNameTaken', `Secret ${secretName(o)} exists and is not devx's: rename or delete it`)]);
-  return planExpiry(o, w) ?? planSecret(o, w) ?? planCopy(o, w) ?? planRecreate(o, w) ?? inDevMode(o, w);
+  return planExpiry(o, w) ?? planRepin(o, w) ?? planSecret(o, w) ?? planCopy(o, w) ?? planRecreate(o, w) ?? inDevMode(o, w);
 }
 
 // ---- dev mode off ---------------------------------------------------------------------------------------------
@@ -166,14 +191,15 @@ function planOn(o: Observed, w: KubeObject): Step {
 /** The workload itself, unlabelled but still changed (the label went while devx admission was not running). */
 function planRestore(o: Observed, w: KubeObject): Step | undefined {
   if (o.key.kind === 'Pod') {
-    const original = storedOriginalOf(w);
+    // Only an original devx itself recorded is ever created again.
+    const original = o.records?.[ANN_ORIGINAL_POD] === undefined ? undefined : storedOriginalOf(w);
     if (original) {
       if (!o.secret) return { type: 'create-secret', owner: ownerRefTo('Pod', w), events: [] }; // the record's holder
       return { type: 'mark-pending', record: { replaces: uidOf(w), pod: original }, events: [normal('Restoring', 'dev mode off: the pod is created again as it was before')] };
     }
   }
   if (!hasDevState(o.key.kind, w)) return undefined;
-  const restored = leaveDevMode(o.key.kind, w);
+  const restored = leaveDevMode(o.key.kind, w, o.records ?? {});
   if (restored.kind !== 'mutate') return undefined;
   return { type: 'restore-workload', object: restored.object, events: [normal('Repaired', `dev.x/enabled was removed while devx admission was not running; ${describeKey(o)} restored`)] };
 }
@@ -234,6 +260,7 @@ function planPending(o: Observed, p: PendingPod): Step {
 
 /** The next step for one source workload. */
 export function planStep(o: Observed): Step {
+  if (!o.namespaceEnabled) return done(`namespace ${o.key.namespace} does not carry dev.x/policy: devx changes nothing there`);
   if (o.key.kind === 'Pod' && o.pending) return planPending(o, o.pending);
   if (o.workload && wantsDevMode(o)) return planOn(o, o.workload);
   return planOff(o);

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { KubeObject, ObjectMeta } from '../core/kube.ts';
 import { annotationsOf, labelsOf, setMetaKey } from '../core/kube.ts';
-import { ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_ORIGINAL_POD, ANN_STATUS, LABEL_ENABLED, isDevEnabled } from '../core/names.ts';
+import { ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_ORIGINAL_POD, ANN_STATUS, LABEL_ENABLED, RECORD_ANNOTATIONS, isDevEnabled } from '../core/names.ts';
 
 /** What creating a pod again takes from the old one: its identity and intent, none of the server's bookkeeping. */
 function portableMeta(meta: ObjectMeta | undefined): ObjectMeta {
@@ -24,7 +24,8 @@ function portableMeta(meta: ObjectMeta | undefined): ObjectMeta {
 export function originalPodOf(pod: KubeObject): KubeObject {
   const metadata = portableMeta(pod.metadata);
   setMetaKey(metadata, 'labels', LABEL_ENABLED, undefined);
-  for (const key of [ANN_ENABLED_BY, ANN_ENABLED_AT]) setMetaKey(metadata, 'annotations', key, undefined);
+  // None of devx's records travel with the original: what it was before dev mode carries none.
+  for (const key of RECORD_ANNOTATIONS) setMetaKey(metadata, 'annotations', key, undefined);
   const { nodeName: _n, ...spec } = structuredClone(pod.spec ?? {});
   return { apiVersion: 'v1', kind: 'Pod', metadata, spec };
 }

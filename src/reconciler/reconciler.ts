@@ -4,8 +4,10 @@
 // on unlabelled objects. Nothing is remembered between passes except which keys to look at: all state is in the
 // objects, so a restart (or a new leader) simply looks at everything once.
 import type { KubeObject } from '../core/kube.ts';
-import { labelsOf } from '../core/kube.ts';
-import { ANN_COPY_OF, ANN_PENDING_POD, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
+import { annotationsOf, labelsOf } from '../core/kube.ts';
+import { podRecordOptions } from '../core/pod-records.ts';
+import { signRecords, verifiedRecords, type RecordSigner, type Records } from '../core/records.ts';
+import { ANN_COPY_OF, ANN_ORIGINAL_REPLICAS, ANN_PENDING_POD, ANN_SIGNATURE, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
 import { hasDevState } from '../core/workload.ts';
 import type { DevPolicySpec } from '../schemas/policy.ts';
 import type { BuildSyncSecretOptions, SyncSecretData } from '../sync/secret.ts';
@@ -36,6 +38,10 @@ export interface ReconcilerOptions {
   api: ObjectApi;
   /** The DevPolicy spec of a namespace, if it resolves (for the TTL cap). */
   policyOf: (namespace: string) => DevPolicySpec | undefined;
+  /** Whether a namespace carries dev.x/policy: devx creates, changes and deletes nothing anywhere else. */
+  namespaceEnabled: (namespace: string) => boolean;
+  /** Verifies the records devx acts on, and signs the ones it writes. */
+  signer: RecordSigner;
   logger: ReconcilerLogger;
   /** This replica's name, in Events' reportingInstance. */
   identity: string;
@@ -100,7 +106,10 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
 
   // ---- observing ----------------------------------------------------------------------------------------------
 
-  /** The sync Secret, sorted into ours (with its record) or someone else's. */
+  const verify = (obj: KubeObject | undefined, namespace: string): Records | undefined =>
+    verifiedRecords(obj, { signer: o.signer, namespace, ...(obj?.kind === 'Pod' ? podRecordOptions(obj) : {}) });
+
+  /** The sync Secret, sorted into ours (with its record, if devx can prove it wrote it) or someone else's. */
   function withSecret(observed: Observed, secret: KubeObject | undefined): void {
     const { key } = observed;
     if (!secret) return;
@@ -110,8 +119,21 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     }
     observed.secret = secret;
     observed.secretValid = secretDataUsable(secret);
-    const pending = key.kind === 'Pod' ? parsePendingPod(secret.metadata?.annotations?.[ANN_PENDING_POD]) : undefined;
+    const record = verify({ ...secret, kind: 'Secret' }, key.namespace)?.[ANN_PENDING_POD];
+    if (record === undefined && annotationsOf(secret)[ANN_PENDING_POD] !== undefined) {
+      o.logger.warn({ workload: keyString(key) }, 'pending-pod record on the sync Secret is not devx\'s; ignored');
+    }
+    const pending = key.kind === 'Pod' ? parsePendingPod(record) : undefined;
     if (pending) observed.pending = pending;
+  }
+
+  /** A copy whose dev.x/copy-of devx cannot verify is someone else's object of that name. */
+  function verifiedCopy(copy: KubeObject | undefined, namespace: string): KubeObject | undefined {
+    if (!copy) return undefined;
+    const ref = annotationsOf(copy)[ANN_COPY_OF];
+    if (ref === undefined || verify(copy, namespace)?.[ANN_COPY_OF] === ref) return copy;
+    const { [ANN_COPY_OF]: _forged, ...annotations } = annotationsOf(copy);
+    return { ...copy, metadata: { ...copy.metadata, annotations } };
   }
 
   async function observeKey(key: WorkloadKey, hints: ReadonlySet<string>, tried: ReadonlySet<Step['type']>): Promise<Observed> {
@@ -122,7 +144,19 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       copyKind ? o.api.get(copyKind, key.namespace, copyName(key.name)) : Promise.resolve(undefined),
     ]);
     const policy = o.policyOf(key.namespace);
-    const observed: Observed = { key, now: now(), hints, tried, ...(workload ? { workload } : {}), ...(copy ? { copy } : {}), ...(policy ? { policy } : {}) };
+    const ownCopy = verifiedCopy(copy ? { ...copy, kind: copy.kind ?? copyKind } : undefined, key.namespace);
+    const records = workload ? verify({ ...workload, kind: key.kind }, key.namespace) : {};
+    const observed: Observed = {
+      key,
+      now: now(),
+      hints,
+      tried,
+      namespaceEnabled: o.namespaceEnabled(key.namespace),
+      ...(records ? { records } : {}),
+      ...(workload ? { workload } : {}),
+      ...(ownCopy ? { copy: ownCopy } : {}),
+      ...(policy ? { policy } : {}),
+    };
     withSecret(observed, secret);
     return observed;
   }
@@ -134,13 +168,16 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   }
 
   /** Creates the replacement pod and returns it (Events are about the new pod: `kubectl describe` goes by uid). */
+  /** A pod to create for a key: in the key's own namespace and under its name, whatever the record says. */
+  const ownPod = (pod: KubeObject, key: WorkloadKey): KubeObject => ({ ...pod, metadata: { ...pod.metadata, namespace: key.namespace, name: key.name } });
+
   async function createPod(step: Extract<Step, { type: 'create-pod' }>, ob: Observed): Promise<KubeObject | undefined> {
     try {
-      return await o.api.create('Pod', step.pod);
+      return await o.api.create('Pod', ownPod(step.pod, ob.key));
     } catch (err) {
       if (statusOf(err) === 409) return undefined; // made already (by an earlier pass that did not live to see the answer)
       if (!step.fallback || !isRefusal(err)) throw err;
-      const created = await o.api.create('Pod', step.fallback).catch((e: unknown) => {
+      const created = await o.api.create('Pod', ownPod(step.fallback, ob.key)).catch((e: unknown) => {
         if (statusOf(e) === 409) return undefined;
         throw e;
       });
@@ -173,12 +210,18 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     'delete-secret': async (_step, ob) => {
       await o.api.delete('Secret', ob.key.namespace, secretName(ob), { uid: uidOf(ob.secret) });
     },
-    'create-copy': async (step, ob) => ignoring(409, o.api.create(copyKind(ob), step.object)),
+    'create-copy': async (step, ob) => ignoring(409, o.api.create(copyKind(ob), signed(step.object, ob))),
     'update-copy': async (step, ob) => {
-      await o.api.replace(copyKind(ob), { ...step.object, metadata: { ...step.object.metadata, resourceVersion: ob.copy?.metadata?.resourceVersion } });
+      const copy = signed(step.object, ob);
+      await o.api.replace(copyKind(ob), { ...copy, metadata: { ...copy.metadata, resourceVersion: ob.copy?.metadata?.resourceVersion } });
     },
     'delete-copy': async (_step, ob) => {
       await o.api.delete(copyKind(ob), ob.key.namespace, copyName(ob.key.name), { uid: uidOf(ob.copy) });
+    },
+    // Through admission, as devx: the mutation keeps the recorded count and signs the records again.
+    'repin-replicas': async (step, ob) => {
+      const metadata = { annotations: { [ANN_ORIGINAL_REPLICAS]: String(step.replicas) }, resourceVersion: ob.workload?.metadata?.resourceVersion };
+      await o.api.patch(ob.key.kind, ob.key.namespace, ob.key.name, { metadata, spec: { replicas: 1 } });
     },
     // A no-op update of a labelled object goes through admission, which completes dev mode.
     readmit: async (_step, ob) => {
@@ -194,7 +237,8 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     },
     // Un-owned first: the Secret must outlive the pod it is about to replace.
     'mark-pending': async (step, ob) => {
-      const metadata = { annotations: { [ANN_PENDING_POD]: JSON.stringify(step.record) }, ownerReferences: null, resourceVersion: ob.secret?.metadata?.resourceVersion };
+      const annotations = pendingAnnotations(ob, JSON.stringify(step.record));
+      const metadata = { annotations, ownerReferences: null, resourceVersion: ob.secret?.metadata?.resourceVersion };
       await o.api.patch('Secret', ob.key.namespace, secretName(ob), { metadata });
     },
     'delete-pod': async (step, ob) => {
@@ -202,10 +246,25 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     },
     'create-pod': async (step, ob) => createPod(step, ob),
     'clear-pending': async (step, ob) => {
-      const metadata = { annotations: { [ANN_PENDING_POD]: null }, ownerReferences: step.owner ? [step.owner] : null, resourceVersion: ob.secret?.metadata?.resourceVersion };
+      const metadata = { annotations: pendingAnnotations(ob, undefined), ownerReferences: step.owner ? [step.owner] : null, resourceVersion: ob.secret?.metadata?.resourceVersion };
       await o.api.patch('Secret', ob.key.namespace, secretName(ob), { metadata });
     },
   };
+
+  /** A copy with its records (dev.x/copy-of, dev.x/source-hash) signed. */
+  function signed(copy: KubeObject, ob: Observed): KubeObject {
+    const out = structuredClone(copy);
+    signRecords(out, { signer: o.signer, namespace: ob.key.namespace });
+    return out;
+  }
+
+  /** The sync Secret's pending-pod record (or its removal), signed, as a merge patch of its annotations. */
+  function pendingAnnotations(ob: Observed, record: string | undefined): Record<string, string | null> {
+    const secret: KubeObject = { kind: 'Secret', metadata: { name: secretName(ob), namespace: ob.key.namespace, annotations: record === undefined ? {} : { [ANN_PENDING_POD]: record } } };
+    signRecords(secret, { signer: o.signer, namespace: ob.key.namespace });
+    const signature = annotationsOf(secret)[ANN_SIGNATURE];
+    return { [ANN_PENDING_POD]: record ?? null, [ANN_SIGNATURE]: signature ?? null };
+  }
 
   /** Performs a step; returns the object it created when later Events should be about that one. */
   async function perform(step: Exclude<Step, { type: 'done' }>, ob: Observed): Promise<KubeObject | undefined> {

@@ -1,5 +1,6 @@
 // The reconciler as the server runs it: informer changes feed its queue, and it works only while this replica
 // leads (or always, without leader election). Built from ports, so the wiring itself needs no cluster.
+import type { RecordSigner } from '../core/records.ts';
 import type { DevPolicySpec } from '../schemas/policy.ts';
 import { createElector, type Elector, type LeaseStore } from './leader-election.ts';
 import type { ObjectApi } from './ports.ts';
@@ -15,6 +16,9 @@ export interface RunReconcilerOptions {
   settings: ReconcilerSettings;
   logger: ReconcilerLogger;
   policyOf: (namespace: string) => DevPolicySpec | undefined;
+  /** Whether a namespace carries dev.x/policy: devx changes nothing anywhere else. */
+  namespaceEnabled: (namespace: string) => boolean;
+  signer: RecordSigner;
   /** What the informers hold now. */
   known: () => ObjectChange[];
   /** Subscribes to informer changes; returns the unsubscribe function. */
@@ -34,6 +38,8 @@ export function runReconciler(o: RunReconcilerOptions): RunningReconciler {
   const reconciler = createReconciler({
     api: o.api,
     policyOf: o.policyOf,
+    namespaceEnabled: o.namespaceEnabled,
+    signer: o.signer,
     logger: o.logger,
     identity: o.identity,
     generateSecretData: generate,

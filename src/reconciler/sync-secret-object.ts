@@ -2,13 +2,12 @@
 // devx can watch its own Secrets and nobody else's, and annotated with the workload it belongs to.
 import type { KubeObject } from '../core/kube.ts';
 import { annotationsOf } from '../core/kube.ts';
-import { ANN_WORKLOAD } from '../core/names.ts';
+import { ANN_WORKLOAD, SYNC_SECRET_LABELS } from '../core/names.ts';
 import { readSyncSecretData, syncSecretName, type SyncSecretData } from '../sync/secret.ts';
 import type { OwnerReference } from './copies.ts';
 import { refOf, type WorkloadKey } from './keys.ts';
 
-/** Labels on every sync Secret (the selector devx watches them by). */
-export const SYNC_SECRET_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/managed-by': 'devx', 'app.kubernetes.io/component': 'sync-secret' };
+export { SYNC_SECRET_LABELS };
 
 export const SYNC_SECRET_SELECTOR = Object.entries(SYNC_SECRET_LABELS)
   .map(([k, v]) => `${k}=${v}`)

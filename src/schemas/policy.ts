@@ -41,7 +41,10 @@ export const DevPolicySpecSchema = z
     images: z
       .array(
         z.object({
-          match: z.string().min(1).describe('Glob on the original image, e.g. "*/bookinfo/reviews*".'),
+          match: z
+            .string()
+            .min(1)
+            .describe('Glob on the original image, e.g. "*/bookinfo/reviews*"; here `*` matches any characters, `/` included, and `?` any one character.'),
           devImage: z.string().min(1).describe('Dev image used instead.'),
         }),
       )
@@ -51,7 +54,12 @@ export const DevPolicySpecSchema = z
     allowedImages: z
       .array(z.string().min(1))
       .default([])
-      .describe('Globs of images the dev.x/image annotation may name; empty: only images this policy names.'),
+      .describe(
+        'Globs of images the dev.x/image annotation may name; empty: only images this policy names. A glob matches the ' +
+          'whole image: `*` matches any characters except `/`, `**` any characters including `/`, `?` one character ' +
+          'except `/`; everything else is literal. E.g. "registry.example.com/dev/*" allows ' +
+          '"registry.example.com/dev/java:21" but not "registry.example.com/dev/x/y:1"; "registry.example.com/dev/**" allows both.',
+      ),
     workDir: z
       .string()
       .regex(/^\/.*/, 'must be an absolute path')

@@ -3,8 +3,11 @@
 //
 // The contract (DESIGN §5): each config trusts exactly the two devices; global and local discovery, relays, NAT
 // traversal, usage and crash reporting and auto-upgrade are off; the one folder (id `devx`) is watched with a 1 s
-// delay; the GUI/REST API listens on loopback only and needs the API key. The agent dials the sidecar at an explicit
-// address (the local end of a port-forward); the sidecar never dials out, it only accepts the agent.
+// delay; the GUI/REST API listens on loopback only and needs the API key. Both ends' sync listeners are on loopback
+// too (DESIGN §10): the sidecar's on 127.0.0.1:22000, which only `pods/portforward` reaches (the container runtime
+// dials localhost inside the pod's network namespace), never another pod through the pod IP; the agent's on a free
+// loopback port it never needs. The agent dials the sidecar at an explicit address (the local end of a port-forward); the
+// sidecar never dials out, it only accepts the agent.
 //
 // Config `version` 36 is what syncthing 1.19 writes; 1.20+ migrate it on load (1.27 writes 37; the 36→37 step only
 // renames a folder option devx does not set). A config newer than the binary is refused without
@@ -43,7 +46,10 @@ interface SessionConfigOptions {
 export interface SidecarConfigOptions extends SessionConfigOptions {
   /** Synced directory; default SIDECAR_WORKDIR. Only tests point it elsewhere. */
   folderPath?: string;
-  /** Sync listen address; default `tcp://0.0.0.0:22000` (pod-internal: no Service exposes it). */
+  /**
+   * Sync listen address, loopback only; default `tcp://127.0.0.1:22000`. Not the pod IP: any pod of the cluster could
+   * reach that; a port-forward reaches the pod's loopback.
+   */
   listenAddress?: string;
   /** GUI/REST address, loopback only; default `127.0.0.1:8384`. */
   guiAddress?: string;
@@ -58,8 +64,8 @@ export interface AgentConfigOptions extends SessionConfigOptions {
   guiAddress: string;
   mode: SyncMode;
   /**
-   * Sync listen address; default `tcp://127.0.0.1:0` (loopback, any free port): the agent only dials out, and a fixed
-   * port would clash with the user's own syncthing on 22000.
+   * Sync listen address, loopback only; default `tcp://127.0.0.1:0` (any free port): the agent only dials out, and a
+   * fixed port would clash with the user's own syncthing on 22000.
    */
   listenAddress?: string;
 }
@@ -75,6 +81,8 @@ interface EndConfig extends SessionConfigOptions {
 }
 
 const LOOPBACK_GUI = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$/;
+/** A sync listener on a loopback address literal (no name to resolve, no wildcard). */
+const LOOPBACK_LISTEN = /^tcp[46]?:\/\/(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):\d{1,5}$/;
 const TCP_ADDRESS = /^tcp[46]?:\/\/[^\s/]+:\d{1,5}$/;
 
 /** Each check: a problem description if `end` fails it. */
@@ -83,7 +91,7 @@ const INPUT_CHECKS: ReadonlyArray<(end: EndConfig) => string | undefined> = [
   (e) => (isCanonicalDeviceId(e.agentDeviceId) ? undefined : `agentDeviceId ${JSON.stringify(e.agentDeviceId)} is not a canonical device ID`),
   (e) => (e.sidecarDeviceId === e.agentDeviceId ? 'sidecar and agent must have different identities' : undefined),
   (e) => (LOOPBACK_GUI.test(e.guiAddress) ? undefined : `guiAddress ${JSON.stringify(e.guiAddress)} must be a loopback host:port`),
-  (e) => (TCP_ADDRESS.test(e.listenAddress) ? undefined : `listenAddress ${JSON.stringify(e.listenAddress)} must be tcp://host:port`),
+  (e) => (LOOPBACK_LISTEN.test(e.listenAddress) ? undefined : `listenAddress ${JSON.stringify(e.listenAddress)} must be tcp://host:port on a loopback host`),
   (e) => (e.peerAddress === 'dynamic' || TCP_ADDRESS.test(e.peerAddress) ? undefined : `sidecarAddress ${JSON.stringify(e.peerAddress)} must be tcp://host:port`),
   (e) => (/^[A-Za-z0-9_-]{16,}$/.test(e.apiKey) ? undefined : 'apiKey must be at least 16 characters of [A-Za-z0-9_-]'),
   (e) => (e.folderPath === '' ? 'folderPath must not be empty' : undefined),
@@ -92,7 +100,7 @@ const INPUT_CHECKS: ReadonlyArray<(end: EndConfig) => string | undefined> = [
 function checkInputs(end: EndConfig): void {
   const problems = INPUT_CHECKS.map((check) => check(end)).filter((p) => p !== undefined);
   // Rendering is fed by devx's own code, so a bad input is a bug: fail loudly rather than write a config that
-  // syncthing would reject, or one that exposes the GUI.
+  // syncthing would reject, or one that exposes the GUI or the sync port beyond loopback.
   if (problems.length > 0) throw new Error(`invalid syncthing config input: ${problems.join('; ')}`);
 }
 
@@ -181,7 +189,7 @@ export function renderSidecarConfig(opts: SidecarConfigOptions): string {
     self: 'sidecar',
     folderPath: opts.folderPath ?? SIDECAR_WORKDIR,
     folderType: 'sendreceive',
-    listenAddress: opts.listenAddress ?? `tcp://0.0.0.0:${SYNC_PORT}`,
+    listenAddress: opts.listenAddress ?? `tcp://127.0.0.1:${SYNC_PORT}`,
     guiAddress: opts.guiAddress ?? `127.0.0.1:${GUI_PORT}`,
     // The sidecar never dials: the agent's address is unknown to it, and with discovery off "dynamic" finds nothing.
     peerAddress: 'dynamic',

@@ -10,7 +10,8 @@ export const SIDECAR_HOME = '/devx/home';
 /** Where the sync Secret (volume `devx-sync-secret`) is mounted, read-only; copied into the home at start. */
 export const SIDECAR_SECRET_DIR = '/devx/secret';
 
-/** Syncthing's sync protocol port in the pod. Reached only through `pods/portforward`; no Service exposes it. */
+/** Syncthing's sync protocol port in the pod, bound to 127.0.0.1: reached only through `pods/portforward`, not through
+ * the pod IP (and no Service exposes it). */
 export const SYNC_PORT = 22000;
 
 /** Syncthing's GUI/REST port; bound to 127.0.0.1 in the pod and guarded by the API key. */

@@ -1,13 +1,17 @@
 // How the devx-sync container starts syncthing. The Secret is mounted read-only (and its files are symlinks into a
 // `..data` directory), while syncthing wants a writable home it can migrate config.xml in and keep its index
 // database in; so a POSIX sh (busybox in the syncthing/syncthing image) copies the three files into a home on an
-// emptyDir at every start, locks the key down and execs syncthing, which then runs as the container's PID 1.
+// emptyDir at every start, locks the key down and execs syncthing. exec replaces the shell, so syncthing's monitor
+// process is the container's main process (PID 1, unless the pod shares one process namespace, where the pause
+// process is) and gets the container's SIGTERM; it runs the real syncthing as its child and passes the signal on.
+// Both listen on loopback only (config.xml: sync 127.0.0.1:22000, GUI/REST 127.0.0.1:8384), never on the pod IP.
 import { SIDECAR_HOME, SIDECAR_SECRET_DIR } from './constants.ts';
 
 /**
  * `syncthing serve` flags accepted by every syncthing from 1.19 (Debian) to 1.27 (the sidecar image) and needed by
- * both ends: no browser, no self-restarting monitor process (the container or the agent restarts it), no "Default
- * Folder", no upgrades. Shared with the agent, which runs the local syncthing the same way.
+ * both ends: no browser; no restarts by syncthing's monitor process (which still runs, with the real syncthing as its
+ * child: with --no-restart it exits when its child does, and the container or the agent restarts it); no "Default
+ * Folder"; no upgrades. Shared with the agent, which runs the local syncthing the same way.
  */
 export const SERVE_FLAGS: readonly string[] = ['--no-browser', '--no-restart', '--no-default-folder', '--no-upgrade'];
 

@@ -4,7 +4,6 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { Logger } from 'pino';
 import type { Route } from '../core/admit.ts';
 import type { AdmissionContext } from '../core/context.ts';
-import type { SideEffect } from '../core/result.ts';
 import type { AdmissionMetrics } from './metrics.ts';
 import { answerReview } from './review.ts';
 
@@ -18,8 +17,8 @@ export interface AppDeps {
   context: () => AdmissionContext;
   /** Ready when the cluster view is synced (or loaded from a file). */
   ready: () => boolean;
-  /** Runs what a decision could not do itself (e.g. record a scale request); must not throw. */
-  onEffects?: (effects: SideEffect[]) => void;
+  /** Before a review is decided: fetch what the cluster view lacks for it (a new pod's owners); must not throw. */
+  prepare?: (route: Route, body: unknown) => Promise<void>;
   https?: { cert: string; key: string } | undefined;
   bodyLimit?: number;
 }
@@ -29,11 +28,11 @@ const ROUTES: Record<string, Route> = { '/mutate/pods': 'pods', '/mutate/workloa
 function reviewHandler(deps: AppDeps, route: Route) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const started = process.hrtime.bigint();
+    if (deps.prepare) await deps.prepare(route, request.body);
     const outcome = answerReview(route, request.body, deps.context());
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     deps.metrics.observe(route, outcome.log.result, ms / 1000);
     deps.logger.info({ route, ...outcome.log, ms: Math.round(ms * 1000) / 1000 }, 'admission decision');
-    if (outcome.effects.length > 0) deps.onEffects?.(outcome.effects);
     return reply.code(outcome.statusCode).send(outcome.body);
   };
 }

@@ -1,5 +1,6 @@
 // A ClusterView over the informer cache. DevPolicies are parsed once per object version, not once per review.
 import type { ClusterView } from '../core/context.ts';
+import type { KubeObject } from '../core/kube.ts';
 import { parseDevPolicy, type PolicyParse } from '../schemas/policy.ts';
 
 export interface CacheReader {
@@ -7,6 +8,7 @@ export interface CacheReader {
   devPolicy(name: string): unknown;
   devWorkloadCount?(namespace: string, exclude: string): number | undefined;
   isInDevMode?(kind: string, namespace: string, name: string): boolean | undefined;
+  object?(kind: string, namespace: string, name: string): KubeObject | undefined;
 }
 
 export function cacheView(cache: CacheReader): ClusterView {
@@ -25,6 +27,7 @@ export function cacheView(cache: CacheReader): ClusterView {
     },
   };
   if (cache.devWorkloadCount) view.devWorkloadCount = (ns, exclude) => cache.devWorkloadCount?.(ns, exclude);
+  if (cache.object) view.object = (kind, ns, name) => cache.object?.(kind, ns, name);
   if (cache.isInDevMode) view.isInDevMode = (kind, ns, name) => cache.isInDevMode?.(kind, ns, name);
   return view;
 }

@@ -2,7 +2,7 @@
 // so the same function serves the fastify routes, the benchmarks and the fuzzer.
 import { admit, type Route } from '../core/admit.ts';
 import type { AdmissionContext } from '../core/context.ts';
-import type { Decision, SideEffect } from '../core/result.ts';
+import type { Decision } from '../core/result.ts';
 import {
   ADMISSION_API_VERSION,
   AdmissionEnvelopeSchema,
@@ -19,11 +19,10 @@ export interface ReviewOutcome {
   body: unknown;
   /** For the decision log line and the metrics. */
   log: { uid?: string; namespace?: string; name?: string; kind?: string; operation?: string; result: string; reason: string };
-  effects: SideEffect[];
 }
 
 function badRequest(message: string): ReviewOutcome {
-  return { statusCode: 400, body: { message }, log: { result: 'invalid', reason: message }, effects: [] };
+  return { statusCode: 400, body: { message }, log: { result: 'invalid', reason: message } };
 }
 
 function zodMessage(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
@@ -97,15 +96,13 @@ export function answerReview(route: Route, body: unknown, ctx: AdmissionContext)
   const where = { uid: req.uid, namespace: req.namespace, name: req.name, kind: req.kind.kind, operation: req.operation };
   if (apiVersion !== ADMISSION_API_VERSION || parsed.kind !== 'AdmissionReview') {
     const reason = `unsupported ${apiVersion}/${parsed.kind ?? '?'}; allowed unchanged (devx speaks ${ADMISSION_API_VERSION})`;
-    return { statusCode: 200, body: { apiVersion, kind: 'AdmissionReview', response: { uid: req.uid, allowed: true } }, log: { ...where, result: 'skip', reason }, effects: [] };
+    return { statusCode: 200, body: { apiVersion, kind: 'AdmissionReview', response: { uid: req.uid, allowed: true } }, log: { ...where, result: 'skip', reason } };
   }
   const decision = decide(route, req, ctx);
   const response = responseOf(req, decision);
-  const effects = decision.kind === 'mutate' && response.allowed ? (decision.effects ?? []) : [];
   return {
     statusCode: 200,
     body: { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response },
     log: { ...where, result: resultOf(decision, response.patch !== undefined), reason: decision.kind === 'deny' ? decision.message : decision.reason },
-    effects,
   };
 }

@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
+import type { Route } from '../core/admit.ts';
 import type { ClusterView } from '../core/context.ts';
+import type { RecordSigner } from '../core/records.ts';
+import { hmacSigner, randomRecordKey } from '../tls/record-signer.ts';
 import { staticView } from '../core/static-view.ts';
 import type { LoadedKubeConfig } from '../k8s/kubeconfig.ts';
 import type { ServerConfig } from '../schemas/server-config.ts';
@@ -60,6 +63,16 @@ async function servingTls(config: ServerConfig, logger: Logger, kube: LoadedKube
   });
 }
 
+/** A pod CREATE with owners: the owner chain is fetched first where the informers do not hold it yet. */
+function ownerPrefetch(cluster: ClusterConnection): (route: Route, body: unknown) => Promise<void> {
+  type Body = { request?: { operation?: unknown; namespace?: unknown; object?: { metadata?: { ownerReferences?: unknown } } } };
+  return async (route, body) => {
+    const req = (body as Body | undefined)?.request ?? {};
+    if (route !== 'pods' || req.operation !== 'CREATE' || !Array.isArray(req.object?.metadata?.ownerReferences)) return;
+    await cluster.prefetchOwners(req.object, typeof req.namespace === 'string' ? req.namespace : undefined);
+  };
+}
+
 /** New TLS handshakes get the new pair; open connections keep theirs. Same TLS floor as buildApp's. */
 function swapOnChange(tls: ServingTls, server: TlsServer): void {
   tls.onChange((pair) => server.setSecureContext({ cert: pair.certPem, key: pair.keyPem, minVersion: 'TLSv1.2' }));
@@ -71,30 +84,34 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean
   return check();
 }
 
+/** What reviews read: the cluster, or a file of objects (with a record key for this process alone). */
+interface AdmissionSource {
+  view: ClusterView;
+  ready: () => boolean;
+  signer: RecordSigner;
+  self?: string | undefined;
+  prepare?: (route: Route, body: unknown) => Promise<void>;
+}
+
+function admissionSource(config: ServerConfig, cluster: ClusterConnection | undefined): AdmissionSource {
+  if (cluster) return { view: cluster.view, ready: () => cluster.ready(), signer: cluster.signer, self: cluster.self, prepare: ownerPrefetch(cluster) };
+  return { view: staticView(loadObjects(config.objects ?? '')), ready: () => true, signer: hmacSigner(randomRecordKey()) };
+}
+
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   const started = Date.now();
   const kube = await clusterKubeConfig(config);
   const tls = await servingTls(config, logger, kube);
-  let view: ClusterView;
-  let ready: () => boolean;
-  let cluster: ClusterConnection | undefined;
-  if (kube) {
-    const { connectCluster } = await import('./cluster.ts');
-    cluster = await connectCluster(config, kube, logger);
-    view = cluster.view;
-    ready = () => cluster?.ready() ?? false;
-  } else {
-    view = staticView(loadObjects(config.objects ?? ''));
-    ready = () => true;
-  }
+  const cluster = kube ? await (await import('./cluster.ts')).connectCluster(config, kube, logger) : undefined;
+  const { view, ready, signer, self, prepare } = admissionSource(config, cluster);
   const metrics = createMetrics();
   const app = buildApp({
     logger,
     metrics,
     https: { cert: tls.current().certPem, key: tls.current().keyPem },
     ready,
-    context: () => ({ view, now: new Date(), version: VERSION }),
-    onEffects: (effects) => cluster?.runEffects(effects),
+    context: () => ({ view, now: new Date(), version: VERSION, signer, self }),
+    ...(prepare ? { prepare } : {}),
   });
   swapOnChange(tls, app.server as unknown as TlsServer);
   await app.listen({ host: config.host, port: config.port });

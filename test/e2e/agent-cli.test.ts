@@ -245,6 +245,25 @@ describe('kubectl devx refusals, each with its exit code', () => {
     assert.equal((await getJson(cp, ['deploy', 'idle'], NS)).metadata.labels?.['dev.x/enabled'], undefined);
   });
 
+  test('RBAC: sync reads the dev pod’s owner chain to verify it; without get on replicasets: 5, naming the verb; with it, the README’s set suffices', async () => {
+    // bob has what sync needed before it verified pods (viewer, the Secret, port-forward), but not the ReplicaSets.
+    await kubectlOk(['create', 'rolebinding', 'bob-viewer', '--role=viewer', '--user=bob']);
+    await kubectlOk(['create', 'rolebinding', 'bob-sync-secret', '--role=sync-secret', '--user=bob']);
+    await kubectlOk(['create', 'role', 'port-forward', '--verb=get,create', '--resource=pods/portforward']);
+    await kubectlOk(['create', 'rolebinding', 'bob-port-forward', '--role=port-forward', '--user=bob']);
+    const noChain = await devxCli(['sync', 'deploy/api', tmp, '-n', NS], { as: 'bob' });
+    assert.equal(noChain.code, 5, noChain.stderr);
+    assert.match(noChain.stderr, /you may not read the objects between the dev pod and deployment\/api, which kubectl devx sync checks before syncing: RBAC verb "get" on "replicasets\.apps" is not granted to you in namespace agent/);
+    assert.match(noChain.stderr, /kubectl create role devx-sync -n agent --verb=get --resource=replicasets\.apps\n/);
+
+    await kubectlOk(['create', 'role', 'owner-chain', '--verb=get', '--resource=replicasets.apps']);
+    await kubectlOk(['create', 'rolebinding', 'bob-owner-chain', '--role=owner-chain', '--user=bob']);
+    const pod = (await devPods('api'))[0];
+    const verified = await devxCli(['sync', 'deploy/api', tmp, '-n', NS, '--timeout', '3s'], { as: 'bob' });
+    assert.equal(verified.code, 6, verified.stderr);
+    assert.match(verified.stderr, new RegExp(`gave up after 3 s waiting for pod ${pod.metadata.name} to run \\(Pending: not scheduled yet\\)`), 'the real pod verified; only the kubelet is missing');
+  });
+
   test('the port-forward WebSocket through the real API server: refused with 403 without pods/portforward, let through to the (kubelet-less) pod with it', async () => {
     const pod = (await devPods('api'))[0];
     const attempt = async (as?: string): Promise<PortForwardRefusedError> => {

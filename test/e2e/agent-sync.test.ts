@@ -273,6 +273,82 @@ describe('kubectl devx sync with a real sidecar stand-in', () => {
   });
 });
 
+describe('kubectl devx sync verifies the dev pod (DESIGN §10)', () => {
+  /** A pod that claims to be a dev pod of `workload`: the real dev pod's dev.x/status and devx-* containers and
+   * volumes copied, newer than it, with the owner references given. */
+  function decoy(name: string, real: any, o: { workload: string; owners: unknown[]; secret?: string }): Record<string, unknown> {
+    const devxOnly = (mounts: any[] | undefined): any[] => (mounts ?? []).filter((m) => m.name.startsWith('devx-'));
+    const volumes = (real.spec.volumes as any[])
+      .filter((v) => v.name.startsWith('devx-'))
+      .map((v) => (v.name === 'devx-sync-secret' && o.secret ? { name: v.name, secret: { secretName: o.secret } } : v));
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name,
+        labels: { 'dev.x/enabled': 'true', app: 'decoy' },
+        annotations: { 'dev.x/status': real.metadata.annotations['dev.x/status'], 'dev.x/workload': o.workload },
+        ownerReferences: o.owners,
+      },
+      spec: { containers: (real.spec.containers as any[]).map((c) => ({ ...c, volumeMounts: devxOnly(c.volumeMounts) })), volumes, securityContext: real.spec.securityContext },
+    };
+  }
+
+  test('decoys that claim the workload are skipped for the real dev pod; with decoys only, sync gives up and names each with its reason', async () => {
+    const { standIn, pod } = await devWorkload('real');
+    try {
+      const realUid = (await getJson(cp, ['deploy', 'real'], NS)).metadata.uid;
+      // A second workload in dev mode that has no dev pod: paused, so no ReplicaSet and no pod is ever made.
+      const ghost = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'ghost' }, spec: { paused: true, selector: { matchLabels: { app: 'ghost' } }, template: { metadata: { labels: { app: 'ghost' } }, spec: { containers: [{ name: 'ghost', image: 'example.com/ghost:1' }] } } } };
+      await kubectlOk(['apply', '-f', '-'], JSON.stringify(ghost));
+      await kubectlOk(['label', 'deploy', 'ghost', 'dev.x/enabled=true']);
+      const ghostUid = (await getJson(cp, ['deploy', 'ghost'], NS)).metadata.uid;
+      await ensureSyncSecret(cp, { namespace: NS, kind: 'Deployment', name: 'ghost', uid: ghostUid });
+
+      // Pods like these are what admission would inject or refuse; they are made while devx is away (stopped, its
+      // webhook configurations gone), as anyone who may create pods in the namespace could have made them before.
+      await devx.stop();
+      await kubectlOk(['delete', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', 'devx', '--ignore-not-found']);
+      const byDeployment = (name: string, uid: string): unknown => ({ apiVersion: 'apps/v1', kind: 'Deployment', name, uid, controller: true, blockOwnerDeletion: true });
+      const decoys = [
+        decoy('real-decoy-unowned', pod, { workload: 'deployment/real', owners: [] }),
+        decoy('real-decoy-deployment', pod, { workload: 'deployment/real', owners: [byDeployment('real', realUid)] }),
+        decoy('ghost-decoy-unowned', pod, { workload: 'deployment/ghost', owners: [], secret: 'devx-sync-deployment-ghost' }),
+        decoy('ghost-decoy-deployment', pod, { workload: 'deployment/ghost', owners: [byDeployment('ghost', ghostUid)], secret: 'devx-sync-deployment-ghost' }),
+        decoy('ghost-decoy-secret', pod, { workload: 'deployment/ghost', owners: [] }),
+      ];
+      for (const d of decoys) await kubectlOk(['create', '-f', '-'], JSON.stringify(d));
+      devx = await startDevx(cp);
+      const pods = (await getJson(cp, ['pods', '-l', 'dev.x/enabled=true'], NS)).items.map((p: any) => p.metadata.name);
+      for (const d of decoys) assert.ok(pods.includes((d.metadata as { name: string }).name), `decoy ${JSON.stringify(d.metadata)} exists`);
+
+      // The real dev pod is older than every decoy: by its claim alone a decoy would be chosen.
+      const local = path.join(tmp, 'local-real');
+      fs.mkdirSync(local);
+      fs.writeFileSync(path.join(local, 'secret-source.txt'), 'for the real dev pod only\n');
+      const agent = startAgent(['sync', 'deploy/real', local, '-n', NS, '--address', standIn.address, '-o', 'json'], agentEnv(path.join(tmp, 'config-real')));
+      try {
+        const synced = await agent.waitForEvent('the first full sync', (e) => e.event === 'synced', 120_000);
+        assert.equal(synced.pod, pod.metadata.name, `synced with the real dev pod, not a decoy:\n${agent.stdout()}`);
+        assert.equal(fs.readFileSync(path.join(standIn.workdir, 'secret-source.txt'), 'utf8'), 'for the real dev pod only\n');
+      } finally {
+        assert.equal(await agent.interrupt(), 0, agent.stderr());
+      }
+
+      const lonely = startAgent(['sync', 'deploy/ghost', local, '-n', NS, '--address', 'tcp://127.0.0.1:1', '--timeout', '3s'], agentEnv(path.join(tmp, 'config-ghost')));
+      assert.equal(await lonely.exited, 6, lonely.stderr());
+      const err = lonely.stderr();
+      assert.match(err, /gave up after 3 s waiting for the dev pod of deployment\/ghost; not syncing with 3 pods that are not devx's dev pod of it: /);
+      assert.match(err, /pod ghost-decoy-unowned: the pod has no controller owner \(expected a ReplicaSet on the way to deployment\/ghost\)/);
+      assert.match(err, /pod ghost-decoy-deployment: the pod is controlled by Deployment ghost \(apps\/v1\), not by a ReplicaSet \(apps\/v1\)/);
+      assert.match(err, /pod ghost-decoy-secret: volume devx-sync-secret is Secret devx-sync-deployment-real, not devx-sync-deployment-ghost/);
+      assert.doesNotMatch(err, /real-decoy/, 'pods that claim another workload are not this one\'s candidates');
+    } finally {
+      await standIn.stop();
+    }
+  });
+});
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

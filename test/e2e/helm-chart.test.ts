@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { admissionPolicies, admissionPolicyObjects } from '../../src/k8s/admission-policies.ts';
 import { webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
 import { CHART_DIR, GENERATE_COMMAND } from '../tools/chart-sources.ts';
 import { DEPLOY_FILE, kubeVersionFlag, renderDeploy } from '../tools/render-deploy.ts';
@@ -52,13 +53,22 @@ describe('helm template', () => {
     test(`renders (${label(s)}): every object complete, in the release namespace, labelled, nothing left unrendered`, async () => {
       const { text, objects } = await renderChart({ valuesFiles: s ? [s] : [] });
       assert.doesNotMatch(text, /<no value>|HELM_[A-Z_]+/);
-      const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'DevPolicy', 'CustomResourceDefinition']);
+      const clusterScoped = new Set([
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'MutatingWebhookConfiguration',
+        'ValidatingWebhookConfiguration',
+        'ValidatingAdmissionPolicy',
+        'ValidatingAdmissionPolicyBinding',
+        'DevPolicy',
+        'CustomResourceDefinition',
+      ]);
       for (const o of objects) {
         assert.ok(o.apiVersion && o.kind && o.metadata?.name, `incomplete object: ${JSON.stringify(o).slice(0, 200)}`);
         assert.equal(o.metadata.namespace, clusterScoped.has(o.kind) ? undefined : NS, `${o.kind}/${o.metadata.name} namespace`);
         assert.equal(o.metadata.labels?.['app.kubernetes.io/managed-by'], 'Helm', `${o.kind}/${o.metadata.name} release labels`);
       }
-      for (const kind of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      for (const kind of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) {
         assert.ok(find(objects, kind), `${kind} rendered`);
       }
     });
@@ -85,7 +95,30 @@ describe('helm template', () => {
         for (const [k, v] of Object.entries(want.metadata.labels)) assert.equal(got.metadata.labels?.[k], v, `label ${k}`);
       }
     });
+
+    test(`admission policies are admissionPolicies() for this release (${label(s)})`, async () => {
+      const { objects } = await renderChart({ valuesFiles: s ? [s] : [] });
+      const serviceAccount = find(objects, 'ServiceAccount')?.metadata.name ?? '';
+      const fullname = find(objects, 'Service')?.metadata.name ?? '';
+      const expected = admissionPolicyObjects(admissionPolicies({ namespace: NS, serviceAccount, name: fullname }));
+      for (const want of expected) {
+        const got = find(objects, want.kind, want.metadata.name);
+        assert.ok(got, `${want.kind} ${want.metadata.name}`);
+        const { labels, ...metadata } = got.metadata;
+        assert.deepEqual({ ...got, metadata }, { ...want, metadata: { name: want.metadata.name } });
+        for (const [k, v] of Object.entries(want.metadata.labels)) assert.equal(labels?.[k], v, `label ${k}`);
+      }
+      const rendered = objects.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy')).length;
+      assert.equal(rendered, expected.filter((o) => o.kind !== 'ClusterRole').length, 'no other admission policy');
+    });
   }
+});
+
+test('serviceAccountPolicy.enabled=false drops only the ServiceAccount’s policies; opting in still needs "use"', async () => {
+  const { objects } = await renderChart({ set: ['serviceAccountPolicy.enabled=false'] });
+  const names = objects.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy')).map((o) => `${o.kind}/${o.metadata.name}`);
+  assert.deepEqual(names.sort(), ['ValidatingAdmissionPolicy/devx-policy-use', 'ValidatingAdmissionPolicyBinding/devx-policy-use']);
+  assert.ok(find(objects, 'ClusterRole', 'devx-policy-user'));
 });
 
 describe('TLS modes', () => {
@@ -149,7 +182,7 @@ function assertFilesMounted(objects: K8sObject[], secretName: string): void {
 
 describe('RBAC follows the mode: only what the rendered configuration makes devx do', () => {
   const webhookRule = (objects: K8sObject[]): unknown =>
-    find(objects, 'ClusterRole')?.rules.find((r: any) => r.apiGroups.includes('admissionregistration.k8s.io'));
+    find(objects, 'ClusterRole', 'devx')?.rules.find((r: any) => r.apiGroups.includes('admissionregistration.k8s.io'));
 
   test('self-managed TLS may get and patch its own two webhook configurations, by name, and nothing else there', async () => {
     const { objects } = await renderChart();

@@ -157,7 +157,8 @@ describe('helm install / upgrade / uninstall', () => {
 
   test('helm uninstall leaves nothing behind but the CRD (Helm never deletes crds/; documented)', async () => {
     const before = await everythingLabelled('app.kubernetes.io/instance=devx');
-    for (const kind of ['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Deployment', 'Service', 'ServiceAccount', 'DevPolicy', 'PodDisruptionBudget']) {
+    const kinds = ['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'Deployment', 'Service', 'ServiceAccount', 'DevPolicy', 'PodDisruptionBudget'];
+    for (const kind of kinds) {
       assert.ok(before.some((o) => o.startsWith(`${kind}/`)), `${kind} installed (so its absence afterwards means something)`);
     }
     await helmOk(['uninstall', 'devx', '--namespace', NS, '--wait', '--timeout=60s']);

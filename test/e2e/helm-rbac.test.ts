@@ -5,17 +5,18 @@
 //    it exactly as it would authorize devx's pods. The chart's own webhook configurations are used, only pointed at
 //    devx's loopback address (the API server here has no route to a Service: no kubelet, no pod network).
 // 2. A tour of every dev-mode transition (DESIGN §3) passes, with devx making its CA, filling the caBundle and holding
-//    the Lease; the audit log shows no request of devx refused (sufficient) and every verb the chart grants used
-//    (no more: a verb nothing uses fails the test, so does one that is missing).
+//    the Lease; the audit log shows no request of devx refused (sufficient) — neither by RBAC nor by the chart's
+//    ValidatingAdmissionPolicies that narrow devx's ServiceAccount — and every verb the chart grants used (no more: a
+//    verb nothing uses fails the test, so does one that is missing).
 // 3. Verbs taken away from the live ClusterRole and Role one at a time, each with what breaks.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startControlPlane, type ControlPlane, type KubectlOptions } from './harness/control-plane.ts';
 import { bookinfoReviews, eventually, getJson, startDevx, type DevxServer } from './harness/devx.ts';
+import { auditLogOf, type AuditEvent } from './harness/audit.ts';
 import { CHART_DIR, CI_DIR, helm, pointWebhooksAt, pointWebhooksAtService, serviceAccountKubeconfig } from './harness/helm.ts';
 import { httpsRequest } from './harness/https-client.ts';
 import { FAST_RECONCILER_ENV } from './harness/reconciler.ts';
@@ -27,14 +28,8 @@ const SA_USER = `system:serviceaccount:${NS}:${SA}`;
 // Short reconciler timings (the server's flags stay the chart's): Lease, resync.
 const FAST = { ...FAST_RECONCILER_ENV, POD_NAME: 'devx-rbac-0' };
 
-const auditDir = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-audit-'));
-const AUDIT_LOG = path.join(auditDir, 'audit.log');
-const AUDIT_POLICY = path.join(auditDir, 'policy.yaml');
 // Every request of devx's ServiceAccount, with its verb, object and answer; nothing else.
-fs.writeFileSync(
-  AUDIT_POLICY,
-  ['apiVersion: audit.k8s.io/v1', 'kind: Policy', 'omitStages: [RequestReceived]', 'rules:', '  - level: Metadata', `    users: ["${SA_USER}"]`, '  - level: None', ''].join('\n'),
-);
+const audit = auditLogOf(SA_USER);
 
 let cp: ControlPlane;
 let saKubeconfig: string;
@@ -112,25 +107,13 @@ async function annotations(namespace: string, args: string[]): Promise<Record<st
 
 // ---- the audit log and the granted rules ----------------------------------------------------------------------
 
-interface AuditEvent {
-  verb: string;
-  requestReceivedTimestamp: string;
-  user: { username: string };
-  objectRef?: { resource?: string; subresource?: string; apiGroup?: string; namespace?: string; name?: string };
-  responseStatus?: { code?: number };
-  annotations?: Record<string, string>;
-}
-
 /** Refused by authorization (RBAC), as opposed to a 403 from an admission webhook. */
 const refusedByRbac = (e: AuditEvent): boolean => e.annotations?.['authorization.k8s.io/decision'] === 'forbid';
+/** Refused by one of the chart's ValidatingAdmissionPolicies (templates/admission-policies.yaml). */
+const refusedByPolicy = (e: AuditEvent): boolean => /ValidatingAdmissionPolicy/.test(e.responseStatus?.message ?? '');
 
 function auditEvents(): AuditEvent[] {
-  return fs
-    .readFileSync(AUDIT_LOG, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as AuditEvent)
-    .filter((e) => e.user.username === SA_USER && e.objectRef?.resource);
+  return audit.events().filter((e) => e.objectRef?.resource);
 }
 
 const describeEvent = (e: AuditEvent): string =>
@@ -209,7 +192,7 @@ async function without(ref: RbacRef, resource: string, verb: string, check: { na
 // ---- setup ----------------------------------------------------------------------------------------------------
 
 before(async () => {
-  cp = await startControlPlane({ extraApiServerFlags: [`--audit-policy-file=${AUDIT_POLICY}`, `--audit-log-path=${AUDIT_LOG}`] });
+  cp = await startControlPlane({ extraApiServerFlags: audit.flags });
   await cp.createNamespace(NS, { 'pod-security.kubernetes.io/enforce': 'restricted' });
   const installed = await helm(['install', 'devx', CHART_DIR, '--namespace', NS, '-f', path.join(CI_DIR, 'default-policy-values.yaml')], { kubeconfig: cp.kubeconfigPath });
   assert.equal(installed.code, 0, installed.stderr);
@@ -222,11 +205,13 @@ before(async () => {
 after(async () => {
   await devx?.stop();
   await cp?.stop();
-  fs.rmSync(auditDir, { recursive: true, force: true });
+  audit.remove();
 });
 
 describe('as the chart’s ServiceAccount', () => {
   test('starts: its CA in the Secret devx-webhook-ca, the caBundle of the chart’s webhook configurations, the Lease', async () => {
+    // Everything below runs with the chart's admission policies on devx's ServiceAccount in force.
+    for (const name of ['devx-service-account', 'devx-service-account-pods', 'devx-service-account-events']) await kubectlOk(['get', 'validatingadmissionpolicybinding', name]);
     devx = await startAsServiceAccount('devx-sa');
     await eventually('devx ready (its informers listed everything)', async () => (await readyz((devx as DevxServer).port)) === 200, 30_000);
     const secret = await getJson(cp, ['secret', 'devx-webhook-ca'], NS);
@@ -295,7 +280,22 @@ describe('as the chart’s ServiceAccount', () => {
   test('a sync Secret with unusable identities is regenerated', async () => {
     await apply(WORKLOADS.deployment('regen', ON), 'team');
     await eventually('the sync Secret', () => secretExists('team', 'devx-sync-deployment-regen'));
-    await kubectlOk(['patch', 'secret', 'devx-sync-deployment-regen', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/data', value: { 'config.xml': Buffer.from('broken').toString('base64') } }])], { namespace: 'team' });
+    const breakIt = ['patch', 'secret', 'devx-sync-deployment-regen', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/data', value: { 'config.xml': Buffer.from('broken').toString('base64') } }])];
+    // Nobody but devx writes a sync Secret, a cluster admin included.
+    const refused = await cp.kubectl(breakIt, { namespace: 'team' });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /sync Secrets are made and changed by devx alone/);
+    // A Secret damaged where devx's webhook does not look (written while Secrets were out of its rules, or by an older
+    // devx) is still made again: the validating webhook stops watching Secrets for the moment of the damage.
+    const rules = (await getJson(cp, ['validatingwebhookconfiguration', 'devx'])).webhooks[0].rules as Array<{ resources: string[] }>;
+    const index = rules.findIndex((r) => r.resources.includes('secrets'));
+    const without = rules[index]?.resources.filter((r) => r !== 'secrets');
+    await kubectlOk(['patch', 'validatingwebhookconfiguration', 'devx', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: `/webhooks/0/rules/${index}/resources`, value: without }])]);
+    try {
+      await kubectlOk(breakIt, { namespace: 'team' });
+    } finally {
+      await kubectlOk(['patch', 'validatingwebhookconfiguration', 'devx', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: `/webhooks/0/rules/${index}/resources`, value: rules[index]?.resources }])]);
+    }
     await eventually('identities made again', async () => Object.keys((await getJson(cp, ['secret', 'devx-sync-deployment-regen'], 'team')).data ?? {}).length > 1);
     await kubectlOk(['label', 'deploy', 'regen', 'dev.x/enabled-'], { namespace: 'team' });
   });
@@ -309,7 +309,7 @@ describe('as the chart’s ServiceAccount', () => {
     });
   });
 
-  test('labels removed while admission was away: each workload kind restored by the reconciler', async () => {
+  test('labels removed while admission was away: each workload kind restored by the reconciler once the namespace is opted in again', async () => {
     // (A bare pod left dev mode this way is recreated from its original: the Pod tour above covers it.)
     const made: Array<[string, string]> = [['deployment', 'a-dep'], ['statefulset', 'a-sts'], ['daemonset', 'a-ds'], ['job', 'a-job'], ['cronjob', 'a-cron']];
     for (const [kind, name] of made) await apply(WORKLOADS[kind as keyof typeof WORKLOADS](name, ON), 'away');
@@ -317,10 +317,13 @@ describe('as the chart’s ServiceAccount', () => {
     // Without dev.x/policy the namespace is no longer sent to the mutating webhooks: the labels go without admission.
     await kubectlOk(['label', 'ns', 'away', 'dev.x/policy-']);
     for (const [kind, name] of made) await kubectlOk(['label', kind, name, 'dev.x/enabled-'], { namespace: 'away' });
+    // devx writes nothing in a namespace without dev.x/policy (DESIGN §10; the chart's admission policy on its
+    // ServiceAccount refuses it too, and the audit-log test below finds no such refusal): the restore waits until an
+    // admin opts the namespace in again.
+    await kubectlOk(['label', 'ns', 'away', 'dev.x/policy=default']);
     for (const [kind, name] of made) {
       await eventually(`${kind} ${name} restored`, async () => (await annotations('away', [kind, name]))['dev.x/enabled-at'] === undefined, 30_000);
     }
-    await kubectlOk(['label', 'ns', 'away', 'dev.x/policy=default']);
   });
 
   test('a namespace without dev.x/policy: the label is refused', async () => {
@@ -335,6 +338,7 @@ describe('as the chart’s ServiceAccount', () => {
     const events = auditEvents();
     assert.ok(events.length > 50, `audit events of devx: ${events.length}`);
     assert.deepEqual(events.filter(refusedByRbac).map(describeEvent), [], 'requests the chart does not allow');
+    assert.deepEqual(events.filter(refusedByPolicy).map(describeEvent), [], 'requests the chart’s admission policies refuse');
     const unused = (await grants()).filter((g) => !events.some((e) => uses(g, e))).map(describeGrant);
     assert.deepEqual(unused, [], 'granted but never used: remove them from templates/rbac.yaml, or show here what needs them');
   });

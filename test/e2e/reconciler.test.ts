@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.ts';
-import { applyPolicy, decodeSecret, DEMO_POLICY_SPEC, eventually, getJson, installCrd, startDevx, type DevxServer } from './harness/devx.ts';
-import { FAST_RECONCILER_ENV, isInjected, kube, type Kube } from './harness/reconciler.ts';
+import { decodeSecret, DEMO_POLICY_SPEC, eventually, getJson, startDevx, type DevxServer } from './harness/devx.ts';
+import { FAST_RECONCILER_ENV, isInjected, kube, startReconcilingDevx, type Kube } from './harness/reconciler.ts';
 import { complaints, startSyncthingWithConfig, syncthingDeviceId } from './harness/syncthing.ts';
 import { deviceIdFromCertPem } from '../../src/sync/device-id.ts';
 import { readSyncSecretData } from '../../src/sync/secret.ts';
@@ -30,13 +30,7 @@ const injected = isInjected;
 before(async () => {
   cp = await startControlPlane();
   k = kube(cp);
-  await installCrd(cp);
-  await applyPolicy(cp);
-  await applyPolicy(cp, { name: 'one-at-a-time', spec: { ...DEMO_POLICY_SPEC, maxWorkloads: 1 } });
-  await cp.createNamespace('devx-system');
-  await cp.createNamespace(NS, { 'dev.x/policy': 'default' });
-  devx = await startDevx(cp, { env: FAST_RECONCILER_ENV });
-  await eventually('the reconciler leads', async () => devx.logs().some((l) => l.msg === 'became leader'));
+  devx = await startReconcilingDevx(cp, NS, [{ name: 'one-at-a-time', spec: { ...DEMO_POLICY_SPEC, maxWorkloads: 1 } }]);
 });
 
 after(async () => {

@@ -20,6 +20,8 @@ import { freePorts } from './harness/ports.ts';
 import {
   complaints,
   fileContent,
+  isLoopbackAddress,
+  listeningSockets,
   LOCAL,
   mountSecret,
   portRefuses,
@@ -32,6 +34,7 @@ import {
   waitFor,
   which,
   type Binary,
+  type Proc,
 } from './harness/syncthing.ts';
 
 const run = promisify(execFile);
@@ -86,6 +89,18 @@ async function makeLayout(t: TestContext): Promise<Layout> {
   await chmod(root, 0o755);
   for (const d of [l.home, l.workdir]) await chmod(d, 0o777);
   return l;
+}
+
+/**
+ * Every socket `proc` listens on is on loopback (DESIGN §10: only `pods/portforward` reaches the sidecar), and the
+ * TCP `ports` are among them on 127.0.0.1: the sync port and the GUI/REST API, no discovery, QUIC or other listener
+ * on another interface.
+ */
+function assertListensOnLoopbackOnly(proc: Proc, label: string, ports: number[]): void {
+  const sockets = listeningSockets(proc.child.pid ?? -1);
+  const shown = JSON.stringify(sockets);
+  assert.deepEqual(sockets.filter((s) => !isLoopbackAddress(s.address)), [], `${label} listens beyond loopback: ${shown}`);
+  for (const port of ports) assert.ok(sockets.some((s) => s.proto === 'tcp' && s.address === '127.0.0.1' && s.port === port), `${label} listens on 127.0.0.1:${port}: ${shown}`);
 }
 
 async function syncScenario(t: TestContext, sidecarBin: Binary): Promise<void> {
@@ -157,6 +172,9 @@ async function syncScenario(t: TestContext, sidecarBin: Binary): Promise<void> {
   );
   t.diagnostic(`agent → sidecar: ${(performance.now() - written).toFixed(0)} ms (includes connection set-up)`);
   assert.ok(!existsSync(join(l.workdir, '.git')), '.git is never synced');
+  // Both ends connected and synced, so every listener either opens is up by now.
+  assertListensOnLoopbackOnly(sidecar, 'the sidecar', [syncPort, guiPort]);
+  assertListensOnLoopbackOnly(agent, 'the agent', [agentGuiPort]);
   assert.ok(!existsSync(join(l.workdir, 'scratch.tmp')), 'ignore patterns apply');
 
   // Sidecar → agent (two-way).

@@ -8,8 +8,11 @@ import { previewDevMode, type Preview, type RequestOptions } from '../../src/cor
 import type { Decision } from '../../src/core/result.ts';
 import { staticView } from '../../src/core/static-view.ts';
 import type { UserInfo } from '../../src/schemas/admission.ts';
+import { hmacSigner } from '../../src/tls/record-signer.ts';
 
 export const GOLDEN_DIR = join(import.meta.dirname, 'cases');
+/** A fixed record key, so the goldens' signatures are stable. */
+export const GOLDEN_SIGNER = hmacSigner(Buffer.from('devx golden-test record key, 32B'));
 export const GOLDEN_SUFFIX = '.golden.yaml';
 
 export interface GoldenCase {
@@ -38,7 +41,7 @@ export function clusterObjects(): unknown[] {
 
 /** A fixed clock and version, so goldens do not change from run to run. */
 export function goldenContext(): AdmissionContext {
-  return { view: staticView(clusterObjects()), now: new Date('2026-01-02T03:04:05Z'), version: 'golden' };
+  return { view: staticView(clusterObjects()), now: new Date('2026-01-02T03:04:05Z'), version: 'golden', signer: GOLDEN_SIGNER };
 }
 
 export const DEFAULT_USER: UserInfo = { username: 'dev', groups: ['developers', 'system:authenticated'] };

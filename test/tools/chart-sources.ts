@@ -1,6 +1,9 @@
 // The parts of charts/devx that are generated from devx's own code, so the chart cannot drift from it:
 // - templates/webhooks.yaml: webhookConfigurations() of src/k8s/register-webhooks.ts (the very function the server
 //   registers itself with in the end-to-end tests), with its endpoint, CA bundle, namespaces and timeout templated;
+// - templates/admission-policies.yaml: admissionPolicies() of src/k8s/admission-policies.ts (the ValidatingAdmission-
+//   Policies the end-to-end tests check on a real API server), with the release's namespace, ServiceAccount and names
+//   templated and the ServiceAccount's policies behind serviceAccountPolicy.enabled;
 // - crds/devpolicies.dev.x.yaml: a copy of deploy/crds (generated from zod by `npm run generate`);
 // - values.schema.json's devPolicy.spec: the DevPolicy CRD schema, closed (additionalProperties: false);
 // - README.md's values table: the comments of values.yaml.
@@ -8,12 +11,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, parse, parseDocument, stringify, type Document, type YAMLMap } from 'yaml';
+import { admissionPolicies, admissionPolicyObjects } from '../../src/k8s/admission-policies.ts';
 import { webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const CHART_DIR = path.join(REPO, 'charts/devx');
 export const CHART_FILES = {
   webhooks: path.join(CHART_DIR, 'templates/webhooks.yaml'),
+  admissionPolicies: path.join(CHART_DIR, 'templates/admission-policies.yaml'),
   crd: path.join(CHART_DIR, 'crds/devpolicies.dev.x.yaml'),
   schema: path.join(CHART_DIR, 'values.schema.json'),
   values: path.join(CHART_DIR, 'values.yaml'),
@@ -31,6 +36,8 @@ const M = {
   caBundle: 'HELM_CA_BUNDLE',
   annotations: 'HELM_ANNOTATIONS',
   releaseLabels: 'HELM_RELEASE_LABELS',
+  fullname: 'HELM_FULLNAME',
+  serviceAccount: 'HELM_SERVICE_ACCOUNT',
 };
 
 type Webhook = { clientConfig: Record<string, unknown>; namespaceSelector?: { matchExpressions?: Array<{ operator: string; values?: unknown }> }; timeoutSeconds?: unknown };
@@ -59,21 +66,60 @@ export function renderWebhooksTemplate(build: typeof webhookConfigurations = web
     const metadata = { name: copy.metadata.name, [M.annotations]: 'x', labels: { ...copy.metadata.labels, [M.releaseLabels]: 'x' } };
     return stringify({ ...copy, metadata, webhooks: copy.webhooks.map(templatedWebhook) }, { lineWidth: 0, aliasDuplicateObjects: false });
   });
-  const body = docs
-    .join('---\n')
-    .replaceAll(M.namespace, '{{ .Release.Namespace }}')
-    .replaceAll(M.service, '{{ include "devx.fullname" . }}')
+  const body = templateNames(docs.join('---\n'))
     .replaceAll(`values: ${M.excluded}`, 'values: {{ include "devx.excludedNamespaces" . }}')
     .replaceAll(`timeoutSeconds: ${M.timeout}`, 'timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}')
     .replace(/^( *)caBundle: HELM_CA_BUNDLE$/gm, '$1{{- with include "devx.caBundle" . }}\n$1caBundle: {{ . }}\n$1{{- end }}')
-    .replace(/^( *)HELM_ANNOTATIONS: x$/gm, '$1{{- with include "devx.webhookAnnotations" . }}\n$1annotations:\n$1  {{- . | nindent 4 }}\n$1{{- end }}')
-    .replace(/^( *)HELM_RELEASE_LABELS: x$/gm, '$1{{- include "devx.releaseLabels" . | nindent 4 }}');
-  const leftover = Object.values(M).find((m) => body.includes(m));
-  if (leftover) throw new Error(`webhookConfigurations() changed shape: ${leftover} was not templated`);
+    .replace(/^( *)HELM_ANNOTATIONS: x$/gm, '$1{{- with include "devx.webhookAnnotations" . }}\n$1annotations:\n$1  {{- . | nindent 4 }}\n$1{{- end }}');
+  assertTemplated(body, 'webhookConfigurations()');
   return (
     `# Generated from webhookConfigurations() in src/k8s/register-webhooks.ts by \`${GENERATE_COMMAND}\`; do not edit.\n` +
     '# The same function registers devx in the end-to-end tests; only the endpoint (this release\'s Service), the CA\n' +
     '# bundle (per tls.mode), the excluded namespaces and the timeout come from the chart.\n' +
+    body
+  );
+}
+
+/** Template text for the markers of names and labels that every generated template shares. */
+function templateNames(text: string): string {
+  return text
+    .replaceAll(M.namespace, '{{ .Release.Namespace }}')
+    .replaceAll(M.service, '{{ include "devx.fullname" . }}')
+    .replaceAll(M.fullname, '{{ include "devx.fullname" . }}')
+    .replaceAll(M.serviceAccount, '{{ include "devx.serviceAccountName" . }}')
+    .replace(/^( *)HELM_RELEASE_LABELS: x$/gm, '$1{{- include "devx.releaseLabels" . | nindent 4 }}');
+}
+
+function assertTemplated(body: string, fn: string): void {
+  const leftover = Object.values(M).find((m) => body.includes(m));
+  if (leftover) throw new Error(`${fn} changed shape: ${leftover} was not templated`);
+}
+
+/** charts/devx/templates/admission-policies.yaml as it must be (`build` is replaceable only to prove the template
+ * follows it). */
+export function renderAdmissionPoliciesTemplate(build: typeof admissionPolicies = admissionPolicies): string {
+  const policies = build({ namespace: M.namespace, serviceAccount: M.serviceAccount, name: M.fullname });
+  const doc = (o: { metadata: { name: string; labels: Record<string, string> } }): string => {
+    const metadata = { ...o.metadata, labels: { ...o.metadata.labels, [M.releaseLabels]: 'x' } };
+    return stringify({ ...o, metadata }, { lineWidth: 0, aliasDuplicateObjects: false });
+  };
+  const always = admissionPolicyObjects({ ...policies, serviceAccount: [] }).map(doc);
+  const serviceAccount = policies.serviceAccount.flatMap((p) => [p.policy, p.binding]).map(doc);
+  const body = templateNames(
+    [
+      always.join('---\n'),
+      '{{- if .Values.serviceAccountPolicy.enabled }}\n',
+      serviceAccount.map((d) => `---\n${d}`).join(''),
+      '{{- end }}\n',
+    ].join(''),
+  );
+  assertTemplated(body, 'admissionPolicies()');
+  return (
+    `# Generated from admissionPolicies() in src/k8s/admission-policies.ts by \`${GENERATE_COMMAND}\`; do not edit.\n` +
+    '# ValidatingAdmissionPolicies the API server enforces itself (read that file for the why of every expression):\n' +
+    '# setting dev.x/policy=NAME on a Namespace needs the verb "use" on devpolicies.dev.x/NAME (the ClusterRole\n' +
+    '# <fullname>-policy-user grants it), and what devx\'s own ServiceAccount may write is narrowed to namespaces with\n' +
+    '# dev.x/policy and objects with devx\'s marks. test/e2e/admission-policies.test.ts checks both on a real API server.\n' +
     body
   );
 }

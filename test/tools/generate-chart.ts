@@ -1,10 +1,10 @@
 // Writes every generated file of the chart and the plain manifests: `node test/tools/generate-chart.ts` (Node 24, e.g.
-// `npx node test/tools/generate-chart.ts`). Run it after changing the webhook configurations, the DevPolicy schema
-// (after `npm run generate`), values.yaml or any template. Needs helm (`npm run real-parts`).
+// `npx node test/tools/generate-chart.ts`). Run it after changing the webhook configurations, the admission policies,
+// the DevPolicy schema (after `npm run generate`), values.yaml or any template. Needs helm (`npm run real-parts`).
 import fs from 'node:fs';
 import path from 'node:path';
 import { requireRealParts } from '../e2e/harness/real-parts.ts';
-import { CHART_FILES, REPO, renderChartCrd, renderReadme, renderValuesSchema, renderWebhooksTemplate } from './chart-sources.ts';
+import { CHART_FILES, REPO, renderAdmissionPoliciesTemplate, renderChartCrd, renderReadme, renderValuesSchema, renderWebhooksTemplate } from './chart-sources.ts';
 import { DEPLOY_FILE, renderDeploy } from './render-deploy.ts';
 
 function write(file: string, text: string): void {
@@ -15,6 +15,7 @@ function write(file: string, text: string): void {
 }
 
 write(CHART_FILES.webhooks, renderWebhooksTemplate());
+write(CHART_FILES.admissionPolicies, renderAdmissionPoliciesTemplate());
 write(CHART_FILES.crd, renderChartCrd());
 write(CHART_FILES.schema, renderValuesSchema());
 write(CHART_FILES.readme, renderReadme());

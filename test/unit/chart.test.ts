@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
+import { admissionPolicies } from '../../src/k8s/admission-policies.ts';
 import { PATHS, webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
 import { VERSION } from '../../src/version.ts';
 import {
@@ -13,6 +14,7 @@ import {
   GENERATE_COMMAND,
   REPO,
   closedSchema,
+  renderAdmissionPoliciesTemplate,
   renderChartCrd,
   renderReadme,
   renderValuesSchema,
@@ -23,8 +25,9 @@ import {
 const stale = (file: string): string => `${path.relative(REPO, file)} is stale: run ${GENERATE_COMMAND}`;
 const read = (file: string): string => fs.readFileSync(file, 'utf8');
 
-test('generated chart files are current: webhooks template, CRD copy, values schema, README values table', () => {
+test('generated chart files are current: webhooks and admission-policies templates, CRD copy, values schema, README values table', () => {
   assert.equal(read(CHART_FILES.webhooks), renderWebhooksTemplate(), stale(CHART_FILES.webhooks));
+  assert.equal(read(CHART_FILES.admissionPolicies), renderAdmissionPoliciesTemplate(), stale(CHART_FILES.admissionPolicies));
   assert.equal(read(CHART_FILES.crd), renderChartCrd(), stale(CHART_FILES.crd));
   assert.equal(read(CHART_FILES.schema), renderValuesSchema(), stale(CHART_FILES.schema));
   assert.equal(read(CHART_FILES.readme), renderReadme(), stale(CHART_FILES.readme));
@@ -44,6 +47,27 @@ test('the webhooks template is built from webhookConfigurations(): a change ther
     return c;
   });
   assert.match(changed, /name: pods\.dev\.x[\s\S]*?failurePolicy: Ignore/);
+  assert.notEqual(changed, template);
+});
+
+test('the admission-policies template is built from admissionPolicies(), the ServiceAccount’s policies behind a value', () => {
+  const template = renderAdmissionPoliciesTemplate();
+  assert.equal(template.match(/^kind: ValidatingAdmissionPolicy$/gm)?.length, 4);
+  assert.equal(template.match(/^kind: ValidatingAdmissionPolicyBinding$/gm)?.length, 4);
+  assert.match(template, /authorizer\.group\('dev\.x'\)\.resource\('devpolicies'\)/);
+  assert.ok(template.includes("request.userInfo.username == 'system:serviceaccount:{{ .Release.Namespace }}:{{ include \"devx.serviceAccountName\" . }}'"));
+  // The namespace policy is always there; the ServiceAccount's only with serviceAccountPolicy.enabled.
+  const [always, optional] = template.split('{{- if .Values.serviceAccountPolicy.enabled }}');
+  assert.match(always ?? '', /name: \{\{ include "devx\.fullname" \. \}\}-policy-use$/m);
+  assert.doesNotMatch(always ?? '', /-service-account/);
+  assert.match(optional ?? '', /-service-account-pods/);
+  // The same generator over a function that decides differently yields a different template.
+  const changed = renderAdmissionPoliciesTemplate((opts) => {
+    const p = admissionPolicies(opts);
+    p.policyUse.binding.spec.validationActions = ['Warn'];
+    return p;
+  });
+  assert.match(changed, /- Warn$/m);
   assert.notEqual(changed, template);
 });
 

@@ -13,7 +13,7 @@ import { requestFor } from '../../src/core/preview.ts';
 import { staticView } from '../../src/core/static-view.ts';
 import { AdmissionReviewResponseSchema } from '../../src/schemas/admission.ts';
 import { parseDevPolicy } from '../../src/schemas/policy.ts';
-import { clusterObjects, goldenContext, loadCases, requestOptions } from '../golden/golden.ts';
+import { GOLDEN_SIGNER, clusterObjects, goldenContext, loadCases, requestOptions } from '../golden/golden.ts';
 import { testApp } from './helpers.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
@@ -177,7 +177,7 @@ describe('fuzzing the admission routes', () => {
           ns.metadata.labels = { ...(ns.metadata.labels ?? {}), 'dev.x/policy': 'default' };
           return ns;
         });
-        context = () => ({ view: staticView([...namespaces, policy]), now: new Date('2026-01-02T03:04:05Z'), version: 'fuzz' });
+        context = () => ({ view: staticView([...namespaces, policy]), now: new Date('2026-01-02T03:04:05Z'), version: 'fuzz', signer: GOLDEN_SIGNER });
         try {
           return await property({ route: r, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: goldenRequests[i] }), contentType: 'application/json' });
         } finally {

@@ -9,10 +9,13 @@ import jsonpatch from 'fast-json-patch';
 import { parse } from 'yaml';
 import type { FastifyInstance } from 'fastify';
 import type { KubeObject } from '../../src/core/kube.ts';
-import { podFromTemplate, requestFor, type RequestOptions } from '../../src/core/preview.ts';
+import { previewPod, requestFor, type RequestOptions } from '../../src/core/preview.ts';
+import { staticView } from '../../src/core/static-view.ts';
 import type { WorkloadKind } from '../../src/core/names.ts';
 import {
   GOLDEN_DIR,
+  GOLDEN_SIGNER,
+  clusterObjects,
   GOLDEN_SUFFIX,
   goldenContext,
   goldenFiles,
@@ -101,11 +104,18 @@ describe('golden cases', () => {
       const v = await app.inject({ method: 'POST', url: '/validate', payload: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: requestFor({ ...opts, object: after }) } });
       assert.equal(v.json().response.allowed, true, v.body);
       if (golden.pod && expected.decision === 'mutate') {
-        const pod = podFromTemplate(c.object.kind as WorkloadKind, after) as KubeObject;
-        const podAnswer = await review(app, '/mutate/pods', { object: pod, user: { username: 'system:serviceaccount:kube-system:replicaset-controller' } });
-        if (golden.pod.decision === 'mutate') assert.deepEqual(podAnswer.patched, golden.pod.object);
-        const podAgain = await review(app, '/mutate/pods', { object: podAnswer.patched as KubeObject });
-        assert.deepEqual(podAgain.patched, podAnswer.patched, 'reinvocation of the pod webhook must return an empty patch');
+        // The pod's owner chain: the workload as admitted (and its dev copy), known to the cluster view.
+        const made = previewPod(c.object.kind as WorkloadKind, after, GOLDEN_SIGNER);
+        assert.ok(made);
+        const podApp = testApp(() => ({ ...goldenContext(), view: staticView([...clusterObjects(), ...made.owners]) }));
+        try {
+          const podAnswer = await review(podApp, '/mutate/pods', { object: made.pod, user: { username: 'system:serviceaccount:kube-system:replicaset-controller' } });
+          if (golden.pod.decision === 'mutate') assert.deepEqual(podAnswer.patched, golden.pod.object);
+          const podAgain = await review(podApp, '/mutate/pods', { object: podAnswer.patched as KubeObject });
+          assert.deepEqual(podAgain.patched, podAnswer.patched, 'reinvocation of the pod webhook must return an empty patch');
+        } finally {
+          await podApp.close();
+        }
       }
     });
   }

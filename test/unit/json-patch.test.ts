@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
 import { admit } from '../../src/core/admit.ts';
-import type { KubeObject } from '../../src/core/kube.ts';
 import type { WorkloadKind } from '../../src/core/names.ts';
-import { podFromTemplate, requestFor } from '../../src/core/preview.ts';
+import { previewPod, requestFor } from '../../src/core/preview.ts';
+import { staticView } from '../../src/core/static-view.ts';
 import { diff } from '../../src/webhook/json-patch.ts';
-import { goldenContext, loadCases, requestOptions } from '../golden/golden.ts';
+import { clusterObjects, goldenContext, loadCases, requestOptions } from '../golden/golden.ts';
 
 const SEED = 20261123;
 
@@ -32,10 +32,10 @@ test('every golden mutation: the same patch as fast-json-patch', () => {
       mutations++;
       assertSameAsReference(req.object, workload.object, `${c.name}: workload`);
     }
-    const pod = workload.kind === 'mutate' && c.object.kind !== 'Pod' ? podFromTemplate(c.object.kind as WorkloadKind, workload.object) : undefined;
-    if (!pod) continue;
-    const podReq = requestFor({ object: pod as KubeObject, namespace: c.object.metadata?.namespace ?? 'default' });
-    const injected = admit('pods', podReq, ctx);
+    const made = workload.kind === 'mutate' && c.object.kind !== 'Pod' ? previewPod(c.object.kind as WorkloadKind, workload.object, ctx.signer) : undefined;
+    if (!made) continue;
+    const podReq = requestFor({ object: made.pod, namespace: c.object.metadata?.namespace ?? 'default' });
+    const injected = admit('pods', podReq, { ...ctx, view: staticView([...clusterObjects(), ...made.owners]) });
     if (injected.kind !== 'mutate') continue;
     mutations++;
     assertSameAsReference(podReq.object, injected.object, `${c.name}: pod`);

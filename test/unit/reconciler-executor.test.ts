@@ -8,6 +8,9 @@ import type { KubeObject } from '../../src/core/kube.ts';
 import { labelsOf } from '../../src/core/kube.ts';
 import { isDevEnabled } from '../../src/core/names.ts';
 import { leaveDevMode } from '../../src/core/workload.ts';
+import { podRecordOptions } from '../../src/core/pod-records.ts';
+import { signRecords, verifiedRecords } from '../../src/core/records.ts';
+import { hmacSigner } from '../../src/tls/record-signer.ts';
 import { silentLogger } from '../../src/k8s/logger.ts';
 import type { WorkloadKey } from '../../src/reconciler/keys.ts';
 import type { ApiKind, DeleteOptions, EventRecord, ObjectApi } from '../../src/reconciler/ports.ts';
@@ -16,6 +19,13 @@ import { DevPolicySpecSchema } from '../../src/schemas/policy.ts';
 import { buildSyncSecretData, type SyncSecretData } from '../../src/sync/secret.ts';
 
 const NS = 'ns';
+const SIGNER = hmacSigner(Buffer.from('reconciler executor test key, 32'));
+
+/** Signs an object's records as admission does for a labelled workload. */
+function admitted(obj: KubeObject): KubeObject {
+  signRecords(obj, { signer: SIGNER, namespace: NS, ...(obj.kind === 'Pod' ? podRecordOptions(obj) : {}) });
+  return obj;
+}
 const policy = DevPolicySpecSchema.parse({});
 // Key generation is the slow part: one set of real identities serves every Secret here.
 const DATA: SyncSecretData = buildSyncSecretData({ workloadKind: 'Pod', workloadName: 'x', namespace: NS, now: new Date() });
@@ -77,10 +87,13 @@ function fakeApi(opts: { refusePods?: boolean } = {}): ObjectApi & { store: Stor
   const admit = (kind: ApiKind, obj: KubeObject, old: KubeObject | undefined): KubeObject => {
     if (kind === 'Pod' && !old && isDevEnabled(labelsOf(obj))) {
       if (opts.refusePods) throw httpError(403, 'admission webhook "pods.dev.x" denied the request: image not allowed');
-      return { ...obj, metadata: { ...obj.metadata, annotations: { ...(obj.metadata?.annotations ?? {}), 'dev.x/status': '{}' } } };
+      // As the pod route does: the status added, every record signed (devx created it, so its records are trusted).
+      const injected: KubeObject = { ...obj, kind: 'Pod', metadata: { ...obj.metadata, annotations: { ...(obj.metadata?.annotations ?? {}), 'dev.x/status': '{}' } } };
+      signRecords(injected, { signer: SIGNER, namespace: NS, ...podRecordOptions(injected) });
+      return injected;
     }
     if (kind !== 'Secret' && old && isDevEnabled(labelsOf(old)) && !isDevEnabled(labelsOf(obj))) {
-      const d = leaveDevMode(kind as never, obj);
+      const d = leaveDevMode(kind as never, obj, verifiedRecords({ ...old, kind }, { signer: SIGNER, namespace: NS }) ?? {});
       return d.kind === 'mutate' ? d.object : obj;
     }
     return obj;
@@ -146,7 +159,7 @@ function fakeApi(opts: { refusePods?: boolean } = {}): ObjectApi & { store: Stor
 }
 
 function reconcilerOn(api: ObjectApi): ReturnType<typeof createReconciler> {
-  return createReconciler({ api, policyOf: () => policy, logger: silentLogger, identity: 'test', generateSecretData: async () => DATA, known: () => [] });
+  return createReconciler({ api, policyOf: () => policy, namespaceEnabled: () => true, signer: SIGNER, logger: silentLogger, identity: 'test', generateSecretData: async () => DATA, known: () => [] });
 }
 
 /** Reconciles until the plan is done (a delay asked for counts as "look again now", as time passes in between). */
@@ -175,21 +188,21 @@ function outcome(store: Store): string[] {
 const ENABLED = { 'dev.x/enabled-at': '2026-01-01T00:00:00Z', 'dev.x/enabled-by': 'alice' };
 
 function seedPod(api: ReturnType<typeof fakeApi>, labelled: boolean): void {
-  api.store.set(`Pod/${NS}/solo`, {
+  api.store.set(`Pod/${NS}/solo`, admitted({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'solo', namespace: NS, uid: 'uid-orig', resourceVersion: '1', labels: { app: 'solo', ...(labelled ? { 'dev.x/enabled': 'true' } : {}) }, annotations: labelled ? { ...ENABLED } : {} },
     spec: { containers: [{ name: 'app', image: 'solo:1' }] },
-  });
+  }));
 }
 
 function seedJob(api: ReturnType<typeof fakeApi>): void {
-  api.store.set(`Job/${NS}/train`, {
+  api.store.set(`Job/${NS}/train`, admitted({
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: { name: 'train', namespace: NS, uid: 'uid-job', resourceVersion: '1', labels: { 'dev.x/enabled': 'true' }, annotations: { ...ENABLED } },
     spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'c:1' }] } } },
-  });
+  }));
 }
 
 /** The user's `kubectl label … dev.x/enabled-`, admission included. */

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../src/core/kube.ts';
+import { recordsOf } from '../../src/core/records.ts';
 import { leaveDevMode } from '../../src/core/workload.ts';
 import { DevPolicySpecSchema } from '../../src/schemas/policy.ts';
 import { desiredCopy } from '../../src/reconciler/copies.ts';
@@ -12,8 +13,9 @@ import { planStep, type Observed, type Step } from '../../src/reconciler/plan.ts
 const NOW = new Date('2026-05-01T12:00:00Z');
 const policy = DevPolicySpecSchema.parse({ maxDuration: '8h' });
 
+/** What is observed; the workload's records count as devx's (verified) unless `records` says otherwise. */
 function observed(key: WorkloadKey, extra: Partial<Observed> = {}): Observed {
-  return { key, now: NOW, hints: new Set(), tried: new Set(), policy, ...extra };
+  return { key, now: NOW, hints: new Set(), tried: new Set(), policy, namespaceEnabled: true, records: recordsOf(extra.workload), ...extra };
 }
 
 const dKey: WorkloadKey = { kind: 'Deployment', namespace: 'ns', name: 'web' };
@@ -100,7 +102,7 @@ test('unlabelled with dev state left (the label went without admission): restore
   const w = deployment({ labelled: false });
   const step = planStep(observed(dKey, { workload: w, secret: secretOwnedBy('Deployment', 'uid-web') }));
   assert.equal(step.type, 'restore-workload');
-  const expected = leaveDevMode('Deployment', w);
+  const expected = leaveDevMode('Deployment', w, recordsOf(w));
   assert.deepEqual(step.type === 'restore-workload' && step.object, expected.kind === 'mutate' ? expected.object : undefined);
   assert.equal((step.type === 'restore-workload' && (step.object.spec as { replicas: number }).replicas) || 0, 3);
   assert.deepEqual(reasons(step), ['Repaired']);
@@ -259,4 +261,41 @@ test('keys: every object maps back to its source workload; pods of controllers a
   assert.deepEqual(keyOfWorkloadObject('Pod', { metadata: { name: 'p', namespace: 'ns' } }), { kind: 'Pod', namespace: 'ns', name: 'p' });
   assert.deepEqual(keyOfSecret({ metadata: { namespace: 'ns', annotations: { 'dev.x/workload': 'statefulset/db' } } }), { kind: 'StatefulSet', namespace: 'ns', name: 'db' });
   assert.equal(keyOfSecret({ metadata: { namespace: 'ns' } }), undefined);
+});
+
+test('records devx cannot verify: nothing is done for the workload, with a Warning that says how to start again', () => {
+  const w = deployment();
+  const { records: _r, ...rest } = observed(dKey, { workload: w });
+  const step = planStep({ ...rest });
+  assert.equal(step.type, 'done');
+  assert.deepEqual(reasons(step), ['UnverifiedRecord']);
+  // Unlabelled, with forged leftovers: not restored from them either (replicas stay what they are).
+  const forged = deployment({ labelled: false, annotations: { 'dev.x/original-replicas': '50' } });
+  const restore = planStep(observed(dKey, { workload: forged, records: {} }));
+  assert.equal(restore.type, 'restore-workload');
+  assert.equal(restore.type === 'restore-workload' && (restore.object.spec as { replicas: number }).replicas, 1);
+  assert.equal(restore.type === 'restore-workload' && restore.object.metadata?.annotations?.['dev.x/original-replicas'], undefined);
+});
+
+test('a bare pod whose dev.x/original-pod devx did not record is never created again from it', () => {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns', uid: 'u1', annotations: { 'dev.x/original-pod': JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'kube-system' }, spec: { hostPID: true, containers: [{ name: 'x', image: 'x' }] } }) } }, spec: { containers: [{ name: 'x', image: 'x' }] } };
+  const step = planStep(observed({ kind: 'Pod', namespace: 'ns', name: 'p' }, { workload: pod, records: {} }));
+  assert.notEqual(step.type, 'mark-pending');
+  assert.notEqual(step.type, 'create-pod');
+  // The positive control: the same record, verified, is acted on.
+  const verified = planStep(observed({ kind: 'Pod', namespace: 'ns', name: 'p' }, { workload: pod, secret: secretOwnedBy('Pod', 'u1') }));
+  assert.equal(verified.type, 'mark-pending');
+});
+
+test('a namespace without dev.x/policy: nothing is created, changed or deleted there', () => {
+  const step = planStep(observed(dKey, { workload: deployment({ labelled: false }), namespaceEnabled: false, secret: secretOwnedBy('Deployment', 'uid-web') }));
+  assert.equal(step.type, 'done');
+});
+
+test('a scale during dev mode is recorded and the replicas go back to one', () => {
+  const w = deployment();
+  (w.spec as { replicas: number }).replicas = 5;
+  const step = planStep(observed(dKey, { workload: w, secret: secretOwnedBy('Deployment', 'uid-web'), secretValid: true }));
+  assert.equal(step.type, 'repin-replicas');
+  assert.equal(step.type === 'repin-replicas' && step.replicas, 5);
 });

@@ -64,13 +64,14 @@ function assertSessionContract(root: XmlNode): void {
   assert.equal(onlyChild(gui, 'apikey').text, API_KEY);
 }
 
-test('sidecar config: well-formed, the session contract, sendreceive on /devx/workdir, listens on 0.0.0.0:22000, GUI on 127.0.0.1:8384', () => {
+test('sidecar config: well-formed, the session contract, sendreceive on /devx/workdir, listens on 127.0.0.1:22000 only, GUI on 127.0.0.1:8384', () => {
   const root = parseXml(renderSidecarConfig(sidecarOpts));
   assertSessionContract(root);
   const folder = onlyChild(root, 'folder');
   assert.equal(folder.attrs.path, SIDECAR_WORKDIR);
   assert.equal(folder.attrs.type, 'sendreceive');
-  assert.deepEqual(option(root, 'listenAddress'), ['tcp://0.0.0.0:22000']);
+  // Loopback only (DESIGN §10): a port-forward reaches it, another pod through the pod IP does not.
+  assert.deepEqual(option(root, 'listenAddress'), ['tcp://127.0.0.1:22000']);
   assert.equal(onlyChild(onlyChild(root, 'gui'), 'address').text, '127.0.0.1:8384');
   // The sidecar never dials: no explicit address for either device.
   assert.deepEqual(deviceAddresses(root), { [SIDECAR_ID]: ['dynamic'], [AGENT_ID]: ['dynamic'] });
@@ -78,7 +79,7 @@ test('sidecar config: well-formed, the session contract, sendreceive on /devx/wo
 
 test('sidecar config: folder path, listen and GUI addresses are options (for a stand-in), nothing else changes', () => {
   const standIn = renderSidecarConfig({ ...sidecarOpts, folderPath: '/tmp/x', listenAddress: 'tcp://127.0.0.1:30000', guiAddress: '127.0.0.1:30001' });
-  const substituted = standIn.replace('/tmp/x', SIDECAR_WORKDIR).replace('tcp://127.0.0.1:30000', 'tcp://0.0.0.0:22000').replace('127.0.0.1:30001', '127.0.0.1:8384');
+  const substituted = standIn.replace('/tmp/x', SIDECAR_WORKDIR).replace('tcp://127.0.0.1:30000', 'tcp://127.0.0.1:22000').replace('127.0.0.1:30001', '127.0.0.1:8384');
   assert.equal(substituted, renderSidecarConfig(sidecarOpts));
 });
 
@@ -106,7 +107,7 @@ test('labels and paths with XML metacharacters are escaped and survive a parse',
   assert.equal(folder.attrs.path, '/tmp/<&>"');
 });
 
-test('bad inputs are refused: non-canonical or equal device IDs, a GUI off loopback, bad addresses, weak API key', () => {
+test('bad inputs are refused: non-canonical or equal device IDs, a GUI or a sync listener off loopback, bad addresses, weak API key', () => {
   const bad: Array<Partial<AgentConfigOptions>> = [
     { sidecarDeviceId: SIDECAR_ID.toLowerCase() },
     { agentDeviceId: 'nope' },
@@ -115,12 +116,23 @@ test('bad inputs are refused: non-canonical or equal device IDs, a GUI off loopb
     { guiAddress: '10.0.0.1:8384' },
     { sidecarAddress: 'http://127.0.0.1:1' },
     { listenAddress: '127.0.0.1:22000' },
+    { listenAddress: 'tcp://0.0.0.0:22000' },
+    { listenAddress: 'tcp://[::]:22000' },
+    { listenAddress: 'tcp://:22000' },
+    { listenAddress: 'tcp://10.0.0.5:22000' },
+    { listenAddress: 'tcp://localhost:22000' },
+    { listenAddress: 'tcp://127.0.0.1.example.com:22000' },
+    { listenAddress: 'default' },
     { apiKey: 'short' },
     { apiKey: 'has spaces in it, sixteen+' },
     { folderPath: '' },
   ];
   for (const override of bad) assert.throws(() => renderAgentConfig({ ...agentOpts, ...override }), /invalid syncthing config input/, JSON.stringify(override));
   assert.throws(() => renderSidecarConfig({ ...sidecarOpts, guiAddress: '[::]:8384' }), /guiAddress/);
+  for (const listenAddress of ['tcp://0.0.0.0:22000', 'tcp://[::]:22000', 'tcp://:22000', 'tcp://10.0.0.5:22000', 'default']) {
+    assert.throws(() => renderSidecarConfig({ ...sidecarOpts, listenAddress }), /listenAddress .* loopback/, listenAddress);
+  }
+  assert.doesNotThrow(() => renderSidecarConfig({ ...sidecarOpts, listenAddress: 'tcp://[::1]:22000' }));
   assert.doesNotThrow(() => renderAgentConfig({ ...agentOpts, guiAddress: '[::1]:9000', sidecarAddress: 'tcp4://localhost:1' }));
 });
 

@@ -2,7 +2,7 @@
 // ("with devx down, nothing outside dev mode is affected"); the real API server accepts them in test/e2e/k8s-layer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
+import { DEVX_MARKED_CONDITION, webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
 import { parseManifests } from '../../src/k8s/apply.ts';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -19,8 +19,8 @@ test('URL endpoint: each webhook gets its path and the base64 CA bundle', () => 
   });
   for (const w of [...mutating.webhooks, ...validating.webhooks]) {
     assert.equal(Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString(), CA);
-    // Only the scale webhook acts after answering (it records the requested replicas), never on a dry-run.
-    assert.equal(w.sideEffects, w.name === 'scale.dev.x' ? 'NoneOnDryRun' : 'None');
+    // No webhook acts after answering: a review, even a forged one sent straight to devx, changes nothing.
+    assert.equal(w.sideEffects, 'None');
     assert.deepEqual(w.admissionReviewVersions, ['v1']);
     assert.equal(w.matchPolicy, 'Equivalent');
     assert.equal(w.timeoutSeconds, 5);
@@ -38,11 +38,12 @@ test('Service endpoint (Helm): same paths, port 443 by default', () => {
   assert.equal(mutating.webhooks[0]?.clientConfig.url, undefined);
 });
 
-test('only webhooks that select labelled objects fail closed; excluded namespaces are never sent', () => {
+test('only webhooks that select labelled or devx-marked objects fail closed; excluded namespaces are never sent', () => {
   const { mutating, validating } = webhookConfigurations(opts);
   for (const w of [...mutating.webhooks, ...validating.webhooks]) {
     const labelled = JSON.stringify(w.objectSelector) === JSON.stringify({ matchLabels: { 'dev.x/enabled': 'true' } });
-    assert.equal(w.failurePolicy, labelled ? 'Fail' : 'Ignore', w.name);
+    const marked = (w as { matchConditions?: Array<{ expression: string }> }).matchConditions?.some((c) => c.expression === DEVX_MARKED_CONDITION) ?? false;
+    assert.equal(w.failurePolicy, labelled || marked ? 'Fail' : 'Ignore', w.name);
     const notIn = w.namespaceSelector?.matchExpressions?.find((e) => e.operator === 'NotIn');
     assert.deepEqual(notIn, { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['devx-system', 'kube-system'] });
   }
@@ -68,7 +69,8 @@ test('rules: pod CREATE for injection; workloads, bare-pod UPDATE and scale for 
   ]);
   assert.deepEqual(resources('scale.dev.x'), ['deployments/scale:UPDATE', 'statefulsets/scale:UPDATE']);
   assert.deepEqual(resources('validate.dev.x'), [
-    'deployments:CREATE+UPDATE', 'statefulsets:CREATE+UPDATE', 'daemonsets:CREATE+UPDATE', 'jobs:CREATE+UPDATE', 'cronjobs:CREATE+UPDATE', 'pods:CREATE+UPDATE',
+    'deployments:CREATE+UPDATE', 'statefulsets:CREATE+UPDATE', 'daemonsets:CREATE+UPDATE', 'jobs:CREATE+UPDATE', 'cronjobs:CREATE+UPDATE',
+    'replicasets:CREATE+UPDATE', 'pods:CREATE+UPDATE', 'replicationcontrollers:CREATE+UPDATE', 'secrets:CREATE+UPDATE',
   ]);
 });
 

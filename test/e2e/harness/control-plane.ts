@@ -96,6 +96,9 @@ const CONTROLLERS = [
   // The built-in admin/edit/view ClusterRoles are aggregated: without this controller they grant nothing, and tests
   // that bind a developer to `edit` would see a cluster unlike any real one.
   'clusterrole-aggregation-controller',
+  // Type-checks ValidatingAdmissionPolicies against the kinds they match and reports it in their status, as in a
+  // real cluster (test/e2e/admission-policies.test.ts reads it).
+  'validatingadmissionpolicy-status-controller',
 ];
 const DAY_MS = 24 * 60 * 60 * 1000;
 const STOP_GRACE_MS = 5000;

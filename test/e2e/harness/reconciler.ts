@@ -2,7 +2,22 @@
 // (Real syncthing on a sync Secret's config: harness/syncthing.ts.)
 import assert from 'node:assert/strict';
 import type { ControlPlane } from './control-plane.ts';
-import { getJson } from './devx.ts';
+import { applyPolicy, eventually, getJson, installCrd, startDevx, type DevxServer } from './devx.ts';
+
+/**
+ * A control plane ready for dev mode with devx reconciling: the CRD, the default DevPolicy (plus `policies`), devx's
+ * own namespace (its Lease and record key), `namespace` opted in, devx started with fast timings and leading.
+ */
+export async function startReconcilingDevx(cp: ControlPlane, namespace: string, policies: Array<Parameters<typeof applyPolicy>[1]> = []): Promise<DevxServer> {
+  await installCrd(cp);
+  await applyPolicy(cp);
+  for (const p of policies) await applyPolicy(cp, p);
+  await cp.createNamespace('devx-system');
+  await cp.createNamespace(namespace, { 'dev.x/policy': 'default' });
+  const devx = await startDevx(cp, { env: FAST_RECONCILER_ENV });
+  await eventually('the reconciler leads', async () => devx.logs().some((l) => l.msg === 'became leader'));
+  return devx;
+}
 
 /** Short reconciler timings so tests run in seconds (the defaults are a cluster's: 15 s leases, one-minute resync). */
 export const FAST_RECONCILER_ENV: Record<string, string> = {

@@ -3,8 +3,8 @@
 // its volumes as host directories, the sync Secret mounted like the kubelet mounts a Secret (files behind `..data`
 // symlinks) — with only what a shared network namespace forces changed: the sync and GUI ports of config.xml move
 // to free loopback ports. Plus the small helpers the syncthing tests share (which, start, waitFor, fileContent, rest,
-// portRefuses, complaints, mountSecret, syncthingDeviceId, startSyncthingWithConfig, the binaries). Everything
-// started here is stopped by `stop()`, and killed if the test process exits first.
+// portRefuses, listeningSockets, complaints, mountSecret, syncthingDeviceId, startSyncthingWithConfig, the
+// binaries). Everything started here is stopped by `stop()`, and killed if the test process exits first.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -213,7 +213,7 @@ export async function startSidecarStandIn(opts: StandInOptions): Promise<StandIn
       const workdirMount = (container.volumeMounts ?? []).find((m) => m.name === 'devx-workdir')?.mountPath ?? '';
       const config = relocateConfig(data['config.xml'] ?? '', [
         [`path="${workdirMount}"`, `path="${path.join(root, 'volumes', 'devx-workdir')}"`],
-        ['<listenAddress>tcp://0.0.0.0:22000</listenAddress>', `<listenAddress>tcp://${LOOPBACK}:${syncPort}</listenAddress>`],
+        ['<listenAddress>tcp://127.0.0.1:22000</listenAddress>', `<listenAddress>tcp://${LOOPBACK}:${syncPort}</listenAddress>`],
         ['<address>127.0.0.1:8384</address>', `<address>${LOOPBACK}:${guiPort}</address>`],
       ]);
       await mountSecret(host, { ...data, 'config.xml': config });
@@ -287,6 +287,88 @@ export async function portRefuses(port: number): Promise<boolean> {
   );
 }
 
+/** A socket a process listens on: TCP in state LISTEN, or any bound UDP socket. */
+export interface ListeningSocket {
+  proto: 'tcp' | 'tcp6' | 'udp' | 'udp6';
+  address: string;
+  port: number;
+}
+
+/** An address of /proc/net/{tcp,udp}[6]: hex, each 32-bit word in host (little-endian) byte order. */
+function procNetAddress(hex: string): string {
+  const words = hex.match(/.{8}/g) ?? [];
+  const bytes = words.flatMap((w) => (w.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)));
+  if (bytes.length === 4) return bytes.join('.');
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
+  return groups.join(':');
+}
+
+/** `pid` and all its descendants (syncthing's monitor process runs the real syncthing as its child). */
+function processTree(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 4 of /proc/<pid>/stat, after the command name in parentheses (which may itself hold spaces).
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) for (const [child, parent] of parents) if (parent === tree[i]) tree.push(child);
+  return tree;
+}
+
+/** The inodes of the sockets process `pid` holds open. */
+function socketInodes(pid: number): string[] {
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return []; // exited meanwhile
+  }
+  return fds
+    .map((fd) => {
+      try {
+        return /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      } catch {
+        return undefined; // closed meanwhile
+      }
+    })
+    .filter((i): i is string => i !== undefined);
+}
+
+/**
+ * Every socket process `pid` or one of its descendants listens on (Linux: their socket fds matched against
+ * /proc/<pid>/net), whatever interface: what another host or pod could connect to. Needs permission to read the
+ * processes' fds (root or their user).
+ */
+export function listeningSockets(pid: number): ListeningSocket[] {
+  const inodes = new Set(processTree(pid).flatMap(socketInodes));
+  const found: ListeningSocket[] = [];
+  for (const proto of ['tcp', 'tcp6', 'udp', 'udp6'] as const) {
+    const table = fs.readFileSync(`/proc/${pid}/net/${proto}`, 'utf8').trim().split('\n').slice(1);
+    for (const line of table) {
+      const cols = line.trim().split(/\s+/);
+      const [local, state, inode] = [cols[1] ?? '', cols[3] ?? '', cols[9] ?? ''];
+      const listening = proto.startsWith('tcp') ? state === '0A' : true;
+      if (!listening || !inodes.has(inode)) continue;
+      const [addr = '', port = '0'] = local.split(':');
+      found.push({ proto, address: procNetAddress(addr), port: parseInt(port, 16) });
+    }
+  }
+  return found;
+}
+
+/** Whether an address of listeningSockets is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
+export function isLoopbackAddress(address: string): boolean {
+  if (/^127\./.test(address)) return true;
+  if (address === '0:0:0:0:0:0:0:1') return true;
+  return /^0:0:0:0:0:ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(address);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // One syncthing on a generated config (the reconciler's tests): device IDs as syncthing prints them, and a start on
 // the sidecar's config.xml with only the pod's paths and ports swapped for loopback ones.
@@ -319,7 +401,7 @@ export interface ConfiguredSyncthing {
 /**
  * Starts syncthing on `configXml` (a sidecar config from the sync Secret) exactly as generated, except the three
  * things a pod provides and a test machine must not share: the folder path (a temporary directory), the sync listen
- * address and the GUI address (free loopback ports instead of 0.0.0.0:22000 and 127.0.0.1:8384). Each must occur in
+ * address and the GUI address (free loopback ports instead of 127.0.0.1:22000 and 127.0.0.1:8384). Each must occur in
  * the config exactly once. Waits for its REST API.
  */
 export async function startSyncthingWithConfig(opts: { configXml: string; certPem: string; keyPem: string; apiKey: string; binary?: string }): Promise<ConfiguredSyncthing> {
@@ -338,7 +420,7 @@ export async function startSyncthingWithConfig(opts: { configXml: string; certPe
     const [syncPort, guiPort] = (await freePorts(2)) as [number, number];
     const config = relocateConfig(opts.configXml, [
       [`path="${SIDECAR_WORKDIR}"`, `path="${workdir}"`],
-      ['<listenAddress>tcp://0.0.0.0:22000</listenAddress>', `<listenAddress>tcp://${LOOPBACK}:${syncPort}</listenAddress>`],
+      ['<listenAddress>tcp://127.0.0.1:22000</listenAddress>', `<listenAddress>tcp://${LOOPBACK}:${syncPort}</listenAddress>`],
       ['<address>127.0.0.1:8384</address>', `<address>${LOOPBACK}:${guiPort}</address>`],
     ]);
     await writeFile(path.join(home, 'config.xml'), config, { mode: 0o600 });

@@ -1,0 +1,55 @@
+// The Kubernetes kinds devx names, once: group, version, plural, and whether each is one of the six workload kinds
+// dev mode applies to. Admission, the preview, the reconciler's API client, the owner lookups and the agent read it.
+
+export interface KindInfo {
+  group: string;
+  version: string;
+  plural: string;
+  /** One of the six kinds a user puts in dev mode (DESIGN §3). */
+  workload: boolean;
+  /** Has a scale subresource devx pins during dev mode. */
+  scalable: boolean;
+}
+
+const info = (group: string, plural: string, o: { workload?: boolean; scalable?: boolean } = {}): KindInfo => ({
+  group,
+  version: 'v1',
+  plural,
+  workload: o.workload ?? false,
+  scalable: o.scalable ?? false,
+});
+
+export const KINDS = {
+  Deployment: info('apps', 'deployments', { workload: true, scalable: true }),
+  StatefulSet: info('apps', 'statefulsets', { workload: true, scalable: true }),
+  DaemonSet: info('apps', 'daemonsets', { workload: true }),
+  Job: info('batch', 'jobs', { workload: true }),
+  CronJob: info('batch', 'cronjobs', { workload: true }),
+  Pod: info('', 'pods', { workload: true }),
+  ReplicaSet: info('apps', 'replicasets'),
+  Secret: info('', 'secrets'),
+} as const satisfies Record<string, KindInfo>;
+
+export type KnownKind = keyof typeof KINDS;
+
+export function kindInfo(kind: string): KindInfo | undefined {
+  return (KINDS as Record<string, KindInfo>)[kind];
+}
+
+/** `apps/v1`, `batch/v1`, `v1`. */
+export function apiVersionOf(kind: KnownKind): string {
+  const k = KINDS[kind];
+  return k.group ? `${k.group}/${k.version}` : k.version;
+}
+
+/** `/apis/apps/v1/namespaces/<ns>/deployments`, `/api/v1/namespaces/<ns>/pods`. */
+export function collectionPathOf(kind: KnownKind, namespace: string): string {
+  const k = KINDS[kind];
+  const prefix = k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`;
+  return `${prefix}/namespaces/${encodeURIComponent(namespace)}/${k.plural}`;
+}
+
+/** The kind a plural names (`deployments` -> `Deployment`). */
+export function kindOfPlural(plural: string): KnownKind | undefined {
+  return (Object.keys(KINDS) as KnownKind[]).find((k) => KINDS[k].plural === plural);
+}

@@ -1,0 +1,123 @@
+// Admission decides from the workload, not from the pod (DESIGN §10). A pod that arrives labelled dev.x/enabled=true
+// is injected only when its controller owner chain — followed through the objects the API server holds, uid by uid —
+// ends at a workload that itself carries the dev label and devx's verified record of entering dev mode (which is only
+// written after the policy allowed it). A label on a pod, or on a pod template, proves nothing: any user who may
+// create pods or edit a template can write it.
+import type { ClusterView } from './context.ts';
+import type { KubeObject } from './kube.ts';
+import { annotationsOf, labelsOf } from './kube.ts';
+import { ANN_COPY_OF, ANN_ENABLED_AT, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { verifiedRecords, type RecordSigner } from './records.ts';
+
+type OwnerRef = NonNullable<NonNullable<KubeObject['metadata']>['ownerReferences']>[number];
+
+/** The workload a dev pod belongs to, as found by its owner chain. */
+export interface DevWorkload {
+  kind: WorkloadKind;
+  object: KubeObject;
+}
+
+export type OwnerChain = { ok: true; workload: DevWorkload } | { ok: false; message: string };
+
+interface Walk {
+  view: ClusterView;
+  signer: RecordSigner;
+  namespace: string;
+}
+
+const MAX_DEPTH = 4;
+
+export function controllerOf(obj: KubeObject | undefined): OwnerRef | undefined {
+  const refs = obj?.metadata?.ownerReferences ?? [];
+  return refs.find((r) => r.controller === true);
+}
+
+function describeRef(ref: OwnerRef): string {
+  return `${ref.kind} ${ref.name}`;
+}
+
+/** The object a reference names, if devx knows it and (where both have one) its uid is the one referenced. */
+function resolve(w: Walk, ref: OwnerRef): KubeObject | undefined {
+  const obj = w.view.object?.(ref.kind, w.namespace, ref.name);
+  if (!obj) return undefined;
+  const uid = obj.metadata?.uid;
+  if (uid !== undefined && ref.uid !== undefined && String(uid) !== ref.uid) return undefined;
+  return obj;
+}
+
+function asWorkloadKind(kind: string | undefined): WorkloadKind | undefined {
+  return (WORKLOAD_KINDS as readonly string[]).includes(kind ?? '') ? (kind as WorkloadKind) : undefined;
+}
+
+/** A workload in dev mode by devx's own record: labelled, and entered through admission (verified enabled-at). */
+function inDevMode(w: Walk, kind: WorkloadKind, obj: KubeObject): string | undefined {
+  const what = `${kind} ${obj.metadata?.name ?? ''}`;
+  if (!isDevEnabled(labelsOf(obj))) return `${what} is not labelled dev.x/enabled=true: label the ${kind} itself (kubectl label ${kind.toLowerCase()} ${obj.metadata?.name ?? ''} dev.x/enabled=true)`;
+  const records = verifiedRecords(obj, { signer: w.signer, namespace: w.namespace });
+  if (records?.[ANN_ENABLED_AT] === undefined) return `${what} carries no record of devx admitting it to dev mode: remove the label dev.x/enabled and add it again`;
+  return undefined;
+}
+
+/** The source a verified copy names (`<kind>/<name>`), resolved through the copy's owner reference to it. */
+function copySource(w: Walk, copy: KubeObject, ref: string): DevWorkload | undefined {
+  const slash = ref.indexOf('/');
+  const kind = asWorkloadKind(WORKLOAD_KINDS.find((k) => k.toLowerCase() === ref.slice(0, slash)));
+  const owner = (copy.metadata?.ownerReferences ?? []).find((r) => r.kind === kind && r.name === ref.slice(slash + 1));
+  const source = owner ? resolve(w, owner) : undefined;
+  return kind && source ? { kind, object: source } : undefined;
+}
+
+/** A dev copy (Job or Deployment) made by devx: the source workload it names, if that is what it is. */
+function sourceOfCopy(w: Walk, copy: KubeObject): OwnerChain | undefined {
+  const ref = annotationsOf(copy)[ANN_COPY_OF];
+  if (ref === undefined) return undefined;
+  const name = `${String(copy.kind)} ${copy.metadata?.name ?? ''}`;
+  if (verifiedRecords(copy, { signer: w.signer, namespace: w.namespace })?.[ANN_COPY_OF] !== ref) {
+    return { ok: false, message: `${name} says it is a dev copy (dev.x/copy-of) but devx did not make it` };
+  }
+  const source = copySource(w, copy, ref);
+  if (!source) return { ok: false, message: `${name} is a dev copy of ${ref}, which does not exist (or is another object of that name)` };
+  return endsAt(w, source);
+}
+
+/** The end of a chain: the workload must be in dev mode by devx's own record. */
+function endsAt(w: Walk, workload: DevWorkload): OwnerChain {
+  const problem = inDevMode(w, workload.kind, workload.object);
+  return problem ? { ok: false, message: problem } : { ok: true, workload };
+}
+
+const COPY_KINDS: ReadonlySet<string> = new Set(['Deployment', 'Job']);
+
+/** Kinds whose own template devx labels: a chain ends there. */
+const ENDS: ReadonlySet<string> = new Set(['Deployment', 'StatefulSet', 'CronJob']);
+/** Links devx follows upwards: a Deployment's ReplicaSet, a Job a CronJob made (`kubectl create job --from` too). */
+const LINKS: Readonly<Record<string, string>> = { ReplicaSet: 'Deployment', Job: 'CronJob' };
+
+/** From an object in the chain, one step up (or the end of the chain). */
+function step(w: Walk, obj: KubeObject, depth: number): OwnerChain {
+  const kind = String(obj.kind ?? '');
+  // devx's copies are Deployments and Jobs (a copy's ReplicaSet carries its annotations too, but is not the copy).
+  const copy = COPY_KINDS.has(kind) ? sourceOfCopy(w, obj) : undefined;
+  if (copy) return copy;
+  if (ENDS.has(kind)) return endsAt(w, { kind: kind as WorkloadKind, object: obj });
+  const ref = controllerOf(obj);
+  if (ref && LINKS[kind] === ref.kind) return follow(w, ref, depth);
+  return { ok: false, message: `${kind} ${obj.metadata?.name ?? ''} is not a workload devx puts in dev mode (${WORKLOAD_KINDS.filter((k) => k !== 'Pod').join(', ')})` };
+}
+
+function follow(w: Walk, ref: OwnerRef, depth: number): OwnerChain {
+  if (depth >= MAX_DEPTH) return { ok: false, message: `the owner chain is longer than devx follows (${MAX_DEPTH})` };
+  const obj = resolve(w, ref);
+  if (!obj) return { ok: false, message: `its owner ${describeRef(ref)} is not a workload in dev mode that devx knows of (wrong name or uid, or not labelled)` };
+  return step(w, { ...obj, kind: obj.kind ?? ref.kind }, depth + 1);
+}
+
+/** Where a labelled pod with owners comes from: the workload in dev mode at the end of its controller chain. */
+export function ownerChain(pod: KubeObject, o: Walk): OwnerChain {
+  const ref = controllerOf(pod);
+  if (!ref) {
+    const names = (pod.metadata?.ownerReferences ?? []).map(describeRef).join(', ');
+    return { ok: false, message: `the pod has owners (${names}) but no controller: only a workload's own pods, or a pod without owners, can be in dev mode` };
+  }
+  return follow(o, ref, 0);
+}

@@ -1,0 +1,23 @@
+// The HMAC behind devx's record signatures (src/core/records.ts). The key is 32 random bytes kept in a Secret in
+// devx's own namespace (every replica signs and verifies alike); with --objects, or for an offline preview, a key
+// made for the process alone.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { RecordSigner } from '../core/records.ts';
+
+export const RECORD_KEY_BYTES = 32;
+
+export function randomRecordKey(): Buffer {
+  return randomBytes(RECORD_KEY_BYTES);
+}
+
+export function hmacSigner(key: Buffer): RecordSigner {
+  const sign = (message: string): string => createHmac('sha256', key).update(message).digest('base64url');
+  return {
+    sign,
+    verify: (message, signature) => {
+      const want = Buffer.from(sign(message));
+      const got = Buffer.from(signature);
+      return want.length === got.length && timingSafeEqual(want, got);
+    },
+  };
+}
