@@ -1,8 +1,9 @@
-// The local syncthing: found on PATH (or DEVX_SYNCTHING), started on the session's home with the same serve flags as
+// The local syncthing: DEVX_SYNCTHING, else on PATH, else in devx's own cache; started on the session's home with the same serve flags as
 // the sidecar, tied to the agent's life, stopped with SIGTERM (syncthing then closes its database cleanly).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { syncthingServeArgs } from '../sync/sidecar-command.ts';
@@ -16,17 +17,57 @@ export interface SyncthingBinary {
   version: string;
 }
 
-/** The syncthing to run: DEVX_SYNCTHING, else `syncthing` on PATH; checked by running `--version`. */
-export async function findSyncthing(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): Promise<SyncthingBinary> {
-  const bin = env.DEVX_SYNCTHING || 'syncthing';
-  let output: string;
+/** devx's own cache (`$DEVX_CACHE`, else `$XDG_CACHE_HOME/devx`, else `~/.cache/devx`): syncthings built there, newest first. */
+export function cachedSyncthings(env: NodeJS.ProcessEnv): string[] {
+  const cache = env.DEVX_CACHE || path.join(env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache'), 'devx');
+  let entries: string[];
   try {
-    output = (await run(bin, ['--version'], { env, timeout: 15_000 })).stdout;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const what = code === 'ENOENT' ? `no syncthing found (${env.DEVX_SYNCTHING ? `DEVX_SYNCTHING=${bin}` : 'not on PATH'})` : `${bin} --version failed: ${(err as Error).message}`;
-    throw new AgentError(EXIT.SYNCTHING_MISSING, `${what}. kubectl devx sync runs the local end of the sync with syncthing; ${installHint(platform)}`);
+    entries = fs.readdirSync(cache);
+  } catch {
+    return [];
   }
+  const versionOf = (dir: string): number[] => dir.slice('syncthing-v'.length).split('.').map(Number);
+  const newer = (a: string, b: string): number => {
+    const [va, vb] = [versionOf(a), versionOf(b)];
+    for (let i = 0; i < 3; i++) if ((va[i] ?? 0) !== (vb[i] ?? 0)) return (vb[i] ?? 0) - (va[i] ?? 0);
+    return 0;
+  };
+  return entries
+    .filter((d) => /^syncthing-v\d+\.\d+\.\d+$/.test(d))
+    .sort(newer)
+    .map((d) => path.join(cache, d, 'syncthing'))
+    .filter((f) => fs.existsSync(f));
+}
+
+/** `--version` of a candidate, or why it cannot run. */
+async function versionOutput(bin: string, env: NodeJS.ProcessEnv): Promise<{ output: string } | { problem: string }> {
+  try {
+    return { output: (await run(bin, ['--version'], { env, timeout: 15_000 })).stdout };
+  } catch (err) {
+    return { problem: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `--version failed: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * The syncthing to run: DEVX_SYNCTHING alone when set; else `syncthing` on PATH, else the newest one in devx's own
+ * cache. Each is checked by running `--version`.
+ */
+export async function findSyncthing(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): Promise<SyncthingBinary> {
+  const candidates = env.DEVX_SYNCTHING ? [env.DEVX_SYNCTHING] : ['syncthing', ...cachedSyncthings(env)];
+  const tried: string[] = [];
+  for (const bin of candidates) {
+    const got = await versionOutput(bin, env);
+    if ('problem' in got) {
+      tried.push(`${bin === 'syncthing' ? 'syncthing on PATH' : bin}: ${got.problem}`);
+      continue;
+    }
+    return checkedVersion(bin, got.output, platform);
+  }
+  const where = env.DEVX_SYNCTHING ? `DEVX_SYNCTHING=${env.DEVX_SYNCTHING}` : 'PATH and devx\'s cache';
+  throw new AgentError(EXIT.SYNCTHING_MISSING, `no syncthing found (${where}; ${tried.join('; ')}). kubectl devx sync runs the local end of the sync with syncthing; ${installHint(platform)}`);
+}
+
+function checkedVersion(bin: string, output: string, platform: NodeJS.Platform): SyncthingBinary {
   const version = parseSyncthingVersion(output);
   if (version === undefined || !isSupported(version)) {
     const found = version ? version.join('.') : `unrecognised (${output.trim().slice(0, 80)})`;

@@ -3,7 +3,7 @@
 import type { DevPolicySpec } from '../schemas/policy.ts';
 import { SIDECAR_HOME, SIDECAR_SECRET_DIR, SIDECAR_WORKDIR, SYNC_PORT } from '../sync/constants.ts';
 import { sidecarCommand } from '../sync/sidecar-command.ts';
-import { syncSecretName } from '../sync/secret.ts';
+import { syncSecretName } from './secret-name.ts';
 import type { Container, Pod, PodSpec, Volume } from './kube.ts';
 import { annotationsOf, setMetaKey } from './kube.ts';
 import { chooseDevImage } from './images.ts';

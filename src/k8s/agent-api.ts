@@ -1,7 +1,7 @@
 // The API calls of the agent (`kubectl devx`), as the user's own kubeconfig allows them: read workloads, pods and the
 // sync Secret, label and unlabel, ask what RBAC allows. Raw JSON like rest.ts, but the answers keep the `Warning`
 // headers, because admission tells the user what dev mode did through them (as `kubectl label` shows).
-import { connectionOf, loadAgentKubeConfig, type KubeConfig } from './agent-kubeconfig.ts';
+import { loadKubeConfig, type KubeConfig } from './kubeconfig.ts';
 import { KubeApiError, kubeCall, kubeCallResponse } from './rest.ts';
 
 export { KubeApiError };
@@ -23,21 +23,18 @@ export interface AgentKube {
 
 /** The user's kubeconfig, chosen like kubectl chooses it. Throws with a plain message when there is none. */
 export function agentKube(opts: AgentKubeOptions): AgentKube {
-  const loaded = loadAgentKubeConfig({ ...(opts.kubeconfig ? { path: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
-  const kc = loaded.kubeConfig;
-  const context = kc.getCurrentContext();
-  const namespace = kc.getContextObject(context)?.namespace || 'default';
-  return { kubeConfig: kc, context, namespace, server: loaded.server };
+  const loaded = loadKubeConfig({ ...(opts.kubeconfig ? { path: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
+  return { kubeConfig: loaded.kubeConfig, context: loaded.context, namespace: loaded.namespace || 'default', server: loaded.server };
 }
 
 /** One request; a non-2xx status becomes a KubeApiError (status, reason, message). */
 export async function kubeGet(kc: KubeConfig, path: string): Promise<unknown> {
-  return kubeCall(connectionOf(kc), { method: 'GET', path });
+  return kubeCall(kc, { method: 'GET', path });
 }
 
 /** A JSON merge patch; returns the object as admission left it, and the warnings admission gave. */
 export async function kubeMergePatch(kc: KubeConfig, path: string, patch: unknown): Promise<{ object: unknown; warnings: string[] }> {
-  const res = await kubeCallResponse(connectionOf(kc), { method: 'PATCH', path, body: patch, contentType: 'application/merge-patch+json' });
+  const res = await kubeCallResponse(kc, { method: 'PATCH', path, body: patch, contentType: 'application/merge-patch+json' });
   return { object: res.body, warnings: res.warnings };
 }
 
@@ -53,7 +50,7 @@ export interface AccessQuestion {
 
 /** SelfSubjectAccessReview: may the current user do this? (Every authenticated user may ask.) */
 export async function mayI(kc: KubeConfig, q: AccessQuestion): Promise<unknown> {
-  return kubeCall(connectionOf(kc), {
+  return kubeCall(kc, {
     method: 'POST',
     path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
     body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: q } },

@@ -1,19 +1,37 @@
 // An informer that keeps going, in the manner of client-go's reflector: list (with the label selector), then watch
-// from the list's resourceVersion with bookmarks, keeping an in-memory cache and reporting add/update/delete. A watch
+// (client-node's Watch) from the list's resourceVersion with bookmarks, keeping an in-memory cache and reporting
+// add/update/delete. client-node's own informer stops for good after an error; this loop is the restart around it. A watch
 // the server ends (its timeout, or it is shutting down) is opened again at once from the last resourceVersion; a
 // resourceVersion that is too old (410 Gone) means listing again, which turns objects that vanished meanwhile into
 // deletes. Any other error (API server down, 404 for a missing CRD, 403) restarts the whole cycle with exponential
 // backoff. `synced()` tracks whether the first full list has been seen, which is what "ready" means for a cache.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { informerStore, type ChangeType, type InformerCache } from './informer-store.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 import { describeError } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { kubeCall } from './rest.ts';
-import { openWatch, type WatchEnd, type WatchEvent } from './watch.ts';
 
 export type { ChangeType, InformerCache };
+
+/** How a watch ended: the server closed it or it went quiet (watch again), or 410 Gone (list again). */
+type WatchEnd = 'closed' | 'gone';
+
+interface WatchEvent {
+  /** ADDED, MODIFIED, DELETED or BOOKMARK (ERROR events end the watch instead). */
+  type: string;
+  object: KubernetesObject;
+}
+
+/** The status object of an ERROR event. */
+interface WatchStatus {
+  code?: number;
+  reason?: string;
+  message?: string;
+}
+
+const isGone = (s: WatchStatus): boolean => s.code === 410 || s.reason === 'Expired' || s.reason === 'Gone';
 
 export interface Backoff {
   /** First delay after an error (default 500 ms). */
@@ -35,7 +53,7 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   labelSelector?: string;
   /** Added to the log line when the list answers 404, e.g. "is the CRD installed?". */
   notFoundHint?: string;
-  /** The longest one watch request stays open (default: 60 to 120 s, random per request). */
+  /** The longest one watch request stays open (default: 15 to 25 s, random per request). */
   watchTimeoutSeconds?: number;
 }
 
@@ -51,11 +69,11 @@ export interface ResilientInformer<T extends KubernetesObject> {
 
 const DEFAULT_INITIAL_MS = 500;
 const DEFAULT_MAX_MS = 30_000;
-// Short watches: re-opening one from a resourceVersion is cheap for the API server (its watch cache answers), and a
-// connection that died without a word is noticed within this time plus IDLE_GRACE_MS.
-const WATCH_TIMEOUT_MIN_S = 60;
-const WATCH_TIMEOUT_SPREAD_S = 60;
-const IDLE_GRACE_MS = 30_000;
+// Short watches: re-opening one from a resourceVersion is cheap for the API server (its watch cache answers). They
+// end before client-node's Watch gives up on a quiet stream (30 s without a byte: a connection that died without a
+// word), so a quiet watch ends cleanly rather than as a timeout.
+const WATCH_TIMEOUT_MIN_S = 15;
+const WATCH_TIMEOUT_SPREAD_S = 10;
 // A watch the server ends right after opening it (something in the way closing streams) is re-opened after a pause
 // that doubles up to this; one that stayed open for a while is re-opened at once.
 const MAX_REWATCH_PAUSE_MS = 2000;
@@ -103,18 +121,47 @@ export function resilientInformer<T extends KubernetesObject>(opts: ResilientInf
     // BOOKMARK: only its resourceVersion matters.
   }
 
-  const watch = (signal: AbortSignal): Promise<{ ended: Promise<WatchEnd> }> => {
+  /** One watch with client-node's Watch; resolves once the server has answered (200, or 410: `ended` is 'gone'); any other answer rejects. */
+  async function watch(signal: AbortSignal): Promise<{ ended: Promise<WatchEnd> }> {
     const timeoutSeconds = opts.watchTimeoutSeconds ?? WATCH_TIMEOUT_MIN_S + Math.floor(Math.random() * WATCH_TIMEOUT_SPREAD_S);
-    return openWatch(opts.kubeConfig, {
-      path: opts.path,
-      resourceVersion,
-      ...(opts.labelSelector ? { labelSelector: opts.labelSelector } : {}),
-      timeoutSeconds,
-      idleTimeoutMs: timeoutSeconds * 1000 + IDLE_GRACE_MS,
-      signal,
-      onEvent: onWatchEvent,
+    let settle: (how: WatchEnd | Error) => void = () => {};
+    let outcome: WatchEnd | Error | undefined;
+    const ended = new Promise<WatchEnd>((resolve, reject) => {
+      settle = (how) => {
+        if (outcome !== undefined) return;
+        outcome = how;
+        if (how instanceof Error) reject(how);
+        else resolve(how);
+      };
     });
-  };
+    // Marked as handled here: the caller awaits it right away, but an error could in principle come first.
+    ended.catch(() => {});
+    const opened: { controller?: AbortController } = {};
+    const abort = (): void => opened.controller?.abort();
+    signal.addEventListener('abort', abort, { once: true });
+    const onEvent = (type: string, object: unknown): void => {
+      if (outcome !== undefined) return;
+      if (type !== 'ERROR') return onWatchEvent({ type, object: object as KubernetesObject });
+      const status = (object ?? {}) as WatchStatus;
+      settle(isGone(status) ? 'gone' : Object.assign(new Error(`watch ${opts.path}: ${status.message ?? status.reason ?? 'error event'}`), { code: status.code }));
+      abort();
+    };
+    const done = (err: unknown): void => {
+      signal.removeEventListener('abort', abort);
+      if (!err) return settle('closed');
+      const e = err as Error & { statusCode?: number };
+      if (e.statusCode === 410) return settle('gone');
+      // Nothing came for too long: the connection may be dead without anyone having said so; watch again.
+      if (e.name === 'TimeoutError') return settle('closed');
+      settle(Object.assign(new Error(`watch ${opts.path}: ${e.statusCode ? `HTTP ${e.statusCode}: ` : ''}${e.message}`, { cause: err }), e.statusCode ? { code: e.statusCode } : {}));
+    };
+    const query = { allowWatchBookmarks: true, timeoutSeconds, ...(resourceVersion ? { resourceVersion } : {}), ...(opts.labelSelector ? { labelSelector: opts.labelSelector } : {}) };
+    opened.controller = await new Watch(opts.kubeConfig).watch(opts.path, query, onEvent, done);
+    if (signal.aborted || outcome !== undefined) opened.controller.abort();
+    // An answer other than 200 or 410 (client-node has already called done) fails the attempt.
+    if (outcome instanceof Error) throw outcome;
+    return { ended };
+  }
 
   /** Watches for as long as the watches end without an error; rejects with the error that ends the cycle. */
   async function follow(first: Promise<WatchEnd>, signal: AbortSignal): Promise<void> {

@@ -1,7 +1,9 @@
-// Raw JSON requests to the API server with a connection's credentials. Generated API clients re-serialize bodies
-// through their models, which silently drops fields the models do not know (e.g. `x-kubernetes-*` keys of a CRD
-// schema, or fields newer than the client); applying manifests and webhook configurations needs the bytes to reach
-// the server as written.
+// Raw JSON requests to the API server over node:https, with the TLS settings and credentials that client-node's
+// KubeConfig fills in (applyToHTTPSOptions: certificates, tokens, token files, exec plugins, auth providers,
+// impersonation). Not the generated API clients: they re-serialize bodies through their models, which silently drops
+// fields the models do not know (e.g. `x-kubernetes-*` keys of a CRD schema, or fields newer than the client);
+// applying manifests and webhook configurations needs the bytes to reach the server as written, with their content
+// types (server-side apply, JSON and merge patches).
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConnection } from './kubeconfig.ts';
@@ -55,7 +57,7 @@ export class KubeApiError extends Error {
 }
 
 /** A response body: parsed JSON, or the text itself when it is not JSON (an error page, a plain message). */
-export function parseBody(text: string): unknown {
+function parseBody(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -63,34 +65,22 @@ export function parseBody(text: string): unknown {
   }
 }
 
-/**
- * What one request needs: the URL, the options with the connection's TLS settings and credentials, and the request
- * function of node:https (node:http for an `http://` server, e.g. `kubectl proxy`).
- */
-export async function prepareRequest(
-  conn: KubeConnection,
-  o: { method: string; path: string; headers?: http.OutgoingHttpHeaders; signal?: AbortSignal },
-): Promise<{ url: URL; options: https.RequestOptions; request: typeof https.request }> {
-  const url = new URL(conn.server + o.path);
-  const options: https.RequestOptions = { method: o.method, headers: { accept: 'application/json', ...o.headers }, ...(o.signal ? { signal: o.signal } : {}) };
-  await conn.applyToRequest(options);
-  return { url, options, request: url.protocol === 'http:' ? http.request : https.request };
+/** The API server URL of the connection's current context, without a trailing slash. */
+function serverOf(kc: KubeConnection): string {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('the kubeconfig has no current cluster');
+  return server.replace(/\/+$/, '');
 }
 
-/**
- * Sends one request and returns whatever status came back. A 401 is tried once more when the connection has
- * credentials it can fetch again (an exec plugin, a token file that was rotated): authentication failed, so the
- * first attempt did nothing.
- */
-export async function kubeRequest(conn: KubeConnection, req: KubeRequest): Promise<KubeResponse> {
-  const res = await sendOnce(conn, req);
-  return res.status === 401 && conn.unauthorized?.() ? sendOnce(conn, req) : res;
-}
-
-async function sendOnce(conn: KubeConnection, req: KubeRequest): Promise<KubeResponse> {
+/** Sends one request (TLS settings and credentials from client-node's KubeConfig) and returns whatever status came back. */
+export async function kubeRequest(kc: KubeConnection, req: KubeRequest): Promise<KubeResponse> {
+  const server = serverOf(kc);
+  const url = new URL(server + req.path);
   const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
   const headers = payload === undefined ? {} : { 'content-type': req.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
-  const { url, options, request } = await prepareRequest(conn, { method: req.method, path: req.path, headers, ...(req.signal ? { signal: req.signal } : {}) });
+  const options: https.RequestOptions = { method: req.method, headers: { accept: 'application/json', ...headers }, ...(req.signal ? { signal: req.signal } : {}) };
+  await kc.applyToHTTPSOptions(options);
+  const request = url.protocol === 'http:' ? http.request : https.request;
   const timeoutMs = req.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
     const r = request(url, options, (res) => {
@@ -99,7 +89,7 @@ async function sendOnce(conn: KubeConnection, req: KubeRequest): Promise<KubeRes
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: parseBody(Buffer.concat(chunks).toString('utf8')), warnings: warningsOf(res.headers.warning) }));
       res.on('error', reject);
     });
-    r.setTimeout(timeoutMs, () => r.destroy(new Error(`${req.method} ${req.path}: no answer from ${conn.server} within ${timeoutMs} ms`)));
+    r.setTimeout(timeoutMs, () => r.destroy(new Error(`${req.method} ${req.path}: no answer from ${server} within ${timeoutMs} ms`)));
     r.on('error', reject);
     r.end(payload);
   });

@@ -1,6 +1,6 @@
 // The sync Secret `devx-sync-<kind>-<name>` (DESIGN §5): both syncthing identities of one workload, the sidecar's
 // config.xml and its API key. Built by the reconciler, mounted read-only into the sidecar, read by the agent.
-import { createHash, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { renderSidecarConfig } from './config.ts';
 import { deviceIdFromDer } from './device-id.ts';
@@ -55,30 +55,7 @@ export function buildSyncSecretData(opts: BuildSyncSecretOptions): SyncSecretDat
   };
 }
 
-const MAX_NAME = 63;
-const HASH_CHARS = 10;
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/**
- * Name of a workload's sync Secret. Rule:
- * 1. `devx-sync-<kind lowercased>-<name>` if that is a DNS-1123 label (≤ 63 characters of [a-z0-9-], alphanumeric at
- *    both ends), which is the case for every kind and a name of up to 42 characters without dots.
- * 2. Otherwise: that string with every character outside [a-z0-9-] replaced by `-`, cut to 52 characters, trailing
- *    `-` removed, then `-` and the first 10 hex digits of SHA-256(`<kind lowercased>/<name>`). Always ≤ 63
- *    characters and a DNS-1123 label; stable across runs and versions, and distinct for distinct workloads (the hash
- *    covers the full, unaltered name).
- */
-export function syncSecretName(kind: string, name: string): string {
-  const kindLower = kind.toLowerCase();
-  const plain = `devx-sync-${kindLower}-${name}`;
-  if (plain.length <= MAX_NAME && DNS1123_LABEL.test(plain)) return plain;
-  const hash = createHash('sha256').update(`${kindLower}/${name}`).digest('hex').slice(0, HASH_CHARS);
-  const head = plain
-    .replace(/[^a-z0-9-]/g, '-')
-    .slice(0, MAX_NAME - HASH_CHARS - 1)
-    .replace(/-+$/, '');
-  return `${head}-${hash}`;
-}
+export { syncSecretName } from '../core/secret-name.ts';
 
 /** A sync Secret read back and checked: identities with device IDs recomputed from the certificates. */
 export interface SyncSecret {

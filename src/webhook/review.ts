@@ -11,7 +11,7 @@ import {
   type AdmissionResponse,
 } from '../schemas/admission.ts';
 import { objectSchemaFor } from '../schemas/objects.ts';
-import { diff } from './json-patch.ts';
+import jsonpatch from 'fast-json-patch';
 
 export interface ReviewOutcome {
   /** HTTP status: 200 with an AdmissionReview, or 400 with `{message}` when the body is not one. */
@@ -31,7 +31,8 @@ function zodMessage(issues: ReadonlyArray<{ path: PropertyKey[]; message: string
 
 function patchOf(req: AdmissionRequest, decision: Decision): string | undefined {
   if (decision.kind !== 'mutate' || !req.object) return undefined;
-  const ops = diff(req.object, decision.object as object);
+  // The diff of the original against the mutated copy (never a hand-written patch), as DESIGN §4 says.
+  const ops = jsonpatch.compare(req.object, decision.object as object);
   return ops.length > 0 ? Buffer.from(JSON.stringify(ops)).toString('base64') : undefined;
 }
 

@@ -243,6 +243,28 @@ describe('attacks on devx, each refused, each with its positive control', () => 
     assert.ok(Date.parse(d.metadata.annotations['dev.x/enabled-at']) <= Date.now() + 5000);
   });
 
+  test('5. forged records on every kind, at CREATE and at UPDATE, are refused; the same objects without them are not', async () => {
+    const template = (app: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ metadata: { labels: { app } }, spec: { containers: [{ name: 'c', image: 'example.com/c:1' }], ...extra } });
+    const selector = (app: string): Record<string, unknown> => ({ matchLabels: { app } });
+    const objects: Record<string, (name: string) => Record<string, unknown>> = {
+      statefulset: (n) => ({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: n }, spec: { serviceName: n, selector: selector(n), template: template(n) } }),
+      daemonset: (n) => ({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: n }, spec: { selector: selector(n), template: template(n) } }),
+      job: (n) => ({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: n }, spec: { template: template(n, { restartPolicy: 'Never' }) } }),
+      cronjob: (n) => ({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: n }, spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: template(n, { restartPolicy: 'Never' }) } } } }),
+      replicaset: (n) => ({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: n }, spec: { replicas: 0, selector: selector(n), template: template(n) } }),
+      replicationcontroller: (n) => ({ apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: n }, spec: { replicas: 0, selector: { app: n }, template: template(n) } }),
+    };
+    const forged = { 'dev.x/original-replicas': '50', 'dev.x/copy-of': 'daemonset/other' };
+    for (const [kind, make] of Object.entries(objects)) {
+      const name = `forged-${kind}`;
+      const obj = make(name);
+      await refused('mallory', ['create', '-f', '-'], RECORD, { ...obj, metadata: { name, annotations: forged } });
+      await ok('mallory', ['create', '-f', '-'], obj);
+      await refused('mallory', ['annotate', kind, name, 'dev.x/original-replicas=50'], RECORD);
+      await refused('mallory', ['annotate', kind, name, 'dev.x/signature=AAAA'], RECORD);
+    }
+  });
+
   test('6. a decoy pod with a preset dev.x/status and its own devx-sync container is refused', async () => {
     const decoy = pod('decoy-sync', {
       labels: { 'dev.x/enabled': 'true', app: 'reviews' },

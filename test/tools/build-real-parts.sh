@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the real parts the end-to-end tests run — etcd, kube-apiserver, kube-controller-manager, helm and the
-# sidecar's syncthing — from the Go module proxy into a cache outside the repository. Each binary is built only when
+# Builds the real parts the end-to-end tests run — etcd, kube-apiserver, kube-controller-manager, helm, the sidecar's
+# syncthing and the oldest syncthing the agent supports — from the Go module proxy into a cache outside the repository. Each binary is built only when
 # it is missing, so a second run costs nothing. A cold build takes tens of minutes on two cores; progress is printed
 # as it goes.
 #
@@ -17,6 +17,7 @@ k8s_dir="$cache/k8s-v$K8S_VERSION"
 etcd_dir="$cache/etcd-v$ETCD_VERSION"
 helm_dir="$cache/helm-v$HELM_VERSION"
 syncthing_dir="$cache/syncthing-v$SYNCTHING_SIDECAR_VERSION"
+syncthing_oldest_dir="$cache/syncthing-v$SYNCTHING_OLDEST_VERSION"
 vegeta_dir="$cache/vegeta-v$VEGETA_VERSION"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 log() { printf '[build-real-parts %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -100,6 +101,11 @@ build_syncthing() {
     -tags noassets,noupgrade -ldflags "-s -w -X github.com/syncthing/syncthing/lib/build.Version=v$SYNCTHING_SIDECAR_VERSION"
 }
 
+build_syncthing_oldest() {
+  build_go_tool "$syncthing_oldest_dir" syncthing "github.com/syncthing/syncthing v$SYNCTHING_OLDEST_VERSION" github.com/syncthing/syncthing/cmd/syncthing \
+    -tags noassets,noupgrade,noquic -ldflags "-s -w -X github.com/syncthing/syncthing/lib/build.Version=v$SYNCTHING_OLDEST_VERSION"
+}
+
 # Only for `npm run bench` (not in `all`): its fixed-rate load generator.
 build_vegeta() {
   build_go_tool "$vegeta_dir" vegeta "github.com/tsenart/vegeta/v12 v$VEGETA_VERSION" github.com/tsenart/vegeta/v12 -ldflags "-s -w"
@@ -110,8 +116,8 @@ case "$what" in
   k8s) build_k8s ;;
   etcd) build_etcd ;;
   helm) build_helm ;;
-  syncthing) build_syncthing ;;
+  syncthing) build_syncthing; build_syncthing_oldest ;;
   vegeta) build_vegeta ;;
-  all) build_etcd; build_k8s; build_helm; build_syncthing ;;
+  all) build_etcd; build_k8s; build_helm; build_syncthing; build_syncthing_oldest ;;
   *) log "usage: $0 [all|k8s|etcd|helm|syncthing|vegeta]"; exit 2 ;;
 esac

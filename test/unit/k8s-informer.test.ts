@@ -1,4 +1,5 @@
-// The informer against a small fake API server on loopback (plain HTTP): list, then watch from the list's
+// The informer (devx's list/relist/restart loop around client-node's Watch, with client-node's KubeConfig) against a
+// small fake API server on loopback (plain HTTP): list, then watch from the list's
 // resourceVersion; events into the cache; bookmarks move the resourceVersion; 410 Gone (as an ERROR event or as
 // the watch's status) lists again and turns what vanished into deletes; a dropped connection or an error restarts
 // with backoff; a watch the server ends is re-opened from where it left off; stop() leaves nothing running.
@@ -6,7 +7,7 @@ import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { KubeConnection } from '../../src/k8s/kubeconfig.ts';
+import { KubeConfig } from '@kubernetes/client-node';
 import { resilientInformer, type ChangeType, type ResilientInformer } from '../../src/k8s/resilient-informer.ts';
 import { recordingLogger } from '../recording-logger.ts';
 
@@ -17,6 +18,13 @@ interface Obj {
 }
 
 const PATH = '/api/v1/namespaces';
+
+/** A kubeconfig for the plain-HTTP fake (client-node allows http:// only with skipTLSVerify). */
+function connection(server: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromClusterAndUser({ name: 'fake', server, skipTLSVerify: true }, { name: 'nobody' });
+  return kc;
+}
 
 /** The fake: one collection, a history of events, and knobs to misbehave. */
 async function fakeApi() {
@@ -34,7 +42,7 @@ async function fakeApi() {
   };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
-    const watch = url.searchParams.get('watch') === '1';
+    const watch = ['1', 'true'].includes(url.searchParams.get('watch') ?? '');
     requests.push({ watch, query: url.searchParams });
     if (url.pathname !== PATH) return status(res, 404, 'NotFound');
     if (!watch) {
@@ -69,7 +77,7 @@ async function fakeApi() {
     broadcast(line);
   };
   return {
-    conn: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, applyToRequest: async () => {} } satisfies KubeConnection,
+    conn: connection(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
     requests,
     watches,
     put(name: string, data: string, o: { silently?: boolean } = {}): void {

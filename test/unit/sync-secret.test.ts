@@ -103,6 +103,8 @@ test('syncSecretName: plain when it fits a DNS-1123 label, else cut with a stabl
   // Names that differ only after the cut, or only by . vs -, still get different Secrets.
   assert.notEqual(syncSecretName('Deployment', `${'a'.repeat(60)}1`), syncSecretName('Deployment', `${'a'.repeat(60)}2`));
   assert.notEqual(syncSecretName('Deployment', 'reviews.v2'), syncSecretName('Deployment', 'reviews-v2'));
+  // Pinned: a Secret named by an earlier devx keeps its name (the digest is SHA-256, whichever library computes it).
+  assert.equal(syncSecretName('Deployment', 'reviews.v2'), 'devx-sync-deployment-reviews-v2-4baccfad0a');
   assert.notEqual(syncSecretName('Deployment', 'x'.repeat(70)), syncSecretName('StatefulSet', 'x'.repeat(70)));
 });
 

@@ -1,77 +1,21 @@
 // devx-webhook's HTTPS server swapping certificates without a restart (setSecureContext), in-process with an objects
-// file (no cluster): self-managed TLS with tiny lifetimes rotating while a client keeps connecting, and certificate
-// files replaced the way the kubelet replaces a Secret volume (a `..data` symlink renamed over the old one).
+// file (no cluster): certificate files replaced the way the kubelet replaces a Secret volume (a `..data` symlink
+// renamed over the old one). Self-managed rotation in real time is in test/e2e/tls-rotation.test.ts.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { after, describe, test } from 'node:test';
-import pino from 'pino';
-import { ServerConfigSchema } from '../../src/schemas/server-config.ts';
 import { FilePairTls, loadFilePair } from '../../src/tls/file-pair.ts';
 import { generateCA, issueCertificate, type KeyPairPem } from '../../src/tls/pki.ts';
-import { startServer, type RunningServer } from '../../src/webhook/server.ts';
+import { objectsServer, probe } from '../support/tls-probe.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-tls-server-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
-const objects = path.join(dir, 'objects.yaml');
-fs.writeFileSync(objects, 'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps, labels: {dev.x/policy: default}}\n');
-
-interface Seen {
-  sha256: string;
-  issuer: string;
-}
-
-/** One GET /healthz on a new connection, trusting `ca`; the certificate the server presented. */
-function probe(port: number, ca: string): Promise<Seen> {
-  return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', port, path: '/healthz', ca, agent: false, timeout: 3000 }, (res) => {
-      const peer = (res.socket as TLSSocket).getPeerX509Certificate();
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 && peer ? resolve({ sha256: peer.fingerprint256, issuer: peer.issuer }) : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-function start(args: Record<string, unknown>): Promise<RunningServer> {
-  const config = ServerConfigSchema.parse({ objects, host: '127.0.0.1', port: 0, logLevel: 'silent', ...args });
-  return startServer(config, pino({ level: 'silent' }));
-}
+const start = objectsServer(dir);
 
 describe('the HTTPS server swaps certificates without a restart', () => {
-  test('self-managed in memory, 2 s certificates and a 6 s CA: every connection verifies through renewals and a CA rotation', async () => {
-    const server = await start({ certValidity: '2s', caValidity: '6s' });
-    const seen: Seen[] = [];
-    const failures: string[] = [];
-    try {
-      // Until the client has seen two renewals and a CA rotation (about 6 s), for at most 15 s.
-      const until = Date.now() + 15_000;
-      const enough = (): boolean => new Set(seen.map((s) => s.issuer)).size >= 2 && new Set(seen.map((s) => s.sha256)).size >= 4;
-      while (Date.now() < until && !enough()) {
-        try {
-          // The client trusts what the server says its bundle is *now*, as the API server trusts the caBundle.
-          seen.push(await probe(server.port, server.tls.caBundle()));
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    } finally {
-      await server.close();
-    }
-    const certs = new Set(seen.map((s) => s.sha256));
-    const issuers = new Set(seen.map((s) => s.issuer));
-    assert.deepEqual(failures, []);
-    assert.ok(seen.length > 30, `${seen.length} requests`);
-    assert.ok(certs.size >= 3, `at least two renewals observed by the client (${certs.size} certificates)`);
-    assert.ok(issuers.size >= 2, `a CA rotation observed by the client (${[...issuers].join(' | ')})`);
-  });
-
   test('files: a kubelet-style symlink swap is served at once; a mismatched pair is refused and the old one kept', async () => {
     const now = new Date(Date.now() - 60_000);
     const ca = generateCA({ commonName: 'files-ca', notBefore: now, validityMs: 3_600_000 });

@@ -13,6 +13,8 @@ export interface RealParts {
   helm: string;
   /** The sidecar image's syncthing version (SYNCTHING_SIDECAR_VERSION). */
   syncthingSidecar: string;
+  /** The oldest syncthing the agent supports (SYNCTHING_OLDEST_VERSION): the local end in the tests. */
+  syncthingOldest: string;
   /** The benchmark's load generator. */
   vegeta: string;
   versions: Record<string, string>;
@@ -51,6 +53,7 @@ export function realPartPaths(): RealParts {
     kubeControllerManager: path.join(k8s, 'kube-controller-manager'),
     helm: path.join(cache, `helm-v${need(versions, 'HELM_VERSION')}`, 'helm'),
     syncthingSidecar: path.join(cache, `syncthing-v${need(versions, 'SYNCTHING_SIDECAR_VERSION')}`, 'syncthing'),
+    syncthingOldest: path.join(cache, `syncthing-v${need(versions, 'SYNCTHING_OLDEST_VERSION')}`, 'syncthing'),
     vegeta: path.join(cache, `vegeta-v${need(versions, 'VEGETA_VERSION')}`, 'vegeta'),
     versions,
   };

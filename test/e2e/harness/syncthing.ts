@@ -26,8 +26,11 @@ export interface Binary {
   path: string;
 }
 
-/** The local syncthing (DEVX_SYNCTHING, else `syncthing` on PATH: Debian's 1.19 on the test machines). */
-export const LOCAL: Binary = { label: 'local syncthing', path: process.env.DEVX_SYNCTHING ?? 'syncthing' };
+/**
+ * The local syncthing: DEVX_SYNCTHING, else the oldest version the agent supports, built from its Go module by
+ * build-real-parts.sh (what a user with an old distribution package runs).
+ */
+export const LOCAL: Binary = { label: 'local syncthing', path: process.env.DEVX_SYNCTHING ?? realPartPaths().syncthingOldest };
 
 const { versions, syncthingSidecar } = realPartPaths();
 export const sidecarVersion = versions.SYNCTHING_SIDECAR_VERSION ?? '';
@@ -471,7 +474,8 @@ export interface AgentProcess {
 
 /** Starts `kubectl devx ARGS…` with `env` (over a minimal PATH/HOME base). */
 export function startAgent(args: string[], env: NodeJS.ProcessEnv): AgentProcess {
-  const child = spawn(process.execPath, [AGENT_ENTRY, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const base = { PATH: process.env.PATH, HOME: process.env.HOME, DEVX_SYNCTHING: LOCAL.path };
+  const child = spawn(process.execPath, [AGENT_ENTRY, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExit(child);
   let out = '';
   let err = '';
