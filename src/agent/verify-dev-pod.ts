@@ -27,6 +27,7 @@ import { syncSecretName } from '../sync/secret.ts';
 import type { Permission } from './rbac.ts';
 import type { z } from 'zod';
 import { KINDS, apiVersionOf, collectionPathOf } from '../core/kinds.ts';
+import { formatIssues } from '../schemas/issues.ts';
 import { InjectionRecordSchema, type ObjectMeta, type Pod } from './schemas.ts';
 import { refString, type WorkloadRef } from './workload-ref.ts';
 
@@ -144,7 +145,7 @@ export function injectionProblem(pod: Pod, ref: WorkloadRef): string | undefined
   if (raw === undefined) return `no ${ANN_STATUS} annotation: devx did not inject it`;
   const parsed = parseRecord(raw);
   if (parsed === undefined) return `${ANN_STATUS} is not JSON`;
-  if (!parsed.success) return `${ANN_STATUS} is not devx's injection record (${parsed.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ')})`;
+  if (!parsed.success) return `${ANN_STATUS} is not devx's injection record (${formatIssues(parsed.error.issues, '(record)')})`;
   for (const check of RECORD_CHECKS) {
     const problem = check(parsed.data, pod);
     if (problem !== undefined) return problem;

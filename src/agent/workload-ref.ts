@@ -1,6 +1,8 @@
 // The `<workload>` argument: `deploy/reviews`, `statefulset/db`, or a bare `reviews` (looked up across the kinds).
 // Pure: names and API paths only.
 import { LABEL_ENABLED, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
+import { KINDS as REGISTRY, namesOf } from '../core/kinds.ts';
+import { formatWorkloadRef } from '../core/workload-ref.ts';
 import { resourceText } from './rbac.ts';
 
 /** Where the API serves a kind, and the short names kubectl users type for it. */
@@ -12,14 +14,11 @@ interface KindInfo {
   aliases: readonly string[];
 }
 
-const KINDS: readonly KindInfo[] = [
-  { kind: 'Deployment', groupVersionPath: '/apis/apps/v1', plural: 'deployments', aliases: ['deploy', 'deployment', 'deployments', 'deployment.apps'] },
-  { kind: 'StatefulSet', groupVersionPath: '/apis/apps/v1', plural: 'statefulsets', aliases: ['sts', 'statefulset', 'statefulsets', 'statefulset.apps'] },
-  { kind: 'DaemonSet', groupVersionPath: '/apis/apps/v1', plural: 'daemonsets', aliases: ['ds', 'daemonset', 'daemonsets', 'daemonset.apps'] },
-  { kind: 'CronJob', groupVersionPath: '/apis/batch/v1', plural: 'cronjobs', aliases: ['cj', 'cronjob', 'cronjobs', 'cronjob.batch'] },
-  { kind: 'Job', groupVersionPath: '/apis/batch/v1', plural: 'jobs', aliases: ['job', 'jobs', 'job.batch'] },
-  { kind: 'Pod', groupVersionPath: '/api/v1', plural: 'pods', aliases: ['po', 'pod', 'pods'] },
-];
+/** The lookup order of a bare name (the kinds people most often develop first), each from the kind registry. */
+const KINDS: readonly KindInfo[] = (['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'Pod'] as const).map((kind) => {
+  const k = REGISTRY[kind];
+  return { kind, groupVersionPath: k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`, plural: k.plural, aliases: namesOf(kind) };
+});
 
 /** The order in which a bare name is looked up: the kinds people most often develop first. */
 export const LOOKUP_ORDER: readonly WorkloadKind[] = KINDS.map((k) => k.kind);
@@ -77,7 +76,7 @@ export function devModePath(kind: WorkloadKind, namespace: string | undefined): 
 
 /** `deployment/reviews`: how devx writes a workload in annotations (dev.x/workload) and messages. */
 export function refString(ref: { kind: WorkloadKind; name: string }): string {
-  return `${ref.kind.toLowerCase()}/${ref.name}`;
+  return formatWorkloadRef(ref);
 }
 
 /** The resource name RBAC and kubectl use for a kind, e.g. `deployments.apps`, `pods`. */

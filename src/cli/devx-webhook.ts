@@ -5,7 +5,7 @@ import pino from 'pino';
 import { ServerConfigSchema } from '../schemas/server-config.ts';
 import { runCertsCommand } from '../tls/certs-command.ts';
 import { VERSION } from '../version.ts';
-import { startServer } from '../webhook/server.ts';
+import { startServer } from '../server/server.ts';
 
 const HELP = `devx-webhook ${VERSION}: dev mode for Kubernetes workloads by label (mutating admission webhook)
 

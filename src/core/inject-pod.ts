@@ -16,6 +16,7 @@ import {
   VOLUME_WORKDIR,
 } from './names.ts';
 import { readOverrides, type Overrides } from './overrides.ts';
+import { parseWorkloadRef } from './workload-ref.ts';
 import { deny, skip, type Decision } from './result.ts';
 
 export interface InjectOptions {
@@ -154,6 +155,12 @@ function copyForInjection(original: Pod, originalTarget: Container): { pod: Pod;
   return { pod, target };
 }
 
+/** The sync Secret of a workload named `<kind>/<name>` (a bare name is a pod's). */
+function secretOf(workload: string): string {
+  const ref = parseWorkloadRef(workload);
+  return ref ? syncSecretName(ref.kind, ref.name) : syncSecretName('pod', workload);
+}
+
 /** Injects dev mode into a pod (or a pod template presented as a pod). Idempotent. */
 export function injectPod(opts: InjectOptions): Decision<Pod> {
   const done = alreadyInjected(opts.pod);
@@ -177,7 +184,7 @@ export function injectPod(opts: InjectOptions): Decision<Pod> {
 
   const from = target.image;
   const stripped = rewriteTarget(target, { image: image.image, overrides: ov.overrides, stripProbes: opts.spec.stripProbes });
-  const secret = syncSecretName(...splitWorkload(opts.workload));
+  const secret = secretOf(opts.workload);
   pod.spec.containers.push(sidecarContainer(opts.spec));
   pod.spec.volumes = [...(pod.spec.volumes ?? []), ...injectedVolumes(secret)];
   pod.metadata ??= {};
@@ -195,9 +202,4 @@ export function injectPod(opts: InjectOptions): Decision<Pod> {
     warnings: warningsFor({ target, from, to: image.image, stripped, secret }),
     reason: `injected: container ${target.name}, image from ${image.source}`,
   };
-}
-
-export function splitWorkload(workload: string): [string, string] {
-  const i = workload.indexOf('/');
-  return i < 0 ? ['pod', workload] : [workload.slice(0, i), workload.slice(i + 1)];
 }

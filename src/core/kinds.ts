@@ -9,23 +9,26 @@ export interface KindInfo {
   workload: boolean;
   /** Has a scale subresource devx pins during dev mode. */
   scalable: boolean;
+  /** kubectl's short names (`deploy`, `sts`…). */
+  shortNames: readonly string[];
 }
 
-const info = (group: string, plural: string, o: { workload?: boolean; scalable?: boolean } = {}): KindInfo => ({
+const info = (group: string, plural: string, o: { workload?: boolean; scalable?: boolean; shortNames?: string[] } = {}): KindInfo => ({
   group,
   version: 'v1',
   plural,
   workload: o.workload ?? false,
   scalable: o.scalable ?? false,
+  shortNames: o.shortNames ?? [],
 });
 
 export const KINDS = {
-  Deployment: info('apps', 'deployments', { workload: true, scalable: true }),
-  StatefulSet: info('apps', 'statefulsets', { workload: true, scalable: true }),
-  DaemonSet: info('apps', 'daemonsets', { workload: true }),
+  Deployment: info('apps', 'deployments', { workload: true, scalable: true, shortNames: ['deploy'] }),
+  StatefulSet: info('apps', 'statefulsets', { workload: true, scalable: true, shortNames: ['sts'] }),
+  DaemonSet: info('apps', 'daemonsets', { workload: true, shortNames: ['ds'] }),
   Job: info('batch', 'jobs', { workload: true }),
-  CronJob: info('batch', 'cronjobs', { workload: true }),
-  Pod: info('', 'pods', { workload: true }),
+  CronJob: info('batch', 'cronjobs', { workload: true, shortNames: ['cj'] }),
+  Pod: info('', 'pods', { workload: true, shortNames: ['po'] }),
   ReplicaSet: info('apps', 'replicasets'),
   Secret: info('', 'secrets'),
 } as const satisfies Record<string, KindInfo>;
@@ -47,6 +50,13 @@ export function collectionPathOf(kind: KnownKind, namespace: string): string {
   const k = KINDS[kind];
   const prefix = k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`;
   return `${prefix}/namespaces/${encodeURIComponent(namespace)}/${k.plural}`;
+}
+
+/** Every name kubectl accepts for a kind: short names, the kind and plural in lower case, `kind.group`. */
+export function namesOf(kind: KnownKind): string[] {
+  const k = KINDS[kind];
+  const lower = kind.toLowerCase();
+  return [...k.shortNames, lower, k.plural, ...(k.group ? [`${lower}.${k.group}`] : [])];
 }
 
 /** The kind a plural names (`deployments` -> `Deployment`). */

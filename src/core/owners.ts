@@ -8,6 +8,7 @@ import type { KubeObject } from './kube.ts';
 import { annotationsOf, labelsOf } from './kube.ts';
 import { ANN_COPY_OF, ANN_ENABLED_AT, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
 import { verifiedRecords, type RecordSigner } from './records.ts';
+import { parseWorkloadRef } from './workload-ref.ts';
 
 type OwnerRef = NonNullable<NonNullable<KubeObject['metadata']>['ownerReferences']>[number];
 
@@ -45,10 +46,6 @@ function resolve(w: Walk, ref: OwnerRef): KubeObject | undefined {
   return obj;
 }
 
-function asWorkloadKind(kind: string | undefined): WorkloadKind | undefined {
-  return (WORKLOAD_KINDS as readonly string[]).includes(kind ?? '') ? (kind as WorkloadKind) : undefined;
-}
-
 /** A workload in dev mode by devx's own record: labelled, and entered through admission (verified enabled-at). */
 function inDevMode(w: Walk, kind: WorkloadKind, obj: KubeObject): string | undefined {
   const what = `${kind} ${obj.metadata?.name ?? ''}`;
@@ -59,12 +56,11 @@ function inDevMode(w: Walk, kind: WorkloadKind, obj: KubeObject): string | undef
 }
 
 /** The source a verified copy names (`<kind>/<name>`), resolved through the copy's owner reference to it. */
-function copySource(w: Walk, copy: KubeObject, ref: string): DevWorkload | undefined {
-  const slash = ref.indexOf('/');
-  const kind = asWorkloadKind(WORKLOAD_KINDS.find((k) => k.toLowerCase() === ref.slice(0, slash)));
-  const owner = (copy.metadata?.ownerReferences ?? []).find((r) => r.kind === kind && r.name === ref.slice(slash + 1));
+function copySource(w: Walk, copy: KubeObject, text: string): DevWorkload | undefined {
+  const ref = parseWorkloadRef(text);
+  const owner = ref && (copy.metadata?.ownerReferences ?? []).find((r) => r.kind === ref.kind && r.name === ref.name);
   const source = owner ? resolve(w, owner) : undefined;
-  return kind && source ? { kind, object: source } : undefined;
+  return ref && source ? { kind: ref.kind, object: source } : undefined;
 }
 
 /** A dev copy (Job or Deployment) made by devx: the source workload it names, if that is what it is. */

@@ -17,6 +17,7 @@ import {
   type WorkloadKind,
 } from './names.ts';
 import type { Decision } from './result.ts';
+import { formatWorkloadRef } from './workload-ref.ts';
 import { RECORD_ANNOTATIONS } from './names.ts';
 import { signRecords, type RecordSigner, type Records } from './records.ts';
 
@@ -51,7 +52,7 @@ function labelledTemplateOf(kind: WorkloadKind, obj: KubeObject): PodTemplate | 
 }
 
 export function workloadRef(kind: WorkloadKind, obj: KubeObject): string {
-  return `${kind.toLowerCase()}/${obj.metadata?.name ?? obj.metadata?.generateName ?? ''}`;
+  return formatWorkloadRef({ kind, name: obj.metadata?.name ?? obj.metadata?.generateName ?? '' });
 }
 
 function meta(obj: { metadata?: ObjectMeta }): ObjectMeta {

@@ -3,7 +3,7 @@
 // Resource names are found through API discovery, so CRD-defined kinds work once their CRD is established.
 import fs from 'node:fs';
 import type { KubeConnection } from './kubeconfig.ts';
-import { parseAllDocuments } from 'yaml';
+import { parseYamlDocuments } from '../schemas/yaml-documents.ts';
 import { KubeApiError, kubeCall, kubeRequest } from './rest.ts';
 
 /** The identifying part of any Kubernetes object. */
@@ -33,14 +33,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** The objects of a (multi-document) YAML text; empty documents are skipped, anything else must be an object. */
 export function parseManifests(text: string): ObjectRef[] {
-  const out: ObjectRef[] = [];
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length > 0) throw new Error(`invalid YAML: ${doc.errors[0]?.message ?? ''}`);
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) continue;
-    out.push(asObjectRef(value));
-  }
-  return out;
+  return parseYamlDocuments(text, 'invalid YAML').map(asObjectRef);
 }
 
 function asObjectRef(value: unknown): ObjectRef {

@@ -1,13 +1,5 @@
-// The part of a pino logger that src/k8s uses; a pino instance (or child) satisfies it, so do test doubles.
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-/** A logger that drops everything, for callers that do not care. */
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+// Logging helpers of src/k8s; the logger type itself is src/logger.ts.
+export { silentLogger, type Logger } from '../logger.ts';
 
 /** Status code and message of a failed API call (KubeApiError, a watch's Status, a socket error), for log lines. */
 export function describeError(err: unknown): { code?: number; error: string } {

@@ -6,8 +6,9 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { collectionPathOf, type KnownKind } from '../core/kinds.ts';
 import type { KubeObject } from '../core/kube.ts';
-import { ANN_COPY_OF, LABEL_ENABLED, WORKLOAD_KINDS } from '../core/names.ts';
+import { ANN_COPY_OF, LABEL_ENABLED } from '../core/names.ts';
 import { controllerOf } from '../core/owners.ts';
+import { parseWorkloadRef } from '../core/workload-ref.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 import type { Logger } from './logger.ts';
 import { describeError } from './logger.ts';
@@ -38,11 +39,7 @@ function isObject(v: unknown): v is KubeObject {
 /** The next object up the chain: a controller, or the source a dev copy names. */
 function nextRef(obj: KubeObject): { kind: string; name: string } | undefined {
   const copyOf = obj.kind === 'Deployment' || obj.kind === 'Job' ? obj.metadata?.annotations?.[ANN_COPY_OF] : undefined;
-  if (copyOf !== undefined) {
-    const [lower, name] = copyOf.split('/');
-    const kind = WORKLOAD_KINDS.find((k) => k.toLowerCase() === lower);
-    return kind && name ? { kind, name } : undefined;
-  }
+  if (copyOf !== undefined) return parseWorkloadRef(copyOf);
   return controllerOf(obj);
 }
 

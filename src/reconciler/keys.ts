@@ -3,6 +3,7 @@
 import type { KubeObject } from '../core/kube.ts';
 import { annotationsOf } from '../core/kube.ts';
 import { ANN_COPY_OF, ANN_WORKLOAD, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
+import { formatWorkloadRef, parseWorkloadRef } from '../core/workload-ref.ts';
 
 export interface WorkloadKey {
   kind: WorkloadKind;
@@ -28,16 +29,13 @@ function kindFromLower(lower: string | undefined): WorkloadKind | undefined {
 
 /** `deployment/reviews` (the form of `dev.x/workload` and `dev.x/copy-of`) in a namespace, as a key. */
 export function keyFromRef(ref: string | undefined, namespace: string | undefined): WorkloadKey | undefined {
-  if (!ref || !namespace) return undefined;
-  const slash = ref.indexOf('/');
-  const kind = kindFromLower(ref.slice(0, slash));
-  const name = ref.slice(slash + 1);
-  return slash > 0 && kind && name ? { kind, namespace, name } : undefined;
+  const parsed = parseWorkloadRef(ref);
+  return parsed && namespace ? { ...parsed, namespace } : undefined;
 }
 
 /** `<kind lowercase>/<name>`, as admission writes `dev.x/workload`. */
 export function refOf(k: Pick<WorkloadKey, 'kind' | 'name'>): string {
-  return `${k.kind.toLowerCase()}/${k.name}`;
+  return formatWorkloadRef(k);
 }
 
 /**

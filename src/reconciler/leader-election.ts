@@ -1,6 +1,7 @@
 // Leader election, the loop: every retry period, read the Lease, decide (lease-decision.ts) and write. The leader
 // renews; if it cannot renew within the renew deadline it stops leading at once (before any other candidate may take
 // over). On a clean stop the leader releases the Lease so another replica takes over without waiting it out.
+import type { Logger } from '../logger.ts';
 import { decideLease, nextRecord, releasedRecord, sameRecord, type LeaseRecord, type LeaseTimings, type Observation } from './lease-decision.ts';
 
 /** Reads and writes the one Lease; conflicts (someone else wrote first) are thrown like any error. */
@@ -13,11 +14,7 @@ export interface LeaseStore {
   describe(): string;
 }
 
-export interface ElectorLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+export type ElectorLogger = Pick<Logger, 'info' | 'warn' | 'debug'>;
 
 export interface ElectorOptions {
   store: LeaseStore;

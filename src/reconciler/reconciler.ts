@@ -4,6 +4,7 @@
 // on unlabelled objects. Nothing is remembered between passes except which keys to look at: all state is in the
 // objects, so a restart (or a new leader) simply looks at everything once.
 import type { KubeObject } from '../core/kube.ts';
+import type { Logger } from '../logger.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
 import { podRecordOptions } from '../core/pod-records.ts';
 import { signRecords, verifiedRecords, type RecordSigner, type Records } from '../core/records.ts';
@@ -20,12 +21,7 @@ import { statusOf, type ApiKind, type ObjectApi } from './ports.ts';
 import { createWorkQueue, type WorkQueue } from './queue.ts';
 import { isSyncSecretOf, secretDataUsable, SYNC_SECRET_SELECTOR, syncSecretObject } from './sync-secret-object.ts';
 
-export interface ReconcilerLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type { Logger as ReconcilerLogger } from '../logger.ts';
 
 export interface ObjectChange {
   /** Kind of the object seen: one of the six workload kinds, or `Secret`, or a copy's `Job`/`Deployment`. */
@@ -42,7 +38,7 @@ export interface ReconcilerOptions {
   namespaceEnabled: (namespace: string) => boolean;
   /** Verifies the records devx acts on, and signs the ones it writes. */
   signer: RecordSigner;
-  logger: ReconcilerLogger;
+  logger: Logger;
   /** This replica's name, in Events' reportingInstance. */
   identity: string;
   /** Makes a sync Secret's data (in a worker thread; see secret-generator.ts). */

@@ -1,4 +1,5 @@
 // DevPolicy: the single source of truth for the CRD schema (deploy/crds is generated from this file).
+import { formatIssue } from './issues.ts';
 import { z } from 'zod';
 import { WORKLOAD_KINDS, DEFAULT_WORKDIR } from '../core/names.ts';
 import { DURATION_PATTERN } from './duration.ts';
@@ -110,5 +111,5 @@ export type PolicyParse = { ok: true; policy: DevPolicy } | { ok: false; errors:
 export function parseDevPolicy(raw: unknown): PolicyParse {
   const r = DevPolicySchema.safeParse(raw);
   if (r.success) return { ok: true, policy: r.data };
-  return { ok: false, errors: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };
+  return { ok: false, errors: r.error.issues.map((i) => formatIssue(i)) };
 }

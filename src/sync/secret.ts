@@ -2,6 +2,7 @@
 // config.xml and its API key. Built by the reconciler, mounted read-only into the sidecar, read by the agent.
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
+import { formatIssue } from '../schemas/issues.ts';
 import { renderSidecarConfig } from './config.ts';
 import { deviceIdFromDer } from './device-id.ts';
 import { generateSyncIdentity, type SyncIdentity } from './identity.ts';
@@ -113,7 +114,7 @@ function configProblem(secret: SyncSecret): string | undefined {
 export function readSyncSecretData(data: unknown): ReadSyncSecretResult {
   const parsed = secretDataSchema.safeParse(data);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`);
+    const issues = parsed.error.issues.map((i) => formatIssue(i, '(data)'));
     return { ok: false, reason: `sync Secret data invalid: ${issues.join('; ')}` };
   }
   const d = parsed.data;

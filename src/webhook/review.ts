@@ -10,6 +10,7 @@ import {
   type AdmissionRequest,
   type AdmissionResponse,
 } from '../schemas/admission.ts';
+import { formatIssues } from '../schemas/issues.ts';
 import { objectSchemaFor } from '../schemas/objects.ts';
 import jsonpatch from 'fast-json-patch';
 
@@ -26,7 +27,7 @@ function badRequest(message: string): ReviewOutcome {
 }
 
 function zodMessage(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
-  return issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+  return formatIssues(issues);
 }
 
 function patchOf(req: AdmissionRequest, decision: Decision): string | undefined {

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from './harness/control-plane.ts';
 import { applyPolicy, decodeSecret, eventually, getJson, installCrd, startDevx, type DevxServer } from './harness/devx.ts';
 import { freePorts } from './harness/ports.ts';
-import { complaints, ensureSyncSecret, fileContent, start, startAgent, startSidecarStandIn, waitFor, type StandIn } from './harness/syncthing.ts';
+import { complaints, ensureSyncSecret, fileContent, LOCAL, start, startAgent, startSidecarStandIn, waitFor, type StandIn } from './harness/syncthing.ts';
 
 const NS = 'sync';
 const SYNC_TIMEOUT_MS = 60_000;
@@ -188,7 +188,7 @@ describe('kubectl devx sync with a real sidecar stand-in', () => {
 
       // A crashed run left its syncthing behind: the next run stops it first, then syncs as before.
       const home = path.join(configHome, 'devx', 'devx-e2e', NS, 'deployment-app');
-      const stale = start({ command: 'syncthing', args: ['serve', `--home=${home}`, '--no-browser', '--no-restart', '--no-default-folder', '--no-upgrade'], env: { PATH: process.env.PATH, HOME: home } });
+      const stale = start({ command: LOCAL.path, args: ['serve', `--home=${home}`, '--no-browser', '--no-restart', '--no-default-folder', '--no-upgrade'], env: { PATH: process.env.PATH, HOME: home } });
       try {
         fs.writeFileSync(path.join(home, 'syncthing.pid'), `${stale.child.pid}\n`);
         await new Promise((r) => setTimeout(r, 500));

@@ -9,8 +9,8 @@ import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { admissionPolicies, admissionPolicyObjects } from '../../src/k8s/admission-policies.ts';
 import { webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
-import { CHART_DIR, GENERATE_COMMAND } from '../tools/chart-sources.ts';
-import { DEPLOY_FILE, kubeVersionFlag, renderDeploy } from '../tools/render-deploy.ts';
+import { CHART_DIR, GENERATE_COMMAND } from '../../tools/chart-sources.ts';
+import { DEPLOY_FILE, kubeVersionFlag, renderDeploy } from '../../tools/render-deploy.ts';
 import { CI_DIR, find, helm, renderChart, scenarioFiles, type K8sObject } from './harness/helm.ts';
 import { requireRealParts } from './harness/real-parts.ts';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
-import { REPO } from '../tools/chart-sources.ts';
+import { REPO } from '../../tools/chart-sources.ts';
 import { startControlPlane, type ControlPlane, type KubectlOptions } from './harness/control-plane.ts';
 import { eventually, getJson } from './harness/devx.ts';
 import { CHART_DIR, helm, renderChart, scenarioFiles, templateArgs } from './harness/helm.ts';

@@ -257,7 +257,10 @@ describe('SIGKILL and leader election', () => {
     await eventually('replica-c leads', async () => leads(c), 30_000);
     const handoverMs = performance.now() - stoppedAt;
     t.diagnostic(`handover after a clean stop (SIGTERM) of the leader: ${handoverMs.toFixed(0)} ms (stop included)`);
-    assert.ok(b.logs().some((l) => l.msg === 'lease released'));
+    // Released on the way out — unless b had already lost the Lease (a renewal missed on a loaded machine), which its
+    // log then says, and c took over by expiry.
+    const lostBefore = b.logs().some((l) => l.msg === 'stopped leading' && l.why !== 'shutting down');
+    assert.ok(lostBefore || b.logs().some((l) => l.msg === 'lease released'), 'the leader released the Lease on a clean stop');
     await k.ok(['label', 'deploy', 'after', 'dev.x/enabled-'], { namespace: NS });
     await eventually('nothing left', nothingLeft, 15_000);
   });

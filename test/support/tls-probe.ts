@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import pino from 'pino';
 import { ServerConfigSchema } from '../../src/schemas/server-config.ts';
-import { startServer, type RunningServer } from '../../src/webhook/server.ts';
+import { startServer, type RunningServer } from '../../src/server/server.ts';
 
 export interface Seen {
   sha256: string;

@@ -20,7 +20,7 @@ import {
   renderValuesSchema,
   renderWebhooksTemplate,
   valueDocs,
-} from '../../test/tools/chart-sources.ts';
+} from '../../tools/chart-sources.ts';
 
 const stale = (file: string): string => `${path.relative(REPO, file)} is stale: run ${GENERATE_COMMAND}`;
 const read = (file: string): string => fs.readFileSync(file, 'utf8');

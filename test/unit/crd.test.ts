@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CRD_PATH, renderCrd } from '../../src/schemas/generate-crd.ts';
+import { CRD_PATH, renderCrd } from '../../tools/generate-crd.ts';
 import { parseDevPolicy } from '../../src/schemas/policy.ts';
 
 test('deploy/crds/devpolicies.dev.x.yaml is what src/schemas/policy.ts generates', () => {

@@ -15,8 +15,8 @@ import { servingCertificateNames } from '../tls/bootstrap.ts';
 import { startServingTls } from '../tls/provider.ts';
 import type { ServingTls } from '../tls/serving.ts';
 import { VERSION } from '../version.ts';
-import { buildApp } from './app.ts';
-import { createMetrics } from './metrics.ts';
+import { buildApp } from '../webhook/app.ts';
+import { createMetrics } from '../webhook/metrics.ts';
 import type { ClusterConnection } from './cluster.ts';
 
 export interface RunningServer {

@@ -1,9 +1,9 @@
-// Writes every generated file of the chart and the plain manifests: `node test/tools/generate-chart.ts` (Node 24, e.g.
-// `npx node test/tools/generate-chart.ts`). Run it after changing the webhook configurations, the admission policies,
+// Writes every generated file of the chart and the plain manifests: `node tools/generate-chart.ts` (Node 24, e.g.
+// `npx node tools/generate-chart.ts`). Run it after changing the webhook configurations, the admission policies,
 // the DevPolicy schema (after `npm run generate`), values.yaml or any template. Needs helm (`npm run real-parts`).
 import fs from 'node:fs';
 import path from 'node:path';
-import { requireRealParts } from '../e2e/harness/real-parts.ts';
+import { requireRealParts } from '../test/e2e/harness/real-parts.ts';
 import { CHART_FILES, REPO, renderAdmissionPoliciesTemplate, renderChartCrd, renderReadme, renderValuesSchema, renderWebhooksTemplate } from './chart-sources.ts';
 import { DEPLOY_FILE, renderDeploy } from './render-deploy.ts';
 

@@ -3,7 +3,7 @@
 // pre-generated certificate: the default TLS mode is self-managed), so the committed file can be drift-checked.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { readVersions } from '../e2e/harness/real-parts.ts';
+import { readVersions } from '../test/e2e/harness/real-parts.ts';
 import { CHART_DIR, GENERATE_COMMAND, REPO } from './chart-sources.ts';
 
 export const DEPLOY_FILE = path.join(REPO, 'deploy/devx.yaml');

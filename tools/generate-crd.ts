@@ -2,9 +2,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { devPolicyCrd } from './crd.ts';
+import { devPolicyCrd } from '../src/schemas/crd.ts';
 
-export const CRD_PATH = join(import.meta.dirname, '..', '..', 'deploy', 'crds', 'devpolicies.dev.x.yaml');
+export const CRD_PATH = join(import.meta.dirname, '..', 'deploy', 'crds', 'devpolicies.dev.x.yaml');
 export const CRD_HEADER = '# Generated from src/schemas/policy.ts by `npm run generate`; do not edit.\n';
 
 export function renderCrd(): string {

@@ -7,14 +7,14 @@
 // - crds/devpolicies.dev.x.yaml: a copy of deploy/crds (generated from zod by `npm run generate`);
 // - values.schema.json's devPolicy.spec: the DevPolicy CRD schema, closed (additionalProperties: false);
 // - README.md's values table: the comments of values.yaml.
-// `node test/tools/generate-chart.ts` writes them (and deploy/devx.yaml); test/unit/chart.test.ts fails on a drift.
+// `node tools/generate-chart.ts` writes them (and deploy/devx.yaml); test/unit/chart.test.ts fails on a drift.
 import fs from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, parse, parseDocument, stringify, type Document, type YAMLMap } from 'yaml';
-import { admissionPolicies, admissionPolicyObjects } from '../../src/k8s/admission-policies.ts';
-import { webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
+import { admissionPolicies, admissionPolicyObjects } from '../src/k8s/admission-policies.ts';
+import { webhookConfigurations } from '../src/k8s/register-webhooks.ts';
 
-export const REPO = path.resolve(import.meta.dirname, '../..');
+export const REPO = path.resolve(import.meta.dirname, '..');
 export const CHART_DIR = path.join(REPO, 'charts/devx');
 export const CHART_FILES = {
   webhooks: path.join(CHART_DIR, 'templates/webhooks.yaml'),
@@ -25,7 +25,7 @@ export const CHART_FILES = {
   readme: path.join(CHART_DIR, 'README.md'),
 };
 export const SOURCE_CRD = path.join(REPO, 'deploy/crds/devpolicies.dev.x.yaml');
-export const GENERATE_COMMAND = 'node test/tools/generate-chart.ts';
+export const GENERATE_COMMAND = 'node tools/generate-chart.ts';
 
 // Stand-ins for what the template decides; each is replaced by template text after serialising.
 const M = {
@@ -187,19 +187,27 @@ function commentOf(raw: string | null | undefined): string {
     .trim();
 }
 
+/** A key's comment: above the key, or (for a map's first key) on the map node in the yaml library's model. */
+function keyComment(map: YAMLMap, i: number): string {
+  const pair = map.items[i];
+  const raw = (pair && isScalar(pair.key) ? pair.key.commentBefore : undefined) ?? (i === 0 ? map.commentBefore : undefined);
+  return commentOf(raw);
+}
+
+function keyName(prefix: string, key: unknown): string {
+  return `${prefix}${isScalar(key) ? String(key.value) : String(key)}`;
+}
+
 function walk(map: YAMLMap, prefix: string, out: ValueDoc[]): void {
   for (const [i, pair] of map.items.entries()) {
-    const key = `${prefix}${isScalar(pair.key) ? String(pair.key.value) : String(pair.key)}`;
-    // The comment above a map's first key belongs to the map node in the yaml library's model.
-    const raw = (isScalar(pair.key) ? pair.key.commentBefore : undefined) ?? (i === 0 ? map.commentBefore : undefined);
-    const comment = commentOf(raw);
+    const key = keyName(prefix, pair.key);
+    const comment = keyComment(map, i);
     const lines = comment.split('\n');
     const exampleLine = lines.find((l) => l.startsWith('Example:'));
     const description = lines.filter((l) => l !== exampleLine).join(' ').replace(/\s+/g, ' ').trim();
     // A map whose keys are documented one by one is a section, not a value; free-form maps ({} or a documented
     // default like resources) are values.
-    const section = isMap(pair.value) && pair.value.items.length > 0 && !comment;
-    if (section) {
+    if (isMap(pair.value) && pair.value.items.length > 0 && !comment) {
       walk(pair.value as YAMLMap, `${key}.`, out);
       continue;
     }
