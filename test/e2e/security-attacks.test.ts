@@ -84,10 +84,10 @@ async function rbac(): Promise<void> {
     const r = await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(obj) });
     assert.equal(r.code, 0, r.stderr);
   };
-  const binding = (name: string, roleKind: string, role: string): unknown => ({
+  const binding = (name: string, roleKind: string, role: string, namespace = TEAM): unknown => ({
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'RoleBinding',
-    metadata: { name: `${name}-${role}`, namespace: TEAM },
+    metadata: { name: `${name}-${role}`, namespace },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: roleKind, name: role },
     subjects: [{ kind: 'ServiceAccount', name, namespace: TEAM }],
   });
@@ -100,6 +100,8 @@ async function rbac(): Promise<void> {
   await apply(role('secrets-only', ['secrets']));
   await apply(role('pods-only', ['pods']));
   for (const name of ['alice', 'mallory']) await apply(binding(name, 'ClusterRole', 'edit'));
+  // mallory may also edit a namespace nobody opted in.
+  await apply(binding('mallory', 'ClusterRole', 'edit', PLAIN));
   await apply(binding('secret-writer', 'Role', 'secrets-only'));
   await apply(binding('pod-maker', 'Role', 'pods-only'));
   for (const name of ['alice', 'mallory', 'secret-writer', 'pod-maker']) as[name] = await serviceAccountKubeconfig(cp, TEAM, name);
@@ -149,6 +151,12 @@ describe('attacks on devx, each refused, each with its positive control', () => 
     await ok('mallory', ['create', '-f', '-'], pod('decoy'));
     await refused('mallory', ['annotate', 'pod', 'decoy', `dev.x/original-pod=${PRIVILEGED_POD}`], RECORD);
     await refused('mallory', ['annotate', 'pod', 'decoy', 'dev.x/pending-pod={}'], RECORD);
+    // The same in a namespace without dev.x/policy: refused there too (and devx never acts there: see the audit test).
+    const inPlain = await cp.kubectl(['--kubeconfig', as.mallory as string, 'create', '-f', '-'], { namespace: PLAIN, input: JSON.stringify(pod('decoy', { annotations: forged })) });
+    assert.notEqual(inPlain.code, 0);
+    assert.match(inPlain.stderr, RECORD);
+    const plainOk = await cp.kubectl(['--kubeconfig', as.mallory as string, 'create', '-f', '-'], { namespace: PLAIN, input: JSON.stringify(pod('decoy')) });
+    assert.equal(plainOk.code, 0, plainOk.stderr);
   });
 
   test('1b. a Secret dressed as a sync Secret with a pending-pod record is refused; an ordinary Secret is not', async () => {
