@@ -169,12 +169,14 @@ function planRepin(o: Observed, w: KubeObject): Step | undefined {
   return { type: 'repin-replicas', replicas, events: [normal('Scaled', note)] };
 }
 
+function unverified(o: Observed): Step {
+  return done('records not devx\'s', undefined, [
+    warning('UnverifiedRecord', `${describeKey(o)} carries dev.x/ records devx did not write (their signature does not verify): devx does nothing for it; remove the label dev.x/enabled and add it again`),
+  ]);
+}
+
 function planOn(o: Observed, w: KubeObject): Step {
-  if (o.records === undefined) {
-    return done('records not devx\'s', undefined, [
-      warning('UnverifiedRecord', `${describeKey(o)} carries dev.x/ records devx did not write (their signature does not verify): devx does nothing for it; remove the label dev.x/enabled and add it again`),
-    ]);
-  }
+  if (o.records === undefined) return unverified(o);
   if (o.records[ANN_ENABLED_AT] === undefined) {
     // Labelled, but admission never saw it (devx was not registered): an update through the webhook completes it.
     if (o.tried.has('readmit')) {
@@ -199,7 +201,11 @@ function planRestore(o: Observed, w: KubeObject): Step | undefined {
     }
   }
   if (!hasDevState(o.key.kind, w)) return undefined;
-  const restored = leaveDevMode(o.key.kind, w, o.records ?? {});
+  // Written back as devx only from state devx can prove it left: records it signed. Forged records are reported;
+  // a template label or pause selector with no record of devx's is the user's own, and stays.
+  if (o.records === undefined) return unverified(o);
+  if (Object.keys(o.records).length === 0) return undefined;
+  const restored = leaveDevMode(o.key.kind, w, o.records);
   if (restored.kind !== 'mutate') return undefined;
   return { type: 'restore-workload', object: restored.object, events: [normal('Repaired', `dev.x/enabled was removed while devx admission was not running; ${describeKey(o)} restored`)] };
 }

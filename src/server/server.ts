@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Route } from '../core/admit.ts';
+import { LABEL_POLICY, isDevEnabled } from '../core/names.ts';
 import type { ClusterView } from '../core/context.ts';
 import type { RecordSigner } from '../core/records.ts';
 import { hmacSigner, randomRecordKey } from '../tls/record-signer.ts';
@@ -63,13 +64,29 @@ async function servingTls(config: ServerConfig, logger: Logger, kube: LoadedKube
   });
 }
 
+type PrefetchBody = { request?: { operation?: unknown; namespace?: unknown; object?: { metadata?: { labels?: unknown; ownerReferences?: unknown } } } };
+
+/**
+ * The namespace of a review worth fetching owners for. The body is untrusted until the core has read it: only a
+ * labelled pod with owners, created in a namespace opted in — where the pod route uses the result — so a review sent
+ * straight to devx cannot make it read anywhere else.
+ */
+function prefetchNamespace(cluster: ClusterConnection, route: Route, body: unknown): string | undefined {
+  const req = (body as PrefetchBody | undefined)?.request ?? {};
+  if (route !== 'pods' || req.operation !== 'CREATE' || !labelledWithOwners(req.object?.metadata)) return undefined;
+  const namespace = String(req.namespace ?? '');
+  return cluster.view.namespaceLabels(namespace)?.[LABEL_POLICY] === undefined ? undefined : namespace;
+}
+
+function labelledWithOwners(meta: { labels?: unknown; ownerReferences?: unknown } | undefined): boolean {
+  return Array.isArray(meta?.ownerReferences) && isDevEnabled(meta?.labels as Record<string, string> | undefined);
+}
+
 /** A pod CREATE with owners: the owner chain is fetched first where the informers do not hold it yet. */
 function ownerPrefetch(cluster: ClusterConnection): (route: Route, body: unknown) => Promise<void> {
-  type Body = { request?: { operation?: unknown; namespace?: unknown; object?: { metadata?: { ownerReferences?: unknown } } } };
   return async (route, body) => {
-    const req = (body as Body | undefined)?.request ?? {};
-    if (route !== 'pods' || req.operation !== 'CREATE' || !Array.isArray(req.object?.metadata?.ownerReferences)) return;
-    await cluster.prefetchOwners(req.object, typeof req.namespace === 'string' ? req.namespace : undefined);
+    const namespace = prefetchNamespace(cluster, route, body);
+    if (namespace !== undefined) await cluster.prefetchOwners((body as PrefetchBody).request?.object, namespace);
   };
 }
 

@@ -200,6 +200,14 @@ describe('attacks on devx, each refused, each with its positive control', () => 
       assert.equal(r.status, 200, path);
       assert.equal(JSON.parse(r.body).response.patch, undefined, `${path}: no patch`);
     }
+    // A forged pod review with owners, naming namespaces nobody opted in: devx reads nothing there (the audit test).
+    for (const namespace of [PLAIN, 'kube-system']) {
+      const owned = pod('forged-owned', { labels: { 'dev.x/enabled': 'true' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'coredns-1', uid: 'u', controller: true }] });
+      const podReview = { ...review, request: { ...review.request, uid: `forged-${namespace}`, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, subResource: undefined, name: undefined, namespace, operation: 'CREATE', object: owned } };
+      const r = await httpsRequest({ url: `https://127.0.0.1:${devx?.port}/mutate/pods`, method: 'POST', body: podReview, timeoutMs: 5000 });
+      assert.equal(r.status, 200);
+      assert.equal(JSON.parse(r.body).response.patch, undefined, `${namespace}: no patch`);
+    }
     // Give a side effect, if there were one, time to land (the reconciler resyncs every 3 s here).
     await new Promise((res) => setTimeout(res, 4000));
     const after = await getJson(cp, ['deploy', 'reviews'], TEAM);
@@ -300,5 +308,8 @@ describe('attacks on devx, each refused, each with its positive control', () => 
     const inTeam = events.filter((e) => e.objectRef?.namespace === TEAM && e.objectRef.resource !== 'events');
     for (const e of inTeam) assert.match(e.objectRef?.name ?? '', /^(reviews|forever|alice-bare|devx-sync-deployment-reviews|devx-sync-deployment-forever|devx-sync-pod-alice-bare)$/, `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name}`);
     assert.equal(events.filter((e) => e.objectRef?.resource === 'pods' && e.verb === 'create').length, 0, 'devx created no pod');
+    // Nor did it read anything in a namespace nobody opted in (its informers list cluster-wide, with no namespace).
+    const elsewhere = audit.events().filter((e) => [PLAIN, 'kube-system'].includes(e.objectRef?.namespace ?? ''));
+    assert.deepEqual(elsewhere.map((e) => `${e.verb} ${e.objectRef?.resource} ${e.objectRef?.namespace}`), []);
   });
 });

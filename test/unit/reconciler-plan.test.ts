@@ -269,12 +269,19 @@ test('records devx cannot verify: nothing is done for the workload, with a Warni
   const step = planStep({ ...rest });
   assert.equal(step.type, 'done');
   assert.deepEqual(reasons(step), ['UnverifiedRecord']);
-  // Unlabelled, with forged leftovers: not restored from them either (replicas stay what they are).
+  // Unlabelled, with forged leftovers: devx writes nothing back from them, and says why.
   const forged = deployment({ labelled: false, annotations: { 'dev.x/original-replicas': '50' } });
-  const restore = planStep(observed(dKey, { workload: forged, records: {} }));
-  assert.equal(restore.type, 'restore-workload');
-  assert.equal(restore.type === 'restore-workload' && (restore.object.spec as { replicas: number }).replicas, 1);
-  assert.equal(restore.type === 'restore-workload' && restore.object.metadata?.annotations?.['dev.x/original-replicas'], undefined);
+  const { records: _f, ...unverified } = observed(dKey, { workload: forged });
+  const refused = planStep(unverified);
+  assert.equal(refused.type, 'done');
+  assert.deepEqual(reasons(refused), ['UnverifiedRecord']);
+  // A template label with no record of devx's at all is the user's own: not rewritten either.
+  const bare = deployment({ labelled: false });
+  delete bare.metadata?.annotations;
+  assert.notEqual(planStep(observed(dKey, { workload: bare, records: {} })).type, 'restore-workload');
+  // Positive control: the same leftovers with devx's verified records are restored.
+  const ours = planStep(observed(dKey, { workload: deployment({ labelled: false }) }));
+  assert.equal(ours.type, 'restore-workload');
 });
 
 test('a bare pod whose dev.x/original-pod devx did not record is never created again from it', () => {
