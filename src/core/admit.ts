@@ -29,6 +29,12 @@ import { enterDevMode, hasDevState, leaveDevMode, templateAsPod, workloadRef, ty
 import { admitScale } from './scale.ts';
 import { templateLabelProblem, validateSecret } from './validate-records.ts';
 
+/** What the validating route has already established about a request's records. */
+interface Checked {
+  /** The request's own record set, verified (undefined: records devx did not sign). */
+  incoming: Records | undefined;
+}
+
 /** Whether the request comes from devx itself (its ServiceAccount): its records are its own. */
 export function isSelf(req: AdmissionRequest, ctx: AdmissionContext): boolean {
   return ctx.self !== undefined && req.userInfo.username === ctx.self;
@@ -171,12 +177,15 @@ function admitWorkloadChange(c: WorkloadChange, req: AdmissionRequest, ctx: Admi
  * devx's records as they stand: devx's own request brings its own; anyone else's keeps a set devx signed for this
  * object (the request's own, on a reinvocation, else the stored object's), or none.
  */
-function trustedRecords(req: AdmissionRequest, ctx: AdmissionContext, o: { object: KubeObject; oldObject: KubeObject | undefined; namespace: string }): Records {
-  const opts = { signer: ctx.signer, namespace: o.namespace };
-  const incoming = verifiedRecords(o.object, opts);
-  if (isSelf(req, ctx)) return incoming ?? recordsOf(o.object);
-  if (incoming && Object.keys(incoming).length > 0) return incoming;
-  return verifiedRecords(o.oldObject, opts) ?? {};
+function trustedRecords(req: AdmissionRequest, ctx: AdmissionContext, o: { object: KubeObject; oldObject: KubeObject | undefined; namespace: string; incoming: Records | undefined }): Records {
+  if (isSelf(req, ctx)) return o.incoming ?? recordsOf(o.object);
+  if (o.incoming && Object.keys(o.incoming).length > 0) return o.incoming;
+  return verifiedRecords(o.oldObject, { signer: ctx.signer, namespace: o.namespace }) ?? {};
+}
+
+/** The request's own record set if devx signed it for this object (see signedAs); one HMAC per review. */
+function incomingRecords(ctx: AdmissionContext, object: KubeObject, namespace: string): Records | undefined {
+  return verifiedRecords(signedAs(object), { signer: ctx.signer, namespace });
 }
 
 /**
@@ -193,25 +202,26 @@ function signedAs(obj: KubeObject): KubeObject {
  * A request (not devx's) that writes devx's records: denied, naming them. A set devx signed for this very object
  * passes (the mutation's own output on a reinvocation or at validation); anything else must be as stored.
  */
-function recordsWritten(req: AdmissionRequest, ctx: AdmissionContext, o: { object: KubeObject; namespace: string }): Decision<never> | undefined {
+function recordsWritten(req: AdmissionRequest, ctx: AdmissionContext, o: { object: KubeObject; incoming: Records | undefined }): Decision<never> | undefined {
   if (isSelf(req, ctx)) return undefined;
   const oldObject = isObject(req.oldObject) ? req.oldObject : undefined;
-  const opts = { signer: ctx.signer, namespace: o.namespace };
-  const written = writtenRecords(o.object, oldObject, verifiedRecords(signedAs(o.object), opts) ?? {});
+  const written = writtenRecords(o.object, oldObject, o.incoming ?? {});
   return written.length > 0 ? deny(recordsDeniedMessage(written), 'devx-record') : undefined;
 }
 
-/** The workload change a request describes, or the decision that there is none to handle. */
-function changeOf(req: AdmissionRequest, ctx: AdmissionContext): { change: WorkloadChange } | { decision: Decision<never> } {
+/** The workload change a request describes, or the decision that there is none to handle. `checked`: the validating
+ * route has already refused written records and verified the incoming set. */
+function changeOf(req: AdmissionRequest, ctx: AdmissionContext, checked?: Checked): { change: WorkloadChange } | { decision: Decision<never> } {
   const kind = asWorkloadKind(req.kind.kind);
   if (!kind || req.kind.group !== groupOf(kind)) return { decision: skip(`not a workload devx handles: ${req.kind.group}/${req.kind.kind}`) };
   if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { decision: skip(`operation ${req.operation} needs nothing`) };
   if (!isObject(req.object)) return { decision: deny('the AdmissionReview request has no object', 'no-object') };
   const oldObject = isObject(req.oldObject) ? req.oldObject : undefined;
   const namespace = namespaceOf(req, req.object);
-  const written = recordsWritten(req, ctx, { object: req.object, namespace });
+  const incoming = checked ? checked.incoming : incomingRecords(ctx, req.object, namespace);
+  const written = checked ? undefined : recordsWritten(req, ctx, { object: req.object, incoming });
   if (written) return { decision: written };
-  const trusted = trustedRecords(req, ctx, { object: req.object, oldObject, namespace });
+  const trusted = trustedRecords(req, ctx, { object: req.object, oldObject, namespace, incoming });
   return { change: { kind, object: req.object, oldObject, user: req.userInfo, now: ctx.now, trusted, signer: ctx.signer, namespace, self: isSelf(req, ctx) } };
 }
 
@@ -220,10 +230,10 @@ function groupOf(kind: WorkloadKind): string {
 }
 
 /** Workload route: Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, bare Pods labelled later, and scale. */
-export function admitWorkload(req: AdmissionRequest, ctx: AdmissionContext): Decision {
+export function admitWorkload(req: AdmissionRequest, ctx: AdmissionContext, checked?: Checked): Decision {
   if (req.subResource === 'scale') return admitScale(req, ctx);
   if (req.subResource) return skip(`subresource ${req.subResource} needs nothing`);
-  const found = changeOf(req, ctx);
+  const found = changeOf(req, ctx, checked);
   if ('decision' in found) return found.decision;
   if (found.change.kind === 'Pod' && req.operation === 'CREATE') return skip('pods are injected by the pod route');
   return admitWorkloadChange(found.change, req, ctx);
@@ -269,9 +279,9 @@ function podWorkload(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod
 
 /** A reinvocation (devx injected this pod earlier in the request), or records the requester wrote. */
 function podRecordProblem(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod; namespace: string }): Decision<never> | undefined {
-  const verified = verifiedRecords(o.pod, { signer: ctx.signer, namespace: o.namespace });
-  if (verified?.[ANN_STATUS] !== undefined) return skip('already injected (dev.x/status is devx\'s)');
-  return recordsWritten(req, ctx, { object: o.pod, namespace: o.namespace });
+  const incoming = incomingRecords(ctx, o.pod, o.namespace);
+  if (incoming?.[ANN_STATUS] !== undefined) return skip('already injected (dev.x/status is devx\'s)');
+  return recordsWritten(req, ctx, { object: o.pod, incoming });
 }
 
 /**
@@ -310,29 +320,28 @@ export function validate(req: AdmissionRequest, ctx: AdmissionContext): Decision
 }
 
 /** devx's marks the request writes itself: records, or the dev label on a pod template. */
-function marksProblem(req: AdmissionRequest, ctx: AdmissionContext, object: KubeObject): Decision<never> | undefined {
-  const namespace = namespaceOf(req, object);
+function marksProblem(req: AdmissionRequest, ctx: AdmissionContext, o: { object: KubeObject; incoming: Records | undefined }): Decision<never> | undefined {
+  const namespace = namespaceOf(req, o.object);
   const oldObject = isObject(req.oldObject) ? req.oldObject : undefined;
-  return recordsWritten(req, ctx, { object, namespace }) ?? templateLabelProblem(req.kind.kind, object, { signer: ctx.signer, namespace, oldObject });
+  return recordsWritten(req, ctx, o) ?? templateLabelProblem(req.kind.kind, o.object, { signer: ctx.signer, namespace, oldObject });
 }
 
 function validateObject(req: AdmissionRequest, ctx: AdmissionContext): Decision {
   if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return skip(`operation ${req.operation} needs nothing`);
   if (!isObject(req.object) || req.subResource) return skip('no object to validate');
   if (req.kind.kind === 'Secret') return validateSecret(req, isSelf(req, ctx));
-  const marks = marksProblem(req, ctx, req.object);
+  const checked: Checked = { incoming: incomingRecords(ctx, req.object, namespaceOf(req, req.object)) };
+  const marks = marksProblem(req, ctx, { object: req.object, incoming: checked.incoming });
   if (marks) return marks;
-  if (req.kind.kind === 'Pod' && req.operation === 'CREATE') return validatePod(req, ctx);
-  return admitWorkload(req, ctx);
+  if (req.kind.kind === 'Pod' && req.operation === 'CREATE') return validatePod(req, checked);
+  return admitWorkload(req, ctx, checked);
 }
 
-function validatePod(req: AdmissionRequest, ctx: AdmissionContext): Decision {
+function validatePod(req: AdmissionRequest, checked: Checked): Decision {
   if (!isObject(req.object) || !hasPodSpec(req.object)) return skip('not a pod');
   const reserved = reservedNames(req.object.spec);
   if (reserved.length === 0) return skip('no reserved names');
-  const namespace = namespaceOf(req, req.object);
-  const verified = verifiedRecords(req.object, { signer: ctx.signer, namespace });
-  if (verified?.[ANN_STATUS] !== undefined) return skip('injected by devx');
+  if (checked.incoming?.[ANN_STATUS] !== undefined) return skip('injected by devx');
   return deny(`the pod has ${reserved.join(', ')}: names starting with "${RESERVED_PREFIX}" are reserved for what devx injects; rename them`, 'reserved-name');
 }
 

@@ -82,12 +82,24 @@ function endsAt(w: Walk, workload: DevWorkload): OwnerChain {
   return problem ? { ok: false, message: problem } : { ok: true, workload };
 }
 
+/** devx's copies are Deployments (a DaemonSet's) and Jobs (a Job's, a CronJob's dev Job). */
 const COPY_KINDS: ReadonlySet<string> = new Set(['Deployment', 'Job']);
 
 /** Kinds whose own template devx labels: a chain ends there. */
 const ENDS: ReadonlySet<string> = new Set(['Deployment', 'StatefulSet', 'CronJob']);
 /** Links devx follows upwards: a Deployment's ReplicaSet, a Job a CronJob made (`kubectl create job --from` too). */
 const LINKS: Readonly<Record<string, string>> = { ReplicaSet: 'Deployment', Job: 'CronJob' };
+
+/** Every kind an owner chain passes through. */
+/** (A DaemonSet is where a copy's chain ends: the source its dev.x/copy-of names.) */
+export const CHAIN_KINDS: ReadonlySet<string> = new Set([...ENDS, ...COPY_KINDS, ...Object.keys(LINKS), 'DaemonSet']);
+
+/** The next object up a chain, unverified (for fetching it, not for deciding): the source a copy names, else the
+ * controller. */
+export function nextOwnerRef(obj: KubeObject): { kind: string; name: string } | undefined {
+  const copyOf = COPY_KINDS.has(String(obj.kind)) ? annotationsOf(obj)[ANN_COPY_OF] : undefined;
+  return copyOf === undefined ? controllerOf(obj) : parseWorkloadRef(copyOf);
+}
 
 /** From an object in the chain, one step up (or the end of the chain). */
 function step(w: Walk, obj: KubeObject, depth: number): OwnerChain {

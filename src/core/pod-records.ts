@@ -2,7 +2,6 @@
 // signed `dev.x/status` but brings its own sidecar, image or Secret does not verify.
 import type { KubeObject, PodSpec } from './kube.ts';
 import { SIDECAR_NAME, VOLUME_SYNC_SECRET } from './names.ts';
-import type { Records } from './records.ts';
 
 /** The injected sidecar's image and command, the sync Secret it mounts, and the dev container's image and command. */
 export function injectionDigest(pod: KubeObject): string {
@@ -13,9 +12,4 @@ export function injectionDigest(pod: KubeObject): string {
   const secret = (spec.volumes ?? []).find((v) => v.name === VOLUME_SYNC_SECRET) as { secret?: { secretName?: string } } | undefined;
   const parts = (c: (typeof containers)[number]): unknown[] => [c.name, c.image, c.command, c.args];
   return JSON.stringify([parts(sidecar), secret?.secret?.secretName, containers.filter((c) => c !== sidecar).map(parts)]);
-}
-
-/** The extra facts a pod's records are signed with. */
-export function podRecordOptions(pod: KubeObject): { extra: Records } {
-  return { extra: { injected: injectionDigest(pod) } };
 }

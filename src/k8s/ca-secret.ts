@@ -7,7 +7,7 @@
 import type { KubeConnection } from './kubeconfig.ts';
 import { CaStoreUnavailableError, type CaStore, type StoredCa } from '../tls/serving.ts';
 import type { KeyPairPem } from '../tls/pki.ts';
-import { KubeApiError, kubeCall, kubeFind } from './rest.ts';
+import { KubeApiError, kubeCall, kubeFind, namespaceMissing } from './rest.ts';
 
 export interface CaSecretRef {
   namespace: string;
@@ -36,12 +36,6 @@ function secretBody(ref: CaSecretRef, ca: KeyPairPem, resourceVersion: string | 
     type: 'Opaque',
     data: { 'ca.crt': encode(ca.certPem), 'ca.key': encode(ca.keyPem) },
   };
-}
-
-/** A 404 on create means the namespace itself is missing (the Secret is what is being created). */
-function namespaceMissing(err: unknown): boolean {
-  const details = (err as KubeApiError).body as { details?: { kind?: string } } | undefined;
-  return err instanceof KubeApiError && err.status === 404 && details?.details?.kind === 'namespaces';
 }
 
 /** Conflict (someone updated first), AlreadyExists (someone created first), NotFound (someone deleted it). */

@@ -6,17 +6,14 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { collectionPathOf, type KnownKind } from '../core/kinds.ts';
 import type { KubeObject } from '../core/kube.ts';
-import { ANN_COPY_OF, LABEL_ENABLED } from '../core/names.ts';
-import { controllerOf } from '../core/owners.ts';
-import { parseWorkloadRef } from '../core/workload-ref.ts';
+import { LABEL_ENABLED } from '../core/names.ts';
+import { CHAIN_KINDS, nextOwnerRef } from '../core/owners.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 import type { Logger } from './logger.ts';
 import { describeError } from './logger.ts';
 import { kubeCall } from './rest.ts';
 import { resilientInformer, type Backoff, type ResilientInformer } from './resilient-informer.ts';
 
-/** The kinds an owner chain passes through. */
-const CHAIN_KINDS: ReadonlySet<string> = new Set(['ReplicaSet', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
 const FETCHED_TTL_MS = 30_000;
 const MAX_CHAIN = 4;
 
@@ -34,13 +31,6 @@ export interface OwnerObjects {
 
 function isObject(v: unknown): v is KubeObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The next object up the chain: a controller, or the source a dev copy names. */
-function nextRef(obj: KubeObject): { kind: string; name: string } | undefined {
-  const copyOf = obj.kind === 'Deployment' || obj.kind === 'Job' ? obj.metadata?.annotations?.[ANN_COPY_OF] : undefined;
-  if (copyOf !== undefined) return parseWorkloadRef(copyOf);
-  return controllerOf(obj);
 }
 
 export function createOwnerObjects(o: { kubeConfig: KubeConnection; logger: Logger; informed: ObjectLookup; backoff?: Backoff }): OwnerObjects {
@@ -87,7 +77,7 @@ export function createOwnerObjects(o: { kubeConfig: KubeConnection; logger: Logg
       let obj: KubeObject = pod;
       try {
         for (let i = 0; i < MAX_CHAIN; i++) {
-          const ref = nextRef(obj);
+          const ref = nextOwnerRef(obj);
           if (!ref) return;
           const next = get(ref.kind, namespace, ref.name) ?? (await lookUp(ref.kind, namespace, ref.name));
           if (!next) return;

@@ -5,7 +5,7 @@
 //
 // RBAC: get on this one Secret (resourceNames), create on secrets in devx's namespace.
 import type { KubeConnection } from './kubeconfig.ts';
-import { KubeApiError, kubeCall, kubeFind } from './rest.ts';
+import { KubeApiError, kubeCall, kubeFind, namespaceMissing } from './rest.ts';
 import { RECORD_KEY_BYTES, randomRecordKey } from '../tls/record-signer.ts';
 
 export const RECORD_KEY_SECRET = 'devx-records-key';
@@ -19,12 +19,6 @@ function keyOf(secret: SecretObject | undefined): Buffer | undefined {
   const b64 = secret?.data?.[DATA_KEY];
   const key = b64 === undefined ? undefined : Buffer.from(b64, 'base64');
   return key && key.length >= RECORD_KEY_BYTES ? key : undefined;
-}
-
-/** A 404 on create means the namespace itself is missing. */
-function namespaceMissing(err: unknown): boolean {
-  const details = (err as KubeApiError).body as { details?: { kind?: string } } | undefined;
-  return err instanceof KubeApiError && err.status === 404 && details?.details?.kind === 'namespaces';
 }
 
 /** Reads the record key, creating it when missing; undefined when devx's namespace does not exist. */

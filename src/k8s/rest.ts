@@ -105,6 +105,12 @@ export async function kubeCallResponse(conn: KubeConnection, req: KubeRequest): 
   return checked(req, await kubeRequest(conn, req));
 }
 
+/** A 404 on create means the namespace itself is missing (the object is what is being created). */
+export function namespaceMissing(err: unknown): boolean {
+  const details = (err as KubeApiError).body as { details?: { kind?: string } } | undefined;
+  return err instanceof KubeApiError && err.status === 404 && details?.details?.kind === 'namespaces';
+}
+
 /** Sends one request; a non-2xx status becomes a KubeApiError. */
 export async function kubeCall(conn: KubeConnection, req: KubeRequest): Promise<unknown> {
   return (await kubeCallResponse(conn, req)).body;

@@ -36,16 +36,6 @@ export function copyName(name: string): string {
 /** Labels the Job controller generates for its own pods; a copy must not carry the source's. */
 const JOB_GENERATED_LABELS = ['controller-uid', 'job-name', 'batch.kubernetes.io/controller-uid', 'batch.kubernetes.io/job-name'];
 
-/** apiVersion of each workload kind (owner references, Events' `regarding`). */
-export const API_VERSION: Record<WorkloadKind, string> = {
-  Deployment: apiVersionOf('Deployment'),
-  StatefulSet: apiVersionOf('StatefulSet'),
-  DaemonSet: apiVersionOf('DaemonSet'),
-  Job: apiVersionOf('Job'),
-  CronJob: apiVersionOf('CronJob'),
-  Pod: apiVersionOf('Pod'),
-};
-
 export interface OwnerReference {
   apiVersion: string;
   kind: string;
@@ -55,7 +45,7 @@ export interface OwnerReference {
 
 /** An owner reference to a workload (no `controller`: nothing should adopt or release devx's objects). */
 export function ownerRefTo(kind: WorkloadKind, obj: KubeObject): OwnerReference {
-  return { apiVersion: API_VERSION[kind], kind, name: obj.metadata?.name ?? '', uid: String(obj.metadata?.uid ?? '') };
+  return { apiVersion: apiVersionOf(kind), kind, name: obj.metadata?.name ?? '', uid: String(obj.metadata?.uid ?? '') };
 }
 
 /** The uid of the first owner reference of the given kind, if any. */

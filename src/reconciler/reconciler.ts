@@ -6,14 +6,14 @@
 import type { KubeObject } from '../core/kube.ts';
 import type { Logger } from '../logger.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
-import { podRecordOptions } from '../core/pod-records.ts';
 import { signRecords, verifiedRecords, type RecordSigner, type Records } from '../core/records.ts';
 import { ANN_COPY_OF, ANN_ORIGINAL_REPLICAS, ANN_PENDING_POD, ANN_SIGNATURE, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
 import { hasDevState } from '../core/workload.ts';
 import type { DevPolicySpec } from '../schemas/policy.ts';
 import type { BuildSyncSecretOptions, SyncSecretData } from '../sync/secret.ts';
 import { syncSecretName } from '../sync/secret.ts';
-import { API_VERSION, copyKindOf, copyName, type OwnerReference } from './copies.ts';
+import { apiVersionOf } from '../core/kinds.ts';
+import { copyKindOf, copyName, type OwnerReference } from './copies.ts';
 import { keyOfSecret, keyOfWorkloadObject, keyString, parseKeyString, type WorkloadKey } from './keys.ts';
 import { planStep, type EventSpec, type Observed, type Step } from './plan.ts';
 import { parsePendingPod, storedOriginalOf } from './pods.ts';
@@ -103,7 +103,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   // ---- observing ----------------------------------------------------------------------------------------------
 
   const verify = (obj: KubeObject | undefined, namespace: string): Records | undefined =>
-    verifiedRecords(obj, { signer: o.signer, namespace, ...(obj?.kind === 'Pod' ? podRecordOptions(obj) : {}) });
+    verifiedRecords(obj, { signer: o.signer, namespace });
 
   /** The sync Secret, sorted into ours (with its record, if devx can prove it wrote it) or someone else's. */
   function withSecret(observed: Observed, secret: KubeObject | undefined): void {
@@ -270,7 +270,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   async function emit(ob: Observed, action: string, events: EventSpec[], about?: KubeObject): Promise<void> {
     const w = about ?? ob.workload;
     const regarding = {
-      apiVersion: API_VERSION[ob.key.kind],
+      apiVersion: apiVersionOf(ob.key.kind),
       kind: ob.key.kind,
       namespace: ob.key.namespace,
       name: ob.key.name,

@@ -14,10 +14,10 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startControlPlane, type ControlPlane, type KubectlOptions } from './harness/control-plane.ts';
+import type { ControlPlane, KubectlOptions } from './harness/control-plane.ts';
 import { bookinfoReviews, eventually, getJson, startDevx, type DevxServer } from './harness/devx.ts';
 import { auditLogOf, type AuditEvent } from './harness/audit.ts';
-import { CHART_DIR, CI_DIR, helm, pointWebhooksAt, pointWebhooksAtService, serviceAccountKubeconfig } from './harness/helm.ts';
+import { CHART_DIR, CI_DIR, helm, installedChart, pointWebhooksAt, pointWebhooksAtService } from './harness/helm.ts';
 import { httpsRequest } from './harness/https-client.ts';
 import { FAST_RECONCILER_ENV } from './harness/reconciler.ts';
 import { generateCA, issueCertificate } from '../../src/tls/pki.ts';
@@ -192,11 +192,7 @@ async function without(ref: RbacRef, resource: string, verb: string, check: { na
 // ---- setup ----------------------------------------------------------------------------------------------------
 
 before(async () => {
-  cp = await startControlPlane({ extraApiServerFlags: audit.flags });
-  await cp.createNamespace(NS, { 'pod-security.kubernetes.io/enforce': 'restricted' });
-  const installed = await helm(['install', 'devx', CHART_DIR, '--namespace', NS, '-f', path.join(CI_DIR, 'default-policy-values.yaml')], { kubeconfig: cp.kubeconfigPath });
-  assert.equal(installed.code, 0, installed.stderr);
-  saKubeconfig = await serviceAccountKubeconfig(cp, NS, SA);
+  ({ cp, saKubeconfig } = await installedChart({ namespace: NS, serviceAccount: SA, valuesFiles: [path.join(CI_DIR, 'default-policy-values.yaml')], extraApiServerFlags: audit.flags }));
   assert.match(await kubectlOk(['--kubeconfig', saKubeconfig, 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']), new RegExp(`^${SA_USER}$`));
   for (const ns of ['team', 'away']) await cp.createNamespace(ns, { 'dev.x/policy': 'default' });
   await cp.createNamespace('plain');

@@ -7,10 +7,10 @@
 // in, and nothing no labelled workload asked for.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startControlPlane, type ControlPlane } from './harness/control-plane.ts';
+import type { ControlPlane } from './harness/control-plane.ts';
 import { bookinfoReviews, eventually, getJson, startDevx, type DevxServer } from './harness/devx.ts';
 import { auditLogOf } from './harness/audit.ts';
-import { CHART_DIR, helm, pointWebhooksAt, serviceAccountKubeconfig } from './harness/helm.ts';
+import { installedChart, pointWebhooksAt, serviceAccountKubeconfig } from './harness/helm.ts';
 import { httpsRequest } from './harness/https-client.ts';
 import { FAST_RECONCILER_ENV } from './harness/reconciler.ts';
 
@@ -108,10 +108,8 @@ async function rbac(): Promise<void> {
 }
 
 before(async () => {
-  cp = await startControlPlane({ extraApiServerFlags: audit.flags });
-  await cp.createNamespace(NS, { 'pod-security.kubernetes.io/enforce': 'restricted' });
-  const installed = await helm(['install', 'devx', CHART_DIR, '--namespace', NS], { kubeconfig: cp.kubeconfigPath });
-  assert.equal(installed.code, 0, installed.stderr);
+  const chart = await installedChart({ namespace: NS, serviceAccount: 'devx', extraApiServerFlags: audit.flags });
+  cp = chart.cp;
   // Only alice may turn dev mode on in team.
   const policy = { apiVersion: 'dev.x/v1alpha1', kind: 'DevPolicy', metadata: { name: 'guarded' }, spec: { subjects: { users: [user('alice')] }, images: [{ match: '*/bookinfo/reviews*', devImage: 'registry.example.com/dev/java:21' }] } };
   const applied = await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(policy) });
@@ -119,8 +117,7 @@ before(async () => {
   await cp.createNamespace(TEAM, { 'dev.x/policy': 'guarded' });
   await cp.createNamespace(PLAIN);
   await rbac();
-  const saKubeconfig = await serviceAccountKubeconfig(cp, NS, 'devx');
-  devx = await startDevx(cp, { name: 'devx-attacked', kubeconfig: saKubeconfig, register: false, args: ['--namespace', NS, '--service-name', 'devx'], env: { ...FAST_RECONCILER_ENV, POD_NAME: 'devx-attacked-0' } });
+  devx = await startDevx(cp, { name: 'devx-attacked', kubeconfig: chart.saKubeconfig, register: false, args: ['--namespace', NS, '--service-name', 'devx'], env: { ...FAST_RECONCILER_ENV, POD_NAME: 'devx-attacked-0' } });
   await pointWebhooksAt(cp, `https://127.0.0.1:${devx.port}`);
   await eventually('devx ready', async () => (await httpsRequest({ url: `https://127.0.0.1:${devx?.port}/readyz`, timeoutMs: 2000 })).status === 200, 30_000);
 });

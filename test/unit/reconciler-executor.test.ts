@@ -8,7 +8,6 @@ import type { KubeObject } from '../../src/core/kube.ts';
 import { labelsOf } from '../../src/core/kube.ts';
 import { isDevEnabled } from '../../src/core/names.ts';
 import { leaveDevMode } from '../../src/core/workload.ts';
-import { podRecordOptions } from '../../src/core/pod-records.ts';
 import { signRecords, verifiedRecords } from '../../src/core/records.ts';
 import { hmacSigner } from '../../src/tls/record-signer.ts';
 import { silentLogger } from '../../src/k8s/logger.ts';
@@ -23,7 +22,7 @@ const SIGNER = hmacSigner(Buffer.from('reconciler executor test key, 32'));
 
 /** Signs an object's records as admission does for a labelled workload. */
 function admitted(obj: KubeObject): KubeObject {
-  signRecords(obj, { signer: SIGNER, namespace: NS, ...(obj.kind === 'Pod' ? podRecordOptions(obj) : {}) });
+  signRecords(obj, { signer: SIGNER, namespace: NS });
   return obj;
 }
 const policy = DevPolicySpecSchema.parse({});
@@ -89,7 +88,7 @@ function fakeApi(opts: { refusePods?: boolean } = {}): ObjectApi & { store: Stor
       if (opts.refusePods) throw httpError(403, 'admission webhook "pods.dev.x" denied the request: image not allowed');
       // As the pod route does: the status added, every record signed (devx created it, so its records are trusted).
       const injected: KubeObject = { ...obj, kind: 'Pod', metadata: { ...obj.metadata, annotations: { ...(obj.metadata?.annotations ?? {}), 'dev.x/status': '{}' } } };
-      signRecords(injected, { signer: SIGNER, namespace: NS, ...podRecordOptions(injected) });
+      signRecords(injected, { signer: SIGNER, namespace: NS });
       return injected;
     }
     if (kind !== 'Secret' && old && isDevEnabled(labelsOf(old)) && !isDevEnabled(labelsOf(obj))) {

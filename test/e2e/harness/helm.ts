@@ -155,3 +155,18 @@ export async function pointWebhooksAtService(cp: ControlPlane, service: { namesp
     if (r.code !== 0) throw new Error(`pointing ${kind} devx back at its Service: ${r.stderr}`);
   }
 }
+
+/**
+ * A control plane with the chart installed as a cluster admin would (its namespace under Pod Security `restricted`,
+ * `helm install` with `valuesFiles`), and a kubeconfig with a token of the chart's ServiceAccount — what devx runs as in
+ * the tests that check its rights.
+ */
+export async function installedChart(opts: { namespace: string; serviceAccount: string; valuesFiles?: string[]; extraApiServerFlags?: string[] }): Promise<{ cp: ControlPlane; saKubeconfig: string }> {
+  const { startControlPlane } = await import('./control-plane.ts');
+  const cp = await startControlPlane({ extraApiServerFlags: opts.extraApiServerFlags ?? [] });
+  await cp.createNamespace(opts.namespace, { 'pod-security.kubernetes.io/enforce': 'restricted' });
+  const values = (opts.valuesFiles ?? []).flatMap((f) => ['-f', f]);
+  const installed = await helm(['install', 'devx', CHART_DIR, '--namespace', opts.namespace, ...values], { kubeconfig: cp.kubeconfigPath });
+  if (installed.code !== 0) throw new Error(`helm install: ${installed.stderr}`);
+  return { cp, saKubeconfig: await serviceAccountKubeconfig(cp, opts.namespace, opts.serviceAccount) };
+}
