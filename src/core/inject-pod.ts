@@ -40,12 +40,32 @@ export interface InjectionStatus {
 const INJECTED_VOLUMES = [VOLUME_WORKDIR, VOLUME_SYNC_HOME, VOLUME_SYNC_SECRET];
 const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
 
+/** The sidecar's user when the dev container's is not known to be a non-root one: the syncthing image's own. */
+const SIDECAR_DEFAULT_USER = { uid: 1000, gid: 1000 };
+
+function intField(o: unknown, key: string): number | undefined {
+  const v = o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[key] : undefined;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+}
+
+/**
+ * The sidecar's uid and gid: the dev container's when the pod spec fixes a non-root uid (its own securityContext, else
+ * the pod's), else SIDECAR_DEFAULT_USER. Running as the dev container's user, the sidecar writes files that user owns,
+ * and can change everything that user creates: two-way sync with no permission in the way. A root dev container can read and write whatever the sidecar writes anyway; a uid that only the image sets (USER in its
+ * Dockerfile) cannot be known at admission, so set runAsUser on the workload for that case (README, "File ownership").
+ */
+function sidecarUser(spec: PodSpec, target: Container): { uid: number; gid: number } {
+  const uid = intField(target.securityContext, 'runAsUser') ?? intField(spec.securityContext, 'runAsUser');
+  if (uid === undefined || uid === 0) return SIDECAR_DEFAULT_USER;
+  return { uid, gid: intField(target.securityContext, 'runAsGroup') ?? intField(spec.securityContext, 'runAsGroup') ?? uid };
+}
+
 /** Pod Security "restricted" for the sidecar, whatever the rest of the pod does (a fresh object per pod). */
-function sidecarSecurityContext(): Record<string, unknown> {
+function sidecarSecurityContext(user: { uid: number; gid: number }): Record<string, unknown> {
   return {
     runAsNonRoot: true,
-    runAsUser: 1000,
-    runAsGroup: 1000,
+    runAsUser: user.uid,
+    runAsGroup: user.gid,
     allowPrivilegeEscalation: false,
     capabilities: { drop: ['ALL'] },
     seccompProfile: { type: 'RuntimeDefault' },
@@ -78,7 +98,7 @@ function pickTarget(spec: PodSpec, requested: string | undefined): Container | s
   return `dev.x/container "${requested}" is not a container of this pod (containers: ${names}); set it to one of those or remove it to use the first`;
 }
 
-function sidecarContainer(spec: DevPolicySpec): Container {
+function sidecarContainer(spec: DevPolicySpec, user: { uid: number; gid: number }): Container {
   const cmd = sidecarCommand({ home: SIDECAR_HOME, secretDir: SIDECAR_SECRET_DIR });
   const container: Container = {
     name: SIDECAR_NAME,
@@ -87,7 +107,7 @@ function sidecarContainer(spec: DevPolicySpec): Container {
     args: cmd.args,
     env: cmd.env,
     ports: [{ name: SIDECAR_NAME, containerPort: SYNC_PORT, protocol: 'TCP' }],
-    securityContext: sidecarSecurityContext(),
+    securityContext: sidecarSecurityContext(user),
     volumeMounts: [
       { name: VOLUME_WORKDIR, mountPath: SIDECAR_WORKDIR },
       { name: VOLUME_SYNC_HOME, mountPath: SIDECAR_HOME },
@@ -185,7 +205,7 @@ export function injectPod(opts: InjectOptions): Decision<Pod> {
   const from = target.image;
   const stripped = rewriteTarget(target, { image: image.image, overrides: ov.overrides, stripProbes: opts.spec.stripProbes });
   const secret = secretOf(opts.workload);
-  pod.spec.containers.push(sidecarContainer(opts.spec));
+  pod.spec.containers.push(sidecarContainer(opts.spec, sidecarUser(pod.spec, target)));
   pod.spec.volumes = [...(pod.spec.volumes ?? []), ...injectedVolumes(secret)];
   pod.metadata ??= {};
   const status: InjectionStatus = {

@@ -26,6 +26,15 @@ export interface ControlPlaneOptions {
   extraApiServerFlags?: string[];
   /** Per component (default 60 s; a cold start on two busy cores can take a while). */
   startTimeoutMs?: number;
+  /** More kube-controller-manager controllers than CONTROLLERS (a node's pods need `root-ca-certificate-publisher-controller`). */
+  extraControllers?: string[];
+  /**
+   * Ready for a node (test/e2e/harness/node.ts): kube-apiserver gets a client certificate for kubelets (logs, exec and
+   * port-forward), the Node authorizer and the NodeRestriction admission plugin, as kubeadm sets them up.
+   */
+  forNode?: boolean;
+  /** The kubectl binary of kubectl() (default DEVX_KUBECTL, else `kubectl` on PATH). */
+  kubectl?: string;
 }
 
 export interface KubectlOptions {
@@ -149,6 +158,10 @@ function makePki(l: Layout): Pki {
   writeFile(l.file('apiserver.key'), serving.keyPem);
   writeFile(l.file('sa.key'), sa.privateKeyPem);
   writeFile(l.file('sa.pub'), sa.publicKeyPem);
+  // kube-apiserver's identity towards kubelets (exec, logs, port-forward), authorized by the kubelet's webhook.
+  const kubeletClient = issueCertificate(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client', notBefore, validityMs });
+  writeFile(l.file('apiserver-kubelet-client.crt'), kubeletClient.certPem);
+  writeFile(l.file('apiserver-kubelet-client.key'), kubeletClient.keyPem);
   return { ca, admin, controllerManager };
 }
 
@@ -180,7 +193,16 @@ function etcdArgs(l: Layout): string[] {
   ];
 }
 
-function apiServerArgs(l: Layout, extra: string[]): string[] {
+function apiServerArgs(l: Layout, opts: ControlPlaneOptions): string[] {
+  const forNode = opts.forNode
+    ? [
+        `--kubelet-client-certificate=${l.file('apiserver-kubelet-client.crt')}`,
+        `--kubelet-client-key=${l.file('apiserver-kubelet-client.key')}`,
+        '--enable-admission-plugins=NodeRestriction',
+        // The node's name resolves nowhere; its InternalIP is on this host.
+        '--kubelet-preferred-address-types=InternalIP',
+      ]
+    : [];
   const server = `https://${LOOPBACK}:${l.ports.apiServer}`;
   return [
     `--etcd-servers=http://${LOOPBACK}:${l.ports.etcdClient}`,
@@ -199,21 +221,22 @@ function apiServerArgs(l: Layout, extra: string[]): string[] {
     `--service-account-signing-key-file=${l.file('sa.key')}`,
     '--service-cluster-ip-range=10.0.0.0/24',
     // RBAC only: `kubectl --as=someone` is really allowed or denied; the admin (system:masters) bypasses it.
-    '--authorization-mode=RBAC',
+    opts.forNode ? '--authorization-mode=Node,RBAC' : '--authorization-mode=RBAC',
     '--allow-privileged=true',
     // Without a watch grace period a SIGTERM'd API server waits for open watches (e.g. an informer under test) until
     // it is killed; with one it ends them and exits in about a second.
     '--shutdown-watch-termination-grace-period=1s',
     // The default admission plugins stay as they are (ServiceAccount, PodSecurity, Mutating/ValidatingAdmissionWebhook,
     // …); envtest disables ServiceAccount because it runs no controller-manager, this harness does run one.
-    ...extra,
+    ...forNode,
+    ...(opts.extraApiServerFlags ?? []),
   ];
 }
 
-function controllerManagerArgs(l: Layout): string[] {
+function controllerManagerArgs(l: Layout, extraControllers: string[]): string[] {
   return [
     `--kubeconfig=${l.file('controller-manager.kubeconfig')}`,
-    `--controllers=${CONTROLLERS.join(',')}`,
+    `--controllers=${[...CONTROLLERS, ...extraControllers].join(',')}`,
     '--use-service-account-credentials=false',
     '--leader-elect=false',
     `--service-account-private-key-file=${l.file('sa.key')}`,
@@ -224,14 +247,14 @@ function controllerManagerArgs(l: Layout): string[] {
   ];
 }
 
-/** Runs kubectl (DEVX_KUBECTL, else `kubectl` on PATH) against the given kubeconfig only. */
-function runKubectl(kubeconfigPath: string, args: string[], opts: KubectlOptions): Promise<KubectlResult> {
+/** Runs kubectl (`bin`, else DEVX_KUBECTL, else `kubectl` on PATH) against the given kubeconfig only. */
+function runKubectl(kubeconfigPath: string, args: string[], opts: KubectlOptions, bin?: string): Promise<KubectlResult> {
   const full = [`--kubeconfig=${kubeconfigPath}`];
   if (opts.as !== undefined) full.push(`--as=${opts.as}`);
   for (const g of opts.asGroups ?? []) full.push(`--as-group=${g}`);
   if (opts.namespace !== undefined) full.push(`--namespace=${opts.namespace}`);
   full.push(...args);
-  return runToEnd(process.env.DEVX_KUBECTL ?? 'kubectl', full, { env: { ...process.env, KUBECONFIG: kubeconfigPath }, input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
+  return runToEnd(bin ?? process.env.DEVX_KUBECTL ?? 'kubectl', full, { env: { ...process.env, KUBECONFIG: kubeconfigPath }, input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 });
 }
 
 async function etcdHealthy(url: string): Promise<boolean> {
@@ -298,7 +321,7 @@ class Cluster implements ControlPlane {
   async startApiServer(): Promise<void> {
     if (this.#apiServer?.running()) return;
     const l = this.#layout;
-    const args = apiServerArgs(l, this.#opts.extraApiServerFlags ?? []);
+    const args = apiServerArgs(l, this.#opts);
     this.#apiServer = startProcess({ name: 'kube-apiserver', bin: l.parts.kubeApiserver, args, logPath: l.file('kube-apiserver.log') });
     const watch = [this.#apiServer, this.#etcd].filter((p): p is ManagedProcess => p !== undefined);
     await waitFor({
@@ -320,7 +343,7 @@ class Cluster implements ControlPlane {
 
   async #startControllerManager(): Promise<void> {
     const l = this.#layout;
-    const args = controllerManagerArgs(l);
+    const args = controllerManagerArgs(l, this.#opts.extraControllers ?? []);
     const kcm = startProcess({ name: 'kube-controller-manager', bin: l.parts.kubeControllerManager, args, logPath: l.file('kube-controller-manager.log') });
     this.#controllerManager = kcm;
     // /healthz is served without authentication (always-allow path); the serving certificate is self-signed.
@@ -334,7 +357,7 @@ class Cluster implements ControlPlane {
   }
 
   kubectl(args: string[], opts: KubectlOptions = {}): Promise<KubectlResult> {
-    return runKubectl(this.kubeconfigPath, args, opts);
+    return runKubectl(this.kubeconfigPath, args, opts, this.#opts.kubectl);
   }
 
   request(method: string, apiPath: string, body?: unknown): Promise<HttpsResult> {

@@ -17,6 +17,17 @@ export interface RealParts {
   syncthingOldest: string;
   /** The benchmark's load generator. */
   vegeta: string;
+  /** The node (`npm run real-parts` builds them; runc and busybox come from Debian's packages). */
+  kubelet: string;
+  kubeScheduler: string;
+  /** kubectl of the same release (the machine's own kubectl may be older). */
+  kubectl: string;
+  /** Directory of containerd, containerd-shim-runc-v2 and ctr. */
+  containerdDir: string;
+  /** Directory of the CNI plugins bridge, host-local and loopback. */
+  cniDir: string;
+  /** Directory of the node's OCI image archives and their `images.json` index (test/tools/node-images). */
+  nodeImagesDir: string;
   versions: Record<string, string>;
 }
 
@@ -47,6 +58,7 @@ export function realPartPaths(): RealParts {
   const versions = readVersions();
   const cache = process.env.DEVX_CACHE || path.join(os.homedir(), '.cache', 'devx');
   const k8s = path.join(cache, `k8s-v${need(versions, 'K8S_VERSION')}`);
+  const node = path.join(cache, `k8s-node-v${need(versions, 'K8S_VERSION')}`);
   return {
     etcd: path.join(cache, `etcd-v${need(versions, 'ETCD_VERSION')}`, 'etcd'),
     kubeApiserver: path.join(k8s, 'kube-apiserver'),
@@ -55,6 +67,12 @@ export function realPartPaths(): RealParts {
     syncthingSidecar: path.join(cache, `syncthing-v${need(versions, 'SYNCTHING_SIDECAR_VERSION')}`, 'syncthing'),
     syncthingOldest: path.join(cache, `syncthing-v${need(versions, 'SYNCTHING_OLDEST_VERSION')}`, 'syncthing'),
     vegeta: path.join(cache, `vegeta-v${need(versions, 'VEGETA_VERSION')}`, 'vegeta'),
+    kubelet: path.join(node, 'kubelet'),
+    kubeScheduler: path.join(node, 'kube-scheduler'),
+    kubectl: path.join(node, 'kubectl'),
+    containerdDir: path.join(cache, `containerd-v${need(versions, 'CONTAINERD_VERSION')}`),
+    cniDir: path.join(cache, `cni-plugins-v${need(versions, 'CNI_PLUGINS_VERSION')}`),
+    nodeImagesDir: path.join(cache, `node-images-v${need(versions, 'NODE_IMAGES_VERSION')}`),
     versions,
   };
 }
@@ -69,7 +87,7 @@ function isExecutable(file: string): boolean {
 }
 
 /** The paths of the named parts, or an error that says which are missing and how to build them. */
-export function requireRealParts(names: ReadonlyArray<'etcd' | 'kubeApiserver' | 'kubeControllerManager' | 'helm'>): RealParts {
+export function requireRealParts(names: ReadonlyArray<'etcd' | 'kubeApiserver' | 'kubeControllerManager' | 'helm' | 'kubelet' | 'kubeScheduler' | 'kubectl'>): RealParts {
   const parts = realPartPaths();
   const missing = names.map((n) => parts[n]).filter((p) => !isExecutable(p));
   if (missing.length > 0) {

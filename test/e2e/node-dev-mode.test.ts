@@ -1,0 +1,244 @@
+// Dev mode on a real node: the control plane plus kube-scheduler, containerd, runc, CNI and a kubelet
+// (harness/node.ts), devx-webhook with its reconciler, and images the project builds (test/tools/node-images) standing
+// in for the user's images and syncthing/syncthing:1.27. Pods really run; `kubectl exec` and `kubectl devx sync`
+// go through the API server's real `pods/exec` and `pods/portforward` to the kubelet, with no seam.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { eventually, getJson, type DevxServer } from './harness/devx.ts';
+import { startNodeCluster, type NodeCluster } from './harness/node.ts';
+import { kube, startReconcilingDevx, type Kube } from './harness/reconciler.ts';
+import { startAgent, type AgentProcess } from './harness/syncthing.ts';
+
+const NS = 'bookinfo';
+const WORKDIR = '/home/devx';
+let c: NodeCluster;
+let devx: DevxServer;
+let k: Kube;
+let tmp: string;
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-node-e2e-'));
+  c = await startNodeCluster();
+  k = kube(c);
+  const images = c.node.images;
+  devx = await startReconcilingDevx(c, NS, [
+    {
+      name: 'default',
+      spec: {
+        images: [{ match: 'devx.local/reviews:*', devImage: images.dev }],
+        allowedImages: ['devx.local/*'],
+        sidecar: { image: images.syncthing },
+        maxDuration: '8h',
+      },
+    },
+  ]);
+});
+
+after(async () => {
+  await devx?.stop();
+  await c?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A bookinfo-like `reviews`: the app image answering its probes on :9080. */
+function reviews(name: string, replicas: number, extra: { securityContext?: Record<string, unknown>; annotations?: Record<string, string> } = {}): Record<string, unknown> {
+  const probe = { httpGet: { path: '/health', port: 9080 }, periodSeconds: 1 };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, labels: { app: name }, ...(extra.annotations ? { annotations: extra.annotations } : {}) },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          terminationGracePeriodSeconds: 2,
+          containers: [
+            {
+              name: 'reviews',
+              image: c.node.images.reviews,
+              ports: [{ containerPort: 9080 }],
+              readinessProbe: probe,
+              livenessProbe: probe,
+              ...(extra.securityContext ? { securityContext: extra.securityContext } : {}),
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+const running = (p: any): boolean =>
+  p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).length > 0 && p.status.containerStatuses.every((s: any) => s.ready);
+
+/** The one dev pod of `selector`, Running with every container ready, and no other pod left. */
+async function devPodRunning(selector: string, timeoutMs = 60_000): Promise<any> {
+  return eventually(
+    `the dev pod of ${selector} Running with both containers ready, alone`,
+    async () => {
+      const pods = await k.pods(selector, NS);
+      const all = (await getJson(c, ['pods', '-l', selector], NS)).items as any[];
+      return pods.length === 1 && all.length === 1 && pods[0].metadata.annotations?.['dev.x/status'] && running(pods[0]) ? pods[0] : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function originalsRunning(selector: string, replicas: number, timeoutMs = 60_000): Promise<any[]> {
+  return eventually(
+    `${replicas} original pods of ${selector} Running and ready`,
+    async () => {
+      const all = (await getJson(c, ['pods', '-l', selector], NS)).items as any[];
+      return all.length === replicas && all.every((p) => running(p) && !p.metadata.annotations?.['dev.x/status']) ? all : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function exec(pod: string, container: string, script: string): Promise<string> {
+  const r = await c.kubectl(['exec', '-n', NS, pod, '-c', container, '--', 'sh', '-c', script]);
+  assert.equal(r.code, 0, `kubectl exec ${pod} -c ${container}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function agentEnv(configHome: string): NodeJS.ProcessEnv {
+  return { KUBECONFIG: c.kubeconfigPath, XDG_CONFIG_HOME: configHome, NO_COLOR: '1' };
+}
+
+/** The content of `file` in the dev container's workdir, or undefined while it is not there. */
+async function podFile(pod: string, file: string): Promise<string | undefined> {
+  const r = await c.kubectl(['exec', '-n', NS, pod, '-c', 'reviews', '--', 'cat', `${WORKDIR}/${file}`]);
+  return r.code === 0 ? r.stdout : undefined;
+}
+
+async function arrivesInPod(pod: string, file: string, content: string, timeoutMs = 30_000): Promise<void> {
+  await eventually(`${file} in the dev container`, async () => (await podFile(pod, file)) === content, timeoutMs);
+}
+
+async function arrivesLocally(file: string, content: string, timeoutMs = 30_000): Promise<void> {
+  await eventually(`${file} locally`, async () => fs.existsSync(file) && fs.readFileSync(file, 'utf8') === content, timeoutMs);
+}
+
+describe('dev mode on a real node', () => {
+  test('label: the dev pod runs the dev image with the sidecar; exec lands in the workdir; unlabel: the original pods run again', async () => {
+    await k.apply(reviews('reviews', 3), NS);
+    const before = await originalsRunning('app=reviews', 3);
+    const original = before[0].spec.containers[0];
+    await k.ok(['label', 'deploy', 'reviews', 'dev.x/enabled=true'], { namespace: NS });
+    const pod = await devPodRunning('app=reviews');
+    const dev = pod.spec.containers.find((x: any) => x.name === 'reviews');
+    assert.equal(dev.image, c.node.images.dev);
+    assert.equal(dev.readinessProbe, undefined);
+    assert.deepEqual(pod.spec.containers.map((x: any) => x.name).sort(), ['devx-sync', 'reviews']);
+    assert.equal((await exec(pod.metadata.name, 'reviews', 'pwd')).trim(), WORKDIR);
+    // The sidecar is really syncthing, listening on the pod's loopback only.
+    const listening = await exec(pod.metadata.name, 'devx-sync', 'cat /proc/net/tcp /proc/net/tcp6');
+    const ports = listening
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[3] === '0A')
+      .map((f) => f[1] as string);
+    assert.ok(ports.includes('0100007F:55F0'), `syncthing listens on 127.0.0.1:22000: ${ports.join(' ')}`);
+    assert.ok(!ports.some((p) => p.endsWith(':55F0') && !p.startsWith('0100007F')), `nothing else listens on 22000: ${ports.join(' ')}`);
+
+    await k.ok(['label', 'deploy', 'reviews', 'dev.x/enabled-'], { namespace: NS });
+    const after = await originalsRunning('app=reviews', 3);
+    assert.deepEqual(after[0].spec.containers[0].image, original.image);
+    assert.deepEqual(after[0].spec.containers[0].readinessProbe, original.readinessProbe);
+    assert.deepEqual(after[0].spec.containers[0].livenessProbe, original.livenessProbe);
+  });
+
+  test('kubectl devx sync through the real port-forward: 1,000 files arrive; edits both ways; the dev user owns what it may change', async () => {
+    await k.apply(reviews('sync', 1), NS);
+    await originalsRunning('app=sync', 1);
+    await k.ok(['label', 'deploy', 'sync', 'dev.x/enabled=true'], { namespace: NS });
+    const pod = await devPodRunning('app=sync');
+    const name = pod.metadata.name as string;
+    const local = path.join(tmp, 'sync');
+    for (let d = 0; d < 10; d++) {
+      fs.mkdirSync(path.join(local, `dir${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(local, `dir${d}`, `f${f}.txt`), `file ${d}/${f}\n${'x'.repeat((d * 100 + f) % 500)}\n`);
+    }
+    fs.writeFileSync(path.join(local, 'run.sh'), '#!/bin/sh\necho ran\n', { mode: 0o755 });
+    const agent: AgentProcess = startAgent(['sync', 'deploy/sync', local, '-n', NS, '-o', 'json'], agentEnv(path.join(tmp, 'config-sync')));
+    try {
+      const started = performance.now();
+      await agent.waitForEvent('the first full sync', (e) => e.event === 'synced', 180_000);
+      console.log(`# first full sync of 1,001 files through the port-forward: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      const count = await exec(name, 'reviews', `find ${WORKDIR} -type f ! -path '*/.st*' | wc -l`);
+      assert.equal(Number(count.trim()), 1001);
+      const sums = await exec(name, 'reviews', `cd ${WORKDIR} && sha256sum dir3/f7.txt dir9/f99.txt`);
+      assert.match(sums, /dir3\/f7\.txt/);
+      assert.equal(await podFile(name, 'dir9/f99.txt'), fs.readFileSync(path.join(local, 'dir9/f99.txt'), 'utf8'));
+      assert.equal((await exec(name, 'reviews', `${WORKDIR}/run.sh`)).trim(), 'ran', 'the executable bit arrived');
+
+      // Local edits, deletes and renames.
+      fs.writeFileSync(path.join(local, 'dir0', 'f0.txt'), 'edited\n');
+      fs.rmSync(path.join(local, 'dir0', 'f1.txt'));
+      fs.renameSync(path.join(local, 'dir0', 'f2.txt'), path.join(local, 'dir0', 'renamed.txt'));
+      await arrivesInPod(name, 'dir0/f0.txt', 'edited\n');
+      await eventually('the delete in the pod', async () => (await podFile(name, 'dir0/f1.txt')) === undefined, 30_000);
+      await arrivesInPod(name, 'dir0/renamed.txt', fs.readFileSync(path.join(local, 'dir0', 'renamed.txt'), 'utf8'));
+
+      // The dev container's user (root here) edits, creates and deletes synced files; the changes come back, and a
+      // local edit of a file it made goes back in.
+      await exec(name, 'reviews', `cd ${WORKDIR} && echo 'from the pod' > dir1/f0.txt && echo new > in-pod.txt && rm dir1/f1.txt`);
+      await arrivesLocally(path.join(local, 'dir1', 'f0.txt'), 'from the pod\n');
+      await arrivesLocally(path.join(local, 'in-pod.txt'), 'new\n');
+      await eventually('the pod-side delete locally', async () => !fs.existsSync(path.join(local, 'dir1', 'f1.txt')), 30_000);
+      fs.writeFileSync(path.join(local, 'in-pod.txt'), 'edited locally\n');
+      await arrivesInPod(name, 'in-pod.txt', 'edited locally\n');
+
+      // Save → visible in the dev container, through the real port-forward.
+      const latencies: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        fs.writeFileSync(path.join(local, `save-${i}.txt`), `save ${i}\n`);
+        await arrivesInPod(name, `save-${i}.txt`, `save ${i}\n`);
+        latencies.push(performance.now() - t0);
+      }
+      console.log(`# save → visible in the dev container (kubectl exec polling included): ${latencies.map((l) => (l / 1000).toFixed(2)).join(' ')} s`);
+    } finally {
+      await agent.interrupt();
+    }
+  });
+
+  test('a non-root dev user (runAsUser 2000): the sidecar runs as that user, and the user reads, writes, creates and deletes synced files both ways', async () => {
+    await k.apply(reviews('nonroot', 1, { securityContext: { runAsUser: 2000, runAsGroup: 2000 } }), NS);
+    await originalsRunning('app=nonroot', 1);
+    await k.ok(['label', 'deploy', 'nonroot', 'dev.x/enabled=true'], { namespace: NS });
+    const pod = await devPodRunning('app=nonroot');
+    const name = pod.metadata.name as string;
+    assert.equal((await exec(name, 'reviews', 'id -u')).trim(), '2000');
+    assert.equal((await exec(name, 'devx-sync', 'id -u')).trim(), '2000', 'the sidecar runs as the dev user');
+    const local = path.join(tmp, 'nonroot');
+    fs.mkdirSync(path.join(local, 'src'), { recursive: true });
+    fs.writeFileSync(path.join(local, 'src', 'main.txt'), 'v1\n');
+    fs.writeFileSync(path.join(local, 'src', 'gone.txt'), 'delete me\n');
+    const agent = startAgent(['sync', 'deploy/nonroot', local, '-n', NS, '-o', 'json'], agentEnv(path.join(tmp, 'config-nonroot')));
+    try {
+      await agent.waitForEvent('the first full sync', (e) => e.event === 'synced', 120_000);
+      const owners = await exec(name, 'reviews', `stat -c '%u:%g %n' ${WORKDIR}/src ${WORKDIR}/src/main.txt`);
+      assert.match(owners, /^2000:2000 .*src\n2000:2000 .*main\.txt\n$/, owners);
+      // The dev user edits a synced file, deletes one, makes a directory and a file in it.
+      await exec(name, 'reviews', `cd ${WORKDIR} && echo 'v2 from the pod' > src/main.txt && rm src/gone.txt && mkdir -p made && echo made > made/it.txt`);
+      await arrivesLocally(path.join(local, 'src', 'main.txt'), 'v2 from the pod\n');
+      await arrivesLocally(path.join(local, 'made', 'it.txt'), 'made\n');
+      await eventually('the pod-side delete locally', async () => !fs.existsSync(path.join(local, 'src', 'gone.txt')), 30_000);
+      // Local changes land in what the dev user made.
+      fs.writeFileSync(path.join(local, 'made', 'it.txt'), 'edited locally\n');
+      fs.writeFileSync(path.join(local, 'made', 'new.txt'), 'new locally\n');
+      await arrivesInPod(name, 'made/it.txt', 'edited locally\n');
+      await arrivesInPod(name, 'made/new.txt', 'new locally\n');
+      await exec(name, 'reviews', `cd ${WORKDIR} && echo appended >> made/new.txt && rm made/it.txt`);
+      await arrivesLocally(path.join(local, 'made', 'new.txt'), 'new locally\nappended\n');
+    } finally {
+      await agent.interrupt();
+    }
+  });
+});

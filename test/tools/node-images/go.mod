@@ -1,0 +1,3 @@
+module devx.local/node-images
+
+go 1.26
