@@ -1,6 +1,9 @@
-// `npm run demo`: devx on a throwaway local control plane (or your cluster with --kubeconfig/--context).
-// Starts etcd + kube-apiserver + kube-controller-manager (built from Go modules on first use), installs devx, applies
-// bookinfo `reviews`, labels it, shows the pod before and after, removes the label and shows the restored template.
+// `npm run demo`: devx on a throwaway local cluster (or your cluster with --kubeconfig/--context).
+// Starts etcd + kube-apiserver + kube-controller-manager and a real node (kube-scheduler, containerd, runc, CNI,
+// kubelet; all built from Go modules on first use, runc from Debian's packages), installs devx, applies bookinfo
+// `reviews`, labels it, shows the dev pod Running, syncs a local directory into it with `kubectl devx sync` and shows
+// a saved file inside the dev container, removes the label and shows the original pods Running again.
+// `--api-server-only` (or no root) skips the node: admission and the restored template only, pods stay Pending.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,7 +11,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../e2e/harness/control-plane.ts';
-import { applyPolicy, bookinfoReviews, eventually, installCrd, REPO, startDevx, type DevxServer } from '../e2e/harness/devx.ts';
+import { applyPolicy, bookinfoReviews, DEMO_POLICY_SPEC, eventually, installCrd, REPO, startDevx, type DevxServer } from '../e2e/harness/devx.ts';
+import { startNodeCluster, type NodeImages } from '../e2e/harness/node.ts';
+import { startAgent } from '../e2e/harness/syncthing.ts';
 import { lineDiff } from './diff.ts';
 
 const tty = process.stdout.isTTY;
@@ -46,10 +51,11 @@ function userCluster(kubeconfig: string | undefined, context: string | undefined
   return { kubectl, dir, kubeconfigPath, stop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-function buildRealParts(): void {
-  step('Real parts (etcd, kube-apiserver, kube-controller-manager): built from Go modules on first use, then cached');
-  execFileSync('bash', [path.join(REPO, 'test/tools/build-real-parts.sh'), 'k8s'], { stdio: 'inherit' });
-  execFileSync('bash', [path.join(REPO, 'test/tools/build-real-parts.sh'), 'etcd'], { stdio: 'inherit' });
+function buildRealParts(node: boolean): void {
+  step(`Real parts (etcd, kube-apiserver, kube-controller-manager${node ? ', the node and its images' : ''}): built from Go modules on first use, then cached`);
+  for (const part of ['k8s', 'etcd', ...(node ? ['syncthing', 'node'] : [])]) {
+    execFileSync('bash', [path.join(REPO, 'test/tools/build-real-parts.sh'), part], { stdio: 'inherit' });
+  }
 }
 
 interface PodView {
@@ -95,7 +101,64 @@ async function podOf(kubectl: Kubectl, selector: string, ns: string, pick: (p: a
   return { name: pod.metadata.name, spec: pod.spec, annotations: pod.metadata.annotations ?? {} };
 }
 
-async function run(target: Target, startDevxHere: () => Promise<DevxServer>, ns: string): Promise<void> {
+/** On the node: the project's stand-in images, so that pods run (there is no registry to pull the real ones from). */
+interface OnNode {
+  images: NodeImages;
+  kubeconfigPath: string;
+}
+
+function nodePolicy(images: NodeImages): Record<string, unknown> {
+  return { ...DEMO_POLICY_SPEC, images: [{ match: 'devx.local/reviews:*', devImage: images.dev }], allowedImages: ['devx.local/*'], sidecar: { image: images.syncthing } };
+}
+
+/** The seed's reviews, with the node's stand-in for its image (pulled never: it is imported). */
+function reviewsFor(ns: string, node: OnNode | undefined): Record<string, any> {
+  const d = bookinfoReviews(ns, 3);
+  if (!node) return d;
+  const c = d.spec.template.spec.containers[0];
+  c.image = node.images.reviews;
+  c.imagePullPolicy = 'IfNotPresent';
+  d.spec.template.spec.terminationGracePeriodSeconds = 5;
+  return d;
+}
+
+const runningReady = (p: any): boolean => p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((s: any) => s.ready);
+
+/** `kubectl devx sync` into the dev pod; a file saved locally, then read inside the dev container. */
+async function syncDemo(kubectl: Kubectl, node: OnNode, ns: string, dir: string, pod: string): Promise<void> {
+  step('The developer syncs a local directory into the dev pod:  kubectl devx sync deploy/reviews ./src');
+  const local = path.join(dir, 'src');
+  fs.mkdirSync(local, { recursive: true });
+  fs.writeFileSync(path.join(local, 'Main.java'), 'class Main { public static void main(String[] a) { System.out.println("v1"); } }\n');
+  const agent = startAgent(['sync', 'deploy/reviews', local, '-n', ns, '-o', 'json'], { KUBECONFIG: node.kubeconfigPath, XDG_CONFIG_HOME: path.join(dir, 'config'), NO_COLOR: '1' });
+  try {
+    const t0 = performance.now();
+    const synced = await agent.waitForEvent('the first full sync', (e) => e.event === 'synced', 120_000);
+    console.log(`  first full sync: ${synced.files} file(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s, through pods/portforward to ${pod}`);
+    step('A file saved on the laptop shows up inside the dev container');
+    const saved = `saved at ${new Date().toISOString()}\n`;
+    const t1 = performance.now();
+    fs.writeFileSync(path.join(local, 'hello.txt'), saved);
+    const seen = await eventually('hello.txt in the dev container', async () => {
+      const r = await kubectl(['exec', pod, '-c', 'reviews', '--', 'cat', '/home/devx/hello.txt'], { namespace: ns });
+      return r.code === 0 && r.stdout === saved ? r.stdout : undefined;
+    }, 60_000);
+    console.log(`  ${dim('$')} echo '${saved.trim()}' > src/hello.txt`);
+    console.log(`  ${dim('$')} kubectl exec ${pod} -c reviews -- cat /home/devx/hello.txt`);
+    console.log(`  ${green(seen.trim())}   ${dim(`(${((performance.now() - t1) / 1000).toFixed(1)} s after the save)`)}`);
+    const ls = await kubectl(['exec', pod, '-c', 'reviews', '--', 'ls', '-l', '/home/devx'], { namespace: ns });
+    console.log(ls.stdout.trimEnd().split('\n').map((l) => `  ${l}`).join('\n'));
+  } finally {
+    await agent.interrupt();
+  }
+}
+
+async function podsTable(kubectl: Kubectl, ns: string): Promise<void> {
+  const r = await kubectl(['get', 'pods', '-l', 'app=reviews', '-o', 'wide'], { namespace: ns });
+  console.log(r.stdout.trimEnd().split('\n').map((l) => `  ${l}`).join('\n'));
+}
+
+async function run(target: Target, startDevxHere: () => Promise<DevxServer>, ns: string, node?: OnNode): Promise<void> {
   const kubectl: Kubectl = (args, opts) => target.kubectl(args, opts);
   const ok = async (args: string[], opts: Parameters<Kubectl>[1] = {}): Promise<{ stdout: string; stderr: string }> => {
     const r = await kubectl(args, opts);
@@ -105,7 +168,9 @@ async function run(target: Target, startDevxHere: () => Promise<DevxServer>, ns:
   step('Installing devx: the DevPolicy CRD, a policy, and devx-webhook (registers its webhooks with its own CA)');
   await ok(['apply', '--server-side', '-f', path.join(REPO, 'deploy/crds/devpolicies.dev.x.yaml')]);
   await ok(['wait', '--for=condition=Established', '--timeout=30s', 'crd/devpolicies.dev.x']);
-  await applyPolicy({ kubectl } as ControlPlane);
+  await applyPolicy({ kubectl } as ControlPlane, node ? { spec: nodePolicy(node.images) } : {});
+  // devx's own namespace: its leader Lease and the key it signs its records with.
+  await kubectl(['create', 'namespace', 'devx-system']);
   const devx = await startDevxHere();
   console.log(`  devx-webhook listening on https://127.0.0.1:${devx.port}`);
 
@@ -114,9 +179,17 @@ async function run(target: Target, startDevxHere: () => Promise<DevxServer>, ns:
   await ok(['label', 'ns', ns, 'dev.x/policy=default', '--overwrite']);
   await eventually('the default ServiceAccount', async () => (await kubectl(['get', 'sa', 'default'], { namespace: ns })).code === 0, 30_000);
 
-  step("bookinfo reviews (3 replicas), from the seed's manifest");
-  await ok(['apply', '-f', '-'], { input: JSON.stringify(bookinfoReviews(ns, 3)), namespace: ns });
+  step(`bookinfo reviews (3 replicas), from the seed's manifest${node ? ` (image: the node's stand-in ${node.images.reviews})` : ''}`);
+  await ok(['apply', '-f', '-'], { input: JSON.stringify(reviewsFor(ns, node)), namespace: ns });
   const before = await podOf(kubectl, 'app=reviews', ns, () => true);
+  if (node) {
+    await eventually('3 reviews pods Running', async () => {
+      const r = await kubectl(['get', 'pods', '-l', 'app=reviews', '-o', 'json'], { namespace: ns });
+      const pods = JSON.parse(r.stdout).items as any[];
+      return pods.length === 3 && pods.every(runningReady);
+    }, 90_000);
+    await podsTable(kubectl, ns);
+  }
   const deployBefore = JSON.parse((await ok(['get', 'deploy', 'reviews', '-o', 'json'], { namespace: ns })).stdout);
   console.log(summarize(before));
 
@@ -125,9 +198,17 @@ async function run(target: Target, startDevxHere: () => Promise<DevxServer>, ns:
   const labelled = await ok(['label', 'deploy', 'reviews', 'dev.x/enabled=true'], { namespace: ns });
   console.log(labelled.stdout.trim());
   console.log(labelled.stderr.trim().split('\n').map((l) => `  ${l}`).join('\n'));
-  const after = await podOf(kubectl, 'app=reviews,dev.x/enabled=true', ns, (p) => p.metadata.annotations?.['dev.x/status']);
+  const after = await podOf(kubectl, 'app=reviews,dev.x/enabled=true', ns, (p) => p.metadata.annotations?.['dev.x/status'] && (!node || runningReady(p)));
   const labelMs = performance.now() - t0;
   console.log(summarize(after));
+  if (node) {
+    console.log('');
+    await eventually('the original pods gone', async () => {
+      const r = await kubectl(['get', 'pods', '-l', 'app=reviews', '-o', 'json'], { namespace: ns });
+      return (JSON.parse(r.stdout).items as any[]).length === 1;
+    }, 90_000);
+    await podsTable(kubectl, ns);
+  }
   step(`What devx changed in the pod spec (${green('+')} added, ${red('-')} removed)`);
   for (const line of lineDiff(comparable(before), comparable(after))) {
     if (line.startsWith('+')) console.log(green(line));
@@ -135,6 +216,8 @@ async function run(target: Target, startDevxHere: () => Promise<DevxServer>, ns:
   }
   const during = JSON.parse((await ok(['get', 'deploy', 'reviews', '-o', 'json'], { namespace: ns })).stdout);
   console.log(`\n  Deployment replicas ${during.spec.replicas} (original ${during.metadata.annotations['dev.x/original-replicas']} kept in dev.x/original-replicas)`);
+
+  if (node) await syncDemo(kubectl, node, ns, target.dir, after.name);
 
   step('Leaving dev mode:  kubectl label deploy reviews dev.x/enabled-');
   const t1 = performance.now();
@@ -145,15 +228,29 @@ async function run(target: Target, startDevxHere: () => Promise<DevxServer>, ns:
   const same = JSON.stringify(restored.spec) === JSON.stringify(deployBefore.spec);
   console.log(`  Deployment spec identical to the original: ${same ? green('yes') : red('NO')}`);
   console.log(`  replicas ${restored.spec.replicas}; template labels ${JSON.stringify(restored.spec.template.metadata.labels)}`);
+  let runningMs = 0;
+  if (node) {
+    await eventually('3 original reviews pods Running', async () => {
+      const r = await kubectl(['get', 'pods', '-l', 'app=reviews', '-o', 'json'], { namespace: ns });
+      const pods = JSON.parse(r.stdout).items as any[];
+      return pods.length === 3 && pods.every((p) => runningReady(p) && !p.metadata.annotations?.['dev.x/status']);
+    }, 120_000);
+    runningMs = performance.now() - t1;
+    await podsTable(kubectl, ns);
+  }
 
   step('Timings');
-  console.log(`  label -> injected pod exists: ${labelMs.toFixed(0)} ms;  unlabel -> original template back: ${unlabelMs.toFixed(0)} ms`);
+  console.log(`  label -> ${node ? 'dev pod Running' : 'injected pod exists'}: ${labelMs.toFixed(0)} ms;  unlabel -> original template back: ${unlabelMs.toFixed(0)} ms`);
+  if (node) console.log(`  unlabel -> 3 original pods Running: ${runningMs.toFixed(0)} ms`);
   await devx.stop();
   if (!same) throw new Error('the restored Deployment differs from the original');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { kubeconfig: { type: 'string' }, context: { type: 'string' }, namespace: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    options: { kubeconfig: { type: 'string' }, context: { type: 'string' }, namespace: { type: 'string' }, 'api-server-only': { type: 'boolean' } },
+    strict: true,
+  });
   const ns = values.namespace ?? 'bookinfo';
   if (values.kubeconfig || values.context) {
     const target = userCluster(values.kubeconfig, values.context);
@@ -166,7 +263,33 @@ async function main(): Promise<void> {
     }
     return;
   }
-  buildRealParts();
+  const root = process.getuid?.() === 0;
+  if (!values['api-server-only'] && root) {
+    buildRealParts(true);
+    step('Starting a throwaway cluster on this machine: etcd, kube-apiserver, kube-controller-manager, and a node (kube-scheduler, containerd, runc, CNI, kubelet)');
+    let c: Awaited<ReturnType<typeof startNodeCluster>> | undefined;
+    try {
+      c = await startNodeCluster({ lockTimeoutMs: 5_000 });
+    } catch (err) {
+      console.log(red(`  the node could not start (${(err as Error).message.split('\n')[0]}): falling back to the API server alone`));
+    }
+    if (c) {
+      const cluster = c;
+      console.log(`  ready in ${((cluster.timings.total + cluster.node.timings.ready) / 1000).toFixed(1)} s: ${cluster.server}, node ${cluster.node.name} (${cluster.node.ip})`);
+      try {
+        await installCrd(cluster);
+        const node = { images: cluster.node.images, kubeconfigPath: cluster.kubeconfigPath };
+        await run({ kubectl: (a, o) => cluster.kubectl(a, o), dir: cluster.dir, stop: () => cluster.stop() }, () => startDevx(cluster), ns, node);
+      } finally {
+        step('Shutting down the cluster');
+        await cluster.stop();
+      }
+      return;
+    }
+  } else if (!values['api-server-only']) {
+    console.log(red('  not root: the node needs root (containerd, runc, cgroups, network namespaces); running on the API server alone'));
+  }
+  buildRealParts(false);
   step('Starting a throwaway control plane on 127.0.0.1 (etcd, kube-apiserver, kube-controller-manager)');
   const cp = await startControlPlane();
   console.log(`  ready in ${(cp.timings.total / 1000).toFixed(1)} s: ${cp.server}`);

@@ -203,6 +203,24 @@ describe('dev mode on a real node', () => {
         latencies.push(performance.now() - t0);
       }
       console.log(`# save → visible in the dev container (kubectl exec polling included): ${latencies.map((l) => (l / 1000).toFixed(2)).join(' ')} s`);
+
+      // The sidecar's container is killed on the node: the kubelet restarts it, the agent's tunnel comes back, sync resumes.
+      const sidecarId = String(pod.status.containerStatuses.find((s: any) => s.name === 'devx-sync').containerID).replace(/^containerd:\/\//, '');
+      const killed = await c.node.ctr(['tasks', 'kill', '--signal', 'SIGKILL', sidecarId]);
+      assert.equal(killed.code, 0, killed.stderr);
+      const t0 = performance.now();
+      await eventually(
+        'the sidecar restarted',
+        async () => {
+          const p = await getJson(c, ['pod', name], NS);
+          const st = p.status.containerStatuses.find((s: any) => s.name === 'devx-sync');
+          return st.restartCount >= 1 && st.ready;
+        },
+        60_000,
+      );
+      fs.writeFileSync(path.join(local, 'after-kill.txt'), 'after the sidecar was killed\n');
+      await arrivesInPod(name, 'after-kill.txt', 'after the sidecar was killed\n', 120_000);
+      console.log(`# sidecar killed → a new file visible in the dev container again: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } finally {
       await agent.interrupt();
     }
@@ -239,6 +257,39 @@ describe('dev mode on a real node', () => {
       await arrivesLocally(path.join(local, 'made', 'new.txt'), 'new locally\nappended\n');
     } finally {
       await agent.interrupt();
+    }
+  });
+
+  test('StatefulSet, DaemonSet, Job, CronJob and a bare Pod each get a running dev container', async () => {
+    const template = (app: string, restartPolicy?: string): Record<string, unknown> => ({
+      metadata: { labels: { app } },
+      spec: {
+        terminationGracePeriodSeconds: 2,
+        ...(restartPolicy ? { restartPolicy } : {}),
+        containers: [{ name: 'reviews', image: c.node.images.reviews, readinessProbe: { httpGet: { path: '/health', port: 9080 }, periodSeconds: 1 } }],
+      },
+    });
+    const objects = [
+      { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db' }, spec: { replicas: 2, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: template('db') } },
+      { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' }, spec: { selector: { matchLabels: { app: 'agent' } }, template: template('agent') } },
+      { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'batch' }, spec: { template: template('batch', 'Never') } },
+      { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly' }, spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: template('nightly', 'Never') } } } },
+    ];
+    for (const o of objects) await k.apply(o, NS);
+    for (const [kind, n] of [['statefulset', 'db'], ['daemonset', 'agent'], ['job', 'batch'], ['cronjob', 'nightly']] as const) {
+      await k.ok(['label', kind, n, 'dev.x/enabled=true'], { namespace: NS });
+    }
+    const solo = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'solo', labels: { app: 'solo', 'dev.x/enabled': 'true' } }, spec: template('solo').spec };
+    await k.apply(solo, NS);
+    for (const app of ['db', 'agent', 'batch', 'nightly', 'solo']) {
+      const pod = await eventually(
+        `a running dev container for ${app}`,
+        async () => (await k.pods(`app=${app}`, NS)).find((p) => p.metadata.annotations?.['dev.x/status'] && running(p)),
+        90_000,
+      );
+      const dev = pod.spec.containers.find((x: any) => x.name === 'reviews');
+      assert.equal(dev.image, c.node.images.dev, app);
+      assert.equal((await exec(pod.metadata.name, 'reviews', 'pwd')).trim(), WORKDIR, app);
     }
   });
 });

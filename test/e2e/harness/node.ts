@@ -28,7 +28,7 @@ import { startControlPlane } from './control-plane.ts';
 import type { ControlPlane, ControlPlaneOptions } from './control-plane.ts';
 import { httpsRequest } from './https-client.ts';
 import { freePorts, LOOPBACK } from './ports.ts';
-import { registerDir, runToEnd, startProcess, unregisterDir, waitFor } from './processes.ts';
+import { registerDir, registerExitCleanup, runToEnd, startProcess, unregisterDir, unregisterExitCleanup, waitFor } from './processes.ts';
 import type { ManagedProcess, RunResult } from './processes.ts';
 import { requireRealParts } from './real-parts.ts';
 import type { RealParts } from './real-parts.ts';
@@ -189,21 +189,32 @@ function unmountUnder(dir: string): void {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Synchronous sleep: cleanHost also runs in the test process's exit handler, where nothing asynchronous can. */
+const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
-/** Undoes what a node made on the host; safe on a half-started node and on one whose test process was killed. */
-async function cleanHost(dir: string, cgroupName: string, state: HostState | undefined): Promise<void> {
+/** SIGKILLs the node's pods (every process in its cgroups), until none is left. */
+function killPods(cgroupName: string, alsoWith?: string): void {
   const hierarchies = cgroupHierarchies().map((h) => path.join(h, cgroupName));
   for (let i = 0; i < 20; i++) {
-    const procs = new Set([...hierarchies.flatMap((h) => cgroupProcs(h)), ...processesWith(`${dir}/containerd.sock`)]);
-    if (procs.size === 0) break;
+    const procs = new Set([...hierarchies.flatMap((h) => cgroupProcs(h)), ...(alsoWith ? processesWith(alsoWith) : [])]);
+    if (procs.size === 0) return;
     for (const pid of procs) killQuietly(pid);
-    await sleep(250);
+    sleepSync(250);
   }
+}
+
+/**
+ * Undoes what a node made on the host; safe on a half-started node, on one whose test process was killed, and in an
+ * exit handler (synchronous throughout).
+ */
+function cleanHost(dir: string, cgroupName: string, state: HostState | undefined): void {
+  // The pods, then containerd's shims (they outlive containerd and carry its socket's path).
+  killPods(cgroupName, `${dir}/containerd.sock`);
   unmountUnder(dir);
-  for (const h of hierarchies) {
+  for (const h of cgroupHierarchies().map((x) => path.join(x, cgroupName))) {
     for (let i = 0; i < 10 && fs.existsSync(h); i++) {
       removeCgroupTree(h);
-      if (fs.existsSync(h)) await sleep(200);
+      if (fs.existsSync(h)) sleepSync(200);
     }
   }
   trySh('ip', ['link', 'del', CNI_BRIDGE]);
@@ -391,11 +402,10 @@ async function removeAbandonedNodes(): Promise<void> {
     const dir = path.join(os.tmpdir(), name);
     const owner = Number(listDir(dir)?.includes('owner.pid') ? fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8') : '0');
     if (owner > 0 && isAlive(owner)) continue;
-    const state = readState(dir);
-    await cleanHost(dir, name, state);
+    cleanHost(dir, name, readState(dir));
   }
   // Links and routes have fixed names: a leftover without a directory goes too.
-  await cleanHost(path.join(os.tmpdir(), `${DIR_PREFIX}none`), `${DIR_PREFIX}none`, undefined);
+  cleanHost(path.join(os.tmpdir(), `${DIR_PREFIX}none`), `${DIR_PREFIX}none`, undefined);
 }
 
 function readState(dir: string): HostState | undefined {
@@ -418,6 +428,11 @@ class RunningNode implements Node {
   #state: HostState | undefined;
   #procs: ManagedProcess[] = [];
   #stopped: Promise<void> | undefined;
+  /** When the test process exits or is interrupted first: its children are already SIGKILLed by then. */
+  readonly #exitCleanup = (): void => {
+    cleanHost(this.#l.dir, this.#l.cgroupName, this.#state);
+    releaseLock();
+  };
 
   constructor(l: Layout, cp: ControlPlane) {
     this.#l = l;
@@ -467,6 +482,7 @@ class RunningNode implements Node {
   async start(): Promise<void> {
     const t0 = performance.now();
     const l = this.#l;
+    registerExitCleanup(this.#exitCleanup);
     this.#prepareHost();
     const scheduler = this.#start('kube-scheduler', l.parts.kubeScheduler, [
       `--kubeconfig=${l.file('scheduler.kubeconfig')}`,
@@ -551,21 +567,12 @@ class RunningNode implements Node {
     const [scheduler, containerd, kubelet] = ['kube-scheduler', 'containerd', 'kubelet'].map((n) => this.#procs.find((p) => p.name === n));
     await Promise.all([kubelet?.stop(STOP_GRACE_MS), scheduler?.stop(STOP_GRACE_MS)]);
     // The pods' processes go first (containerd's shims would otherwise keep them), then containerd and its shims.
-    await cleanHostProcesses(this.#l);
+    killPods(this.#l.cgroupName);
     await containerd?.stop(STOP_GRACE_MS);
-    await cleanHost(this.#l.dir, this.#l.cgroupName, this.#state);
+    cleanHost(this.#l.dir, this.#l.cgroupName, this.#state);
+    unregisterExitCleanup(this.#exitCleanup);
     unregisterDir(this.#l.dir);
     releaseLock();
-  }
-}
-
-async function cleanHostProcesses(l: Layout): Promise<void> {
-  const hierarchies = cgroupHierarchies().map((h) => path.join(h, l.cgroupName));
-  for (let i = 0; i < 20; i++) {
-    const procs = hierarchies.flatMap((h) => cgroupProcs(h));
-    if (procs.length === 0) return;
-    for (const pid of procs) killQuietly(pid);
-    await sleep(250);
   }
 }
 

@@ -27,6 +27,7 @@ export interface StartProcessOptions {
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
 const live = new Set<ManagedProcess>();
 const cleanupDirs = new Set<string>();
+const exitCleanups = new Set<() => void>();
 let handlersInstalled = false;
 
 function killAllNow(): void {
@@ -37,7 +38,27 @@ function killAllNow(): void {
       // already gone
     }
   }
+  for (const fn of exitCleanups) {
+    try {
+      fn();
+    } catch {
+      // best effort: the next start cleans up what is left
+    }
+  }
   for (const dir of cleanupDirs) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Run `fn` (synchronous) when the test process exits or is interrupted before unregisterExitCleanup(fn), after its
+ * child processes were killed and before registered directories are removed.
+ */
+export function registerExitCleanup(fn: () => void): void {
+  installHandlersOnce();
+  exitCleanups.add(fn);
+}
+
+export function unregisterExitCleanup(fn: () => void): void {
+  exitCleanups.delete(fn);
 }
 
 function installHandlersOnce(): void {
@@ -125,6 +146,8 @@ export function runToEnd(bin: string, args: string[], opts: { env: NodeJS.Proces
     child.on('close', (code, signal) =>
       resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
     );
+    // A child that exits without reading its input (kubectl often does) must not fail the caller with EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }
