@@ -63,8 +63,8 @@ async function waitForSecret(cmd: SyncCommand, found: FoundWorkload): Promise<Sy
     },
   });
   const read = readSyncSecretData(data);
-  if (!read.ok) throw new AgentError(EXIT.FAILURE, `Secret ${name} is not a usable devx sync Secret (${read.reason}); delete it and devx creates a new one`);
-  return read.secret;
+  if (!read.ok) throw new AgentError(EXIT.FAILURE, `Secret ${name} is not a usable devx sync Secret (${read.error}); delete it and devx creates a new one`);
+  return read.value;
 }
 
 async function requirePortForward(cmd: SyncCommand, namespace: string): Promise<void> {

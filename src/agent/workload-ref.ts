@@ -2,6 +2,7 @@
 // Pure: names and API paths only.
 import { LABEL_ENABLED, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
 import { KINDS as REGISTRY, namesOf } from '../core/kinds.ts';
+import { err, ok, type Result } from '../core/result.ts';
 import { formatWorkloadRef } from '../core/workload-ref.ts';
 import { resourceText } from './rbac.ts';
 
@@ -38,8 +39,6 @@ export interface WorkloadRef {
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-export type ParseWorkloadResult = { ok: true; arg: WorkloadArg } | { ok: false; message: string };
-
 export function kindInfo(kind: WorkloadKind): KindInfo {
   const info = KINDS.find((k) => k.kind === kind);
   if (!info) throw new Error(`unknown kind ${kind}`); // WorkloadKind is a closed set: unreachable
@@ -47,19 +46,19 @@ export function kindInfo(kind: WorkloadKind): KindInfo {
 }
 
 /** Parses `KIND/NAME` or `NAME`. */
-export function parseWorkloadArg(text: string): ParseWorkloadResult {
+export function parseWorkloadArg(text: string): Result<WorkloadArg> {
   const slash = text.indexOf('/');
   const name = slash < 0 ? text : text.slice(slash + 1);
   if (!DNS_SUBDOMAIN.test(name) || name.length > 253) {
-    return { ok: false, message: `"${text}" is not a workload: expected KIND/NAME (e.g. deploy/reviews) or NAME` };
+    return err(`"${text}" is not a workload: expected KIND/NAME (e.g. deploy/reviews) or NAME`);
   }
-  if (slash < 0) return { ok: true, arg: { name } };
+  if (slash < 0) return ok({ name });
   const typed = text.slice(0, slash).toLowerCase();
   const info = KINDS.find((k) => k.aliases.includes(typed));
   if (!info) {
-    return { ok: false, message: `unknown kind "${text.slice(0, slash)}": dev mode works on ${WORKLOAD_KINDS.join(', ')} (e.g. deploy/${name})` };
+    return err(`unknown kind "${text.slice(0, slash)}": dev mode works on ${WORKLOAD_KINDS.join(', ')} (e.g. deploy/${name})`);
   }
-  return { ok: true, arg: { kind: info.kind, name } };
+  return ok({ kind: info.kind, name });
 }
 
 /** API path of one object, or of the collection (`name` undefined); `namespace` undefined = all namespaces. */
