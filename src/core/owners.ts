@@ -4,14 +4,12 @@
 // written after the policy allowed it). A label on a pod, or on a pod template, proves nothing: any user who may
 // create pods or edit a template can write it.
 import type { ClusterView } from './context.ts';
-import type { KubeObject } from './kube.ts';
+import type { KubeObject, OwnerReference as OwnerRef } from './kube.ts';
 import { annotationsOf, labelsOf } from './kube.ts';
 import { ANN_COPY_OF, ANN_ENABLED_AT, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
 import { verifiedRecords, type RecordSigner } from './records.ts';
 import { err, ok, type Result } from './result.ts';
 import { parseWorkloadRef } from './workload-ref.ts';
-
-type OwnerRef = NonNullable<NonNullable<KubeObject['metadata']>['ownerReferences']>[number];
 
 /** The workload a dev pod belongs to, as found by its owner chain. */
 export interface DevWorkload {
