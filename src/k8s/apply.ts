@@ -4,6 +4,8 @@
 import fs from 'node:fs';
 import type { KubeConnection } from './kubeconfig.ts';
 import { parseYamlDocuments } from '../schemas/yaml-documents.ts';
+import { err, ok } from '../core/result.ts';
+import { pollUntil, pollValue } from '../wait.ts';
 import { KubeApiError, kubeCall, kubeRequest } from './rest.ts';
 
 /** The identifying part of any Kubernetes object. */
@@ -29,7 +31,6 @@ interface ApiResource {
 }
 
 const CRD_API = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The objects of a (multi-document) YAML text; empty documents are skipped, anything else must be an object. */
 export function parseManifests(text: string): ObjectRef[] {
@@ -58,13 +59,9 @@ async function discover(kc: KubeConnection, apiVersion: string, kind: string): P
 
 /** The REST resource of a kind, waiting up to `timeoutMs` for it to appear (a CRD that is being established). */
 export async function resourceFor(kc: KubeConnection, ref: { apiVersion: string; kind: string }, timeoutMs = 30_000): Promise<ApiResource> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await discover(kc, ref.apiVersion, ref.kind);
-    if (found) return found;
-    if (Date.now() >= deadline) throw new Error(`the API server does not serve ${ref.kind} in ${ref.apiVersion} (is its CRD installed?)`);
-    await sleep(200);
-  }
+  const found = await pollValue(() => discover(kc, ref.apiVersion, ref.kind), { timeoutMs, intervalMs: 200 });
+  if (!found) throw new Error(`the API server does not serve ${ref.kind} in ${ref.apiVersion} (is its CRD installed?)`);
+  return found;
 }
 
 /** API path of one object. */
@@ -118,11 +115,13 @@ function isEstablished(crd: unknown): boolean {
 
 /** Waits until the CRD `name` (e.g. `devpolicies.dev.x`) is Established, i.e. its kind is served. */
 export async function waitForCrdEstablished(kc: KubeConnection, name: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await kubeRequest(kc, { method: 'GET', path: `${CRD_API}/${encodeURIComponent(name)}` });
-    if (res.status === 200 && isEstablished(res.body)) return;
-    if (Date.now() >= deadline) throw new Error(`CustomResourceDefinition ${name} not Established after ${timeoutMs} ms (HTTP ${res.status})`);
-    await sleep(100);
-  }
+  const established = await pollUntil({
+    timeoutMs,
+    intervalMs: 100,
+    look: async () => {
+      const res = await kubeRequest(kc, { method: 'GET', path: `${CRD_API}/${encodeURIComponent(name)}` });
+      return res.status === 200 && isEstablished(res.body) ? ok() : err(`HTTP ${res.status}`);
+    },
+  });
+  if (!established.ok) throw new Error(`CustomResourceDefinition ${name} not Established after ${timeoutMs} ms (${established.error})`);
 }

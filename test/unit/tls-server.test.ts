@@ -10,6 +10,7 @@ import { after, describe, test } from 'node:test';
 import { FilePairTls, loadFilePair } from '../../src/tls/file-pair.ts';
 import { generateCA, issueCertificate, type KeyPairPem } from '../../src/tls/pki.ts';
 import { objectsServer, probe } from '../support/tls-probe.ts';
+import { pollCondition } from '../../src/wait.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-tls-server-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -45,12 +46,14 @@ describe('the HTTPS server swaps certificates without a restart', () => {
 
       const second = leaf('second');
       publish(second);
-      const deadline = Date.now() + 5000;
       let served2 = served1;
-      while (served2.sha256 === served1.sha256 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        served2 = await probe(server.port, ca.certPem);
-      }
+      await pollCondition(
+        async () => {
+          served2 = await probe(server.port, ca.certPem);
+          return served2.sha256 !== served1.sha256;
+        },
+        { timeoutMs: 5000, intervalMs: 50 },
+      );
       assert.equal(served2.sha256, new X509Certificate(second.certPem).fingerprint256, 'the new certificate is served');
 
       // A pair that does not fit together (the key of another certificate) is refused; the server keeps serving.
@@ -88,8 +91,7 @@ describe('the HTTPS server swaps certificates without a restart', () => {
     // Without a watch only the poll can see the completed update.
     tls.start();
     try {
-      const deadline = Date.now() + 3000;
-      while (swapped.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await pollCondition(() => swapped.length > 0, { timeoutMs: 3000, intervalMs: 50 });
     } finally {
       tls.stop();
     }
