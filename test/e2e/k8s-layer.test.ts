@@ -12,8 +12,9 @@ import { loadKubeConfig } from '../../src/k8s/kubeconfig.ts';
 import type { KubeConnection } from '../../src/k8s/kubeconfig.ts';
 import { createObjectCache } from '../../src/k8s/object-cache.ts';
 import type { CacheChange, ObjectCache } from '../../src/k8s/object-cache.ts';
-import { applyFile, applyObject, applyObjects, deleteObject, parseManifests } from '../../src/k8s/apply.ts';
-import { registerWebhooks, unregisterWebhooks, webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
+import { applyObject } from '../../src/k8s/apply.ts';
+import { registerWebhooks, webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
+import { applyFile, applyObjects, deleteObject, parseManifests, unregisterWebhooks } from '../support/apply.ts';
 import { recordingLogger } from '../recording-logger.ts';
 import { pollCondition } from '../../src/wait.ts';
 
