@@ -1,7 +1,8 @@
 // What the agent reads from and writes to the cluster, with every failure turned into an AgentError that says what
 // to do: a missing workload, a workload not in dev mode, an RBAC verb not granted (named, via an access review).
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LABEL_ENABLED, isDevEnabled } from '../core/names.ts';
+import { err, ok, type Result } from '../core/result.ts';
+import { pollUntil } from '../wait.ts';
 import { KubeApiError, kubeGet, mayI, type KubeConfig } from '../k8s/agent-api.ts';
 import { describeDevPod, devPodCandidates, pickDevPod, waitingFor, type DevPod } from './dev-pod.ts';
 import { AgentError, EXIT } from './exit-codes.ts';
@@ -142,19 +143,20 @@ export interface WaitOptions<T> {
   signal: AbortSignal;
   intervalMs?: number;
   /** One look: the value when done, else what is still awaited (shown by the spinner). */
-  probe: () => Promise<{ done: T } | { waiting: string }>;
+  probe: () => Promise<Result<T>>;
 }
 
 /** Polls `probe` until it is done; TIMEOUT with the last "waiting for" text when the time is up. */
 export async function waitUntil<T>(opts: WaitOptions<T>): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs;
-  for (;;) {
-    const r = await opts.probe();
-    if ('done' in r) return r.done;
-    opts.reporter.waiting(r.waiting);
-    if (Date.now() > deadline) throw new AgentError(EXIT.TIMEOUT, `gave up after ${Math.round(opts.timeoutMs / 1000)} s waiting for ${r.waiting}`);
-    await sleep(opts.intervalMs ?? 1000, undefined, { signal: opts.signal });
-  }
+  const r = await pollUntil({
+    look: opts.probe,
+    timeoutMs: opts.timeoutMs,
+    intervalMs: opts.intervalMs ?? 1000,
+    signal: opts.signal,
+    onWaiting: (waiting) => opts.reporter.waiting(waiting),
+  });
+  if (!r.ok) throw new AgentError(EXIT.TIMEOUT, `gave up after ${Math.round(opts.timeoutMs / 1000)} s waiting for ${r.error}`);
+  return r.value;
 }
 
 /** Waits for the dev pod of `ref` that `ready` accepts, by its claim alone (`up`; `sync` uses waitForVerifiedDevPod). */
@@ -163,7 +165,7 @@ export function waitForDevPod(kc: KubeConfig, ref: WorkloadRef, opts: Omit<WaitO
     ...opts,
     probe: async () => {
       const pod = pickDevPod(await listDevPods(kc, ref.namespace), ref);
-      return pod && opts.ready(pod) ? { done: pod } : { waiting: waitingFor(pod, ref) };
+      return pod && opts.ready(pod) ? ok(pod) : err(waitingFor(pod, ref));
     },
   });
 }
@@ -210,7 +212,7 @@ export function waitForVerifiedDevPod(kc: KubeConfig, ref: WorkloadRef, opts: Om
     ...opts,
     probe: async () => {
       const look = await lookForVerifiedDevPod(kc, ref);
-      return look.pod && opts.ready(look.pod) ? { done: look.pod } : { waiting: waitingFor(look.pod, ref, look.rejected) };
+      return look.pod && opts.ready(look.pod) ? ok(look.pod) : err(waitingFor(look.pod, ref, look.rejected));
     },
   });
 }

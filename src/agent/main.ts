@@ -64,9 +64,9 @@ function base(c: AgentCommand, x: Context): Omit<UpDownCommand, 'workload'> {
 
 function sync(c: AgentCommand & { command: 'sync' | 'up' }, dirText: string | undefined, x: Context): Promise<ExitCode> {
   const dirs = parseDirArg(dirText, x.io.cwd);
-  if (!dirs.ok) throw new AgentError(EXIT.USAGE, dirs.message);
+  if (!dirs.ok) throw new AgentError(EXIT.USAGE, dirs.error);
   const address = c.sync.address === undefined ? {} : { address: c.sync.address };
-  return runSync({ ...base(c, x), workload: c.workload, dirs: dirs.dirs, mode: c.sync.mode, ...address, style: x.style, env: x.io.env, configDir: x.configDir });
+  return runSync({ ...base(c, x), workload: c.workload, dirs: dirs.value, mode: c.sync.mode, ...address, style: x.style, env: x.io.env, configDir: x.configDir });
 }
 
 async function dispatch(c: AgentCommand, io: AgentIo, out: Pick<Context, 'style' | 'reporter' | 'signal'>): Promise<ExitCode> {
@@ -92,19 +92,20 @@ async function dispatch(c: AgentCommand, io: AgentIo, out: Pick<Context, 'style'
 export async function runAgentCommand(name: string, argv: string[], io: AgentIo): Promise<ExitCode> {
   const parsed = parseAgentArgs(name, argv);
   if (!parsed.ok) {
-    io.stderr.write(`kubectl devx: ${parsed.message}\nRun kubectl devx help for usage.\n`);
+    io.stderr.write(`kubectl devx: ${parsed.error}\nRun kubectl devx help for usage.\n`);
     return EXIT.USAGE;
   }
   const style = chooseStyle(io.stderr.isTTY === true, io.env);
-  const reporter = reporterFor(parsed.command, io, style);
+  const command = parsed.value;
+  const reporter = reporterFor(command, io, style);
   const controller = new AbortController();
   const release = interruptOnSignals(controller);
   try {
-    return await dispatch(parsed.command, io, { style, reporter, signal: controller.signal });
+    return await dispatch(command, io, { style, reporter, signal: controller.signal });
   } catch (err) {
     const failure = describeFailure(err);
     reporter.close();
-    if (parsed.command.common.json) io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'error', exitCode: failure.exitCode, message: failure.message })}\n`);
+    if (command.common.json) io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'error', exitCode: failure.exitCode, message: failure.message })}\n`);
     io.stderr.write(`kubectl devx: ${failure.message}\n`);
     return failure.exitCode;
   } finally {

@@ -2,7 +2,7 @@
 // its syncthing (a syncthing left running by a crashed agent is stopped before a new one starts on the same home).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pollCondition } from '../wait.ts';
 
 export function readPid(file: string): number | undefined {
   try {
@@ -68,6 +68,5 @@ export async function stopStale(pidFile: string, marker: string, graceMs = 5000)
 }
 
 async function waitGone(pid: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(20);
+  await pollCondition(() => !isAlive(pid), { timeoutMs: ms, intervalMs: 20 });
 }

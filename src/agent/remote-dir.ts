@@ -3,6 +3,7 @@
 // REMOTE_DIR is either that directory (nothing to do) or a request to move the workdir, which the agent turns into a
 // dev.x/workdir annotation on the workload (the dev pod is recreated with the volume at REMOTE_DIR). Pure.
 import path from 'node:path';
+import { err, ok, type Result } from '../core/result.ts';
 
 export interface DirSpec {
   local: string;
@@ -10,24 +11,22 @@ export interface DirSpec {
   remote?: string;
 }
 
-export type ParseDirResult = { ok: true; dirs: DirSpec } | { ok: false; message: string };
-
 /**
  * Splits `LOCAL_DIR[:REMOTE_DIR]` at the last `:` that starts an absolute path (so `C:\src` and `./a:b/c` stay whole
  * where they must). `cwd` resolves a relative LOCAL_DIR.
  */
-export function parseDirArg(text: string | undefined, cwd: string): ParseDirResult {
-  if (text === undefined || text === '') return { ok: true, dirs: { local: cwd } };
+export function parseDirArg(text: string | undefined, cwd: string): Result<DirSpec> {
+  if (text === undefined || text === '') return ok({ local: cwd });
   const i = text.lastIndexOf(':/');
   const localText = i > 0 ? text.slice(0, i) : text;
   const remoteText = i > 0 ? text.slice(i + 1) : undefined;
   const local = path.resolve(cwd, localText);
-  if (remoteText === undefined) return { ok: true, dirs: { local } };
+  if (remoteText === undefined) return ok({ local });
   const remote = path.posix.normalize(remoteText).replace(/(.)\/+$/, '$1');
   if (remoteText.split('/').includes('..') || remote === '/') {
-    return { ok: false, message: `REMOTE_DIR ${JSON.stringify(remoteText)} must be an absolute directory in the container other than /, without ".."` };
+    return err(`REMOTE_DIR ${JSON.stringify(remoteText)} must be an absolute directory in the container other than /, without ".."`);
   }
-  return { ok: true, dirs: { local, remote } };
+  return ok({ local, remote });
 }
 
 export type RemoteDirDecision =

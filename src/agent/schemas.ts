@@ -1,45 +1,34 @@
 // The outside inputs the agent reads, checked at the edge with zod: the few fields of workloads, pods and Secrets it
-// looks at, and syncthing's REST answers. Everything else in those objects is dropped here and never trusted.
+// looks at, and syncthing's REST answers. Everything else in those objects is dropped here (`strip`) and never
+// trusted. The object shapes extend the ones the webhook checks (src/schemas/objects.ts), with what the agent reads
+// besides: a name it can rely on, uid and timestamps, env, pod status.
 import { z } from 'zod';
+import * as base from '../schemas/objects.ts';
 
 const StringMap = z.record(z.string(), z.string());
 
-export const ObjectMetaSchema = z.object({
+export const ObjectMetaSchema = base.ObjectMetaSchema.extend({
   name: z.string(),
-  namespace: z.string().optional(),
   uid: z.string().optional(),
   resourceVersion: z.string().optional(),
   creationTimestamp: z.string().optional(),
   deletionTimestamp: z.string().optional(),
-  labels: StringMap.optional(),
-  annotations: StringMap.optional(),
-  ownerReferences: z
-    .array(z.object({ apiVersion: z.string().optional(), kind: z.string(), name: z.string(), uid: z.string().optional(), controller: z.boolean().optional() }).loose())
-    .optional(),
-});
+}).strip();
 export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
 
+/** Any object the agent reads: its metadata as above, the rest as the base schema has it (`spec` opaque JSON). */
+const ObjectSchema = base.KubeObjectSchema.extend({ metadata: ObjectMetaSchema }).strip();
+
 /** A workload as far as the agent cares: metadata, and the spec kept as opaque JSON (templates are read loosely). */
-export const WorkloadSchema = z.object({
-  kind: z.string().optional(),
-  metadata: ObjectMetaSchema,
-  spec: z.record(z.string(), z.unknown()).optional(),
-});
+export const WorkloadSchema = ObjectSchema;
 export type Workload = z.infer<typeof WorkloadSchema>;
 
 const EnvVarSchema = z.object({ name: z.string(), value: z.string().optional() }).loose();
-const VolumeMountSchema = z.object({ name: z.string(), mountPath: z.string(), readOnly: z.boolean().optional() }).loose();
 
-export const ContainerSchema = z.object({
-  name: z.string(),
-  image: z.string().optional(),
-  command: z.array(z.string()).optional(),
-  args: z.array(z.string()).optional(),
+export const ContainerSchema = base.ContainerSchema.extend({
   env: z.array(EnvVarSchema).optional(),
-  workingDir: z.string().optional(),
-  volumeMounts: z.array(VolumeMountSchema).optional(),
   restartPolicy: z.string().optional(),
-});
+}).strip();
 export type Container = z.infer<typeof ContainerSchema>;
 
 const ContainerStateSchema = z
@@ -58,16 +47,15 @@ const ContainerStatusSchema = z.object({
 });
 
 /** A pod volume: its name, and for a Secret volume the Secret's name (the agent checks which Secret the sidecar gets). */
-const VolumeSchema = z.object({ name: z.string(), secret: z.object({ secretName: z.string().optional() }).loose().optional() }).loose();
+const VolumeSchema = base.VolumeSchema.extend({ secret: z.object({ secretName: z.string().optional() }).loose().optional() });
 
-export const PodSchema = z.object({
-  metadata: ObjectMetaSchema,
-  spec: z.object({
+export const PodSchema = ObjectSchema.extend({
+  spec: base.PodSpecSchema.extend({
     containers: z.array(ContainerSchema),
     initContainers: z.array(ContainerSchema).optional(),
     volumes: z.array(VolumeSchema).optional(),
     nodeName: z.string().optional(),
-  }),
+  }).strip(),
   status: z
     .object({
       phase: z.string().optional(),
@@ -81,7 +69,7 @@ export const PodSchema = z.object({
 });
 export type Pod = z.infer<typeof PodSchema>;
 
-export const SecretSchema = z.object({ metadata: ObjectMetaSchema, data: StringMap.optional() });
+export const SecretSchema = ObjectSchema.extend({ data: StringMap.optional() });
 
 export function listSchema<T extends z.ZodType>(item: T): z.ZodObject<{ items: z.ZodArray<T> }> {
   return z.object({ items: z.array(item) });
@@ -97,7 +85,7 @@ export const InjectionRecordSchema = z
   .loose();
 
 /** An owner object of a dev pod (ReplicaSet, dev copy, workload): only its metadata is read. */
-export const OwnerObjectSchema = z.object({ metadata: ObjectMetaSchema });
+export const OwnerObjectSchema = ObjectSchema;
 
 /** The answer of a SelfSubjectAccessReview. */
 export const AccessReviewSchema = z.object({ status: z.object({ allowed: z.boolean(), reason: z.string().optional() }).loose() });

@@ -3,6 +3,7 @@
 // running (with the synced volume where REMOTE_DIR asks for it). Each failure is an AgentError that says what to do; the rest is sync-session.ts.
 import fs from 'node:fs';
 import { ANN_WORKDIR } from '../core/names.ts';
+import { err, ok } from '../core/result.ts';
 import type { AgentKube } from '../k8s/agent-api.ts';
 import { kubeMergePatch } from '../k8s/agent-api.ts';
 import type { SyncMode } from '../sync/config.ts';
@@ -59,12 +60,12 @@ async function waitForSecret(cmd: SyncCommand, found: FoundWorkload): Promise<Sy
     signal: cmd.signal,
     probe: async () => {
       const d = await readSecretData(cmd.kube.kubeConfig, found.ref.namespace, name);
-      return d ? { done: d } : { waiting: `Secret ${name} (devx creates it when the workload enters dev mode; is devx-webhook running?)` };
+      return d ? ok(d) : err(`Secret ${name} (devx creates it when the workload enters dev mode; is devx-webhook running?)`);
     },
   });
   const read = readSyncSecretData(data);
-  if (!read.ok) throw new AgentError(EXIT.FAILURE, `Secret ${name} is not a usable devx sync Secret (${read.reason}); delete it and devx creates a new one`);
-  return read.secret;
+  if (!read.ok) throw new AgentError(EXIT.FAILURE, `Secret ${name} is not a usable devx sync Secret (${read.error}); delete it and devx creates a new one`);
+  return read.value;
 }
 
 async function requirePortForward(cmd: SyncCommand, namespace: string): Promise<void> {

@@ -3,6 +3,7 @@
 import { ANN_IMAGE, LABEL_ENABLED, isDevEnabled } from '../core/names.ts';
 import type { KubeObject } from '../core/kube.ts';
 import { hasDevState } from '../core/workload.ts';
+import { err, ok } from '../core/result.ts';
 import { kubeMergePatch, type AgentKube } from '../k8s/agent-api.ts';
 import { callFailure, listDevPods, readWorkload, resolveWorkload, waitForDevPod, waitUntil, workloadPermission, type FoundWorkload } from './cluster.ts';
 import { pickDevPod } from './dev-pod.ts';
@@ -84,10 +85,10 @@ export async function runDown(cmd: UpDownCommand): Promise<ExitCode> {
     intervalMs: 250,
     probe: async () => {
       const w = await readWorkload(cmd.kube.kubeConfig, ref);
-      if (hasDevState(ref.kind, w as unknown as KubeObject)) return { waiting: `devx to restore ${refString(ref)} (is devx-webhook running?)` };
+      if (hasDevState(ref.kind, w as unknown as KubeObject)) return err(`devx to restore ${refString(ref)} (is devx-webhook running?)`);
       const pod = pickDevPod(await listDevPods(cmd.kube.kubeConfig, ref.namespace), ref);
-      if (pod && DEV_POD_GOES_WITH_DEV_MODE.has(ref.kind)) return { waiting: `dev pod ${pod.name} to go away` };
-      return { done: pod?.name ?? null };
+      if (pod && DEV_POD_GOES_WITH_DEV_MODE.has(ref.kind)) return err(`dev pod ${pod.name} to go away`);
+      return ok(pod?.name ?? null);
     },
   });
   const seconds = (Date.now() - started) / 1000;

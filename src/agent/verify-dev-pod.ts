@@ -27,6 +27,7 @@ import { syncSecretName } from '../sync/secret.ts';
 import type { Permission } from './rbac.ts';
 import type { z } from 'zod';
 import { KINDS, apiVersionOf, collectionPathOf } from '../core/kinds.ts';
+import { err, ok, type Result } from '../core/result.ts';
 import { formatIssues } from '../schemas/issues.ts';
 import { InjectionRecordSchema, type ObjectMeta, type Pod } from './schemas.ts';
 import { refString, type WorkloadRef } from './workload-ref.ts';
@@ -79,7 +80,13 @@ export function fetchedKey(kind: OwnerKind, name: string): string {
   return `${kind}/${name}`;
 }
 
-export type Verdict = { ok: true } | { ok: false; reason: string } | { need: { kind: OwnerKind; name: string } };
+/** One more owner object the decision needs before it can be made. */
+export interface Need {
+  need: { kind: OwnerKind; name: string };
+}
+
+/** The pod is the dev pod, or the reason it is not; or `need`: fetch that owner and ask again. */
+export type Verdict = Result<void> | Need;
 
 /** API path of an owner object. */
 export function ownerObjectPath(kind: OwnerKind, namespace: string, name: string): string {
@@ -163,23 +170,21 @@ interface Child {
   metadata: ObjectMeta;
 }
 
-type Step = { ok: true; owner: OwnerRef } | { ok: false; reason: string };
-
 /** The reference of `child` that `link` follows, with the right kind and apiVersion. */
-function referenceFor(child: Child, link: Link, ref: WorkloadRef): Step {
+function referenceFor(child: Child, link: Link, ref: WorkloadRef): Result<OwnerRef> {
   const refs = child.metadata.ownerReferences ?? [];
   const { apiVersion } = OWNER_API(link.kind);
   if (link.controller) {
     const controller = refs.find((o) => o.controller === true);
-    if (controller === undefined) return { ok: false, reason: `${child.text} has no controller owner (expected a ${link.kind} on the way to ${refString(ref)})` };
+    if (controller === undefined) return err(`${child.text} has no controller owner (expected a ${link.kind} on the way to ${refString(ref)})`);
     if (controller.kind !== link.kind || controller.apiVersion !== apiVersion) {
-      return { ok: false, reason: `${child.text} is controlled by ${controller.kind} ${controller.name} (${controller.apiVersion ?? 'no apiVersion'}), not by a ${link.kind} (${apiVersion})` };
+      return err(`${child.text} is controlled by ${controller.kind} ${controller.name} (${controller.apiVersion ?? 'no apiVersion'}), not by a ${link.kind} (${apiVersion})`);
     }
-    return { ok: true, owner: controller };
+    return ok(controller);
   }
   const owners = refs.filter((o) => o.kind === link.kind && o.apiVersion === apiVersion);
   const owner = owners.find((o) => o.name === ref.name) ?? owners[0];
-  return owner === undefined ? { ok: false, reason: `${child.text} is not owned by ${refString(ref)} (it has no ${link.kind} owner)` } : { ok: true, owner };
+  return owner === undefined ? err(`${child.text} is not owned by ${refString(ref)} (it has no ${link.kind} owner)`) : ok(owner);
 }
 
 /** A reference whose name cannot be the one `link` wants is refused before anything is fetched. */
@@ -199,8 +204,6 @@ function objectProblem(link: Link, owner: OwnerRef, obj: OwnerObject, ref: Workl
   return `${link.kind} ${owner.name} is not devx's dev copy of ${refString(ref)} (${ANN_COPY_OF}: ${copyOf ?? 'none'})`;
 }
 
-type LinkResult = { ok: true; next: Child } | Exclude<Verdict, { ok: true }>;
-
 /** The fetched owner against the reference that named it: the same object (uid), and what its role asks. */
 function ownerProblem(at: { child: Child; link: Link; owner: OwnerRef; ref: WorkloadRef }, obj: OwnerObject): string | undefined {
   const { child, link, owner, ref } = at;
@@ -211,19 +214,20 @@ function ownerProblem(at: { child: Child; link: Link; owner: OwnerRef; ref: Work
   return objectProblem(link, owner, obj, ref);
 }
 
-function followLink(child: Child, link: Link, ref: WorkloadRef, fetched: Fetched): LinkResult {
+/** The next object up the chain, or why the chain breaks here, or the owner to fetch first. */
+function followLink(child: Child, link: Link, ref: WorkloadRef, fetched: Fetched): Result<Child> | Need {
   const step = referenceFor(child, link, ref);
   if (!step.ok) return step;
-  const { owner } = step;
+  const owner = step.value;
   const named = nameProblem(child, link, owner, ref);
-  if (named !== undefined) return { ok: false, reason: named };
+  if (named !== undefined) return err(named);
   const key = fetchedKey(link.kind, owner.name);
   if (!fetched.has(key)) return { need: { kind: link.kind, name: owner.name } };
   const obj = fetched.get(key);
-  if (!obj) return { ok: false, reason: `${child.text} names owner ${link.kind} ${owner.name}, which does not exist` };
+  if (!obj) return err(`${child.text} names owner ${link.kind} ${owner.name}, which does not exist`);
   const problem = ownerProblem({ child, link, owner, ref }, obj);
-  if (problem !== undefined) return { ok: false, reason: problem };
-  return { ok: true, next: { text: `owner ${link.kind} ${owner.name} (uid ${obj.metadata.uid ?? ''})`, metadata: obj.metadata } };
+  if (problem !== undefined) return err(problem);
+  return ok({ text: `owner ${link.kind} ${owner.name} (uid ${obj.metadata.uid ?? ''})`, metadata: obj.metadata });
 }
 
 /** A bare pod in dev mode is its own workload: that name, and no owner at all. */
@@ -236,15 +240,15 @@ function barePodProblem(pod: Pod, ref: WorkloadRef): string | undefined {
 function chainVerdict(pod: Pod, ref: WorkloadRef, fetched: Fetched): Verdict {
   if (ref.kind === 'Pod') {
     const problem = barePodProblem(pod, ref);
-    return problem === undefined ? { ok: true } : { ok: false, reason: problem };
+    return problem === undefined ? ok() : err(problem);
   }
   let child: Child = { text: 'the pod', metadata: pod.metadata };
   for (const link of CHAINS[ref.kind]) {
     const r = followLink(child, link, ref, fetched);
-    if (!('next' in r)) return r;
-    child = r.next;
+    if ('need' in r || !r.ok) return r;
+    child = r.value;
   }
-  return { ok: true };
+  return ok();
 }
 
 /**
@@ -252,9 +256,9 @@ function chainVerdict(pod: Pod, ref: WorkloadRef, fetched: Fetched): Verdict {
  * asks for one more owner object; fetch it into `fetched` (null when it does not exist) and ask again.
  */
 export function verifyDevPod(pod: Pod, ref: WorkloadRef, fetched: Fetched): Verdict {
-  if (pod.metadata.namespace !== undefined && pod.metadata.namespace !== ref.namespace) return { ok: false, reason: `it is in namespace ${pod.metadata.namespace}, not ${ref.namespace}` };
+  if (pod.metadata.namespace !== undefined && pod.metadata.namespace !== ref.namespace) return err(`it is in namespace ${pod.metadata.namespace}, not ${ref.namespace}`);
   const injection = injectionProblem(pod, ref);
-  if (injection !== undefined) return { ok: false, reason: injection };
+  if (injection !== undefined) return err(injection);
   return chainVerdict(pod, ref, fetched);
 }
 
@@ -271,14 +275,14 @@ export type ReadOwner = (kind: OwnerKind, name: string) => Promise<OwnerObject |
 const MAX_FETCHES_PER_POD = 3;
 
 /** verifyDevPod for one pod, reading the owner objects it asks for into `fetched` (shared by the candidates). */
-async function verifyReading(pod: Pod, ref: WorkloadRef, read: ReadOwner, fetched: Map<string, OwnerObject | null>): Promise<{ ok: true } | { ok: false; reason: string }> {
+async function verifyReading(pod: Pod, ref: WorkloadRef, read: ReadOwner, fetched: Map<string, OwnerObject | null>): Promise<Result<void>> {
   for (let round = 0; round <= MAX_FETCHES_PER_POD; round++) {
     const verdict = verifyDevPod(pod, ref, fetched);
     if (!('need' in verdict)) return verdict;
     const { kind, name } = verdict.need;
     fetched.set(fetchedKey(kind, name), await read(kind, name));
   }
-  return { ok: false, reason: 'its owner chain is longer than any dev pod has' };
+  return err('its owner chain is longer than any dev pod has');
 }
 
 /**
@@ -291,7 +295,7 @@ export async function firstVerified(candidates: readonly Pod[], ref: WorkloadRef
   for (const candidate of candidates) {
     const verdict = await verifyReading(candidate, ref, read, fetched);
     if (verdict.ok) return { pod: candidate, rejected };
-    rejected.push({ pod: candidate.metadata.name, reason: verdict.reason });
+    rejected.push({ pod: candidate.metadata.name, reason: verdict.error });
   }
   return { pod: undefined, rejected };
 }

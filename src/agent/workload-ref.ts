@@ -1,24 +1,19 @@
 // The `<workload>` argument: `deploy/reviews`, `statefulset/db`, or a bare `reviews` (looked up across the kinds).
 // Pure: names and API paths only.
 import { LABEL_ENABLED, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
-import { KINDS as REGISTRY, namesOf } from '../core/kinds.ts';
+import { KINDS as REGISTRY, collectionPathOf, namesOf } from '../core/kinds.ts';
+import { err, ok, type Result } from '../core/result.ts';
 import { formatWorkloadRef } from '../core/workload-ref.ts';
 import { resourceText } from './rbac.ts';
 
-/** Where the API serves a kind, and the short names kubectl users type for it. */
+/** A kind, and the names kubectl users type for it (from the kind registry, as is where the API serves it). */
 interface KindInfo {
   kind: WorkloadKind;
-  /** `/apis/apps/v1` or `/api/v1`. */
-  groupVersionPath: string;
-  plural: string;
   aliases: readonly string[];
 }
 
-/** The lookup order of a bare name (the kinds people most often develop first), each from the kind registry. */
-const KINDS: readonly KindInfo[] = (['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'Pod'] as const).map((kind) => {
-  const k = REGISTRY[kind];
-  return { kind, groupVersionPath: k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`, plural: k.plural, aliases: namesOf(kind) };
-});
+/** The lookup order of a bare name (the kinds people most often develop first). */
+const KINDS: readonly KindInfo[] = (['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'Pod'] as const).map((kind) => ({ kind, aliases: namesOf(kind) }));
 
 /** The order in which a bare name is looked up: the kinds people most often develop first. */
 export const LOOKUP_ORDER: readonly WorkloadKind[] = KINDS.map((k) => k.kind);
@@ -38,35 +33,25 @@ export interface WorkloadRef {
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-export type ParseWorkloadResult = { ok: true; arg: WorkloadArg } | { ok: false; message: string };
-
-export function kindInfo(kind: WorkloadKind): KindInfo {
-  const info = KINDS.find((k) => k.kind === kind);
-  if (!info) throw new Error(`unknown kind ${kind}`); // WorkloadKind is a closed set: unreachable
-  return info;
-}
-
 /** Parses `KIND/NAME` or `NAME`. */
-export function parseWorkloadArg(text: string): ParseWorkloadResult {
+export function parseWorkloadArg(text: string): Result<WorkloadArg> {
   const slash = text.indexOf('/');
   const name = slash < 0 ? text : text.slice(slash + 1);
   if (!DNS_SUBDOMAIN.test(name) || name.length > 253) {
-    return { ok: false, message: `"${text}" is not a workload: expected KIND/NAME (e.g. deploy/reviews) or NAME` };
+    return err(`"${text}" is not a workload: expected KIND/NAME (e.g. deploy/reviews) or NAME`);
   }
-  if (slash < 0) return { ok: true, arg: { name } };
+  if (slash < 0) return ok({ name });
   const typed = text.slice(0, slash).toLowerCase();
   const info = KINDS.find((k) => k.aliases.includes(typed));
   if (!info) {
-    return { ok: false, message: `unknown kind "${text.slice(0, slash)}": dev mode works on ${WORKLOAD_KINDS.join(', ')} (e.g. deploy/${name})` };
+    return err(`unknown kind "${text.slice(0, slash)}": dev mode works on ${WORKLOAD_KINDS.join(', ')} (e.g. deploy/${name})`);
   }
-  return { ok: true, arg: { kind: info.kind, name } };
+  return ok({ kind: info.kind, name });
 }
 
 /** API path of one object, or of the collection (`name` undefined); `namespace` undefined = all namespaces. */
 export function objectPath(kind: WorkloadKind, namespace: string | undefined, name?: string): string {
-  const info = kindInfo(kind);
-  const ns = namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
-  return `${info.groupVersionPath}${ns}/${info.plural}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+  return `${collectionPathOf(kind, namespace)}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 }
 
 /** API path of the objects of `kind` in dev mode (labelled dev.x/enabled=true); `namespace` undefined = all. */
@@ -86,10 +71,9 @@ export function resourceName(kind: WorkloadKind): string {
 
 /** The API group of a kind (`apps`, `batch`, or `` for the core group). */
 export function apiGroup(kind: WorkloadKind): string {
-  const info = kindInfo(kind);
-  return info.groupVersionPath.startsWith('/apis/') ? (info.groupVersionPath.split('/')[2] ?? '') : '';
+  return REGISTRY[kind].group;
 }
 
 export function plural(kind: WorkloadKind): string {
-  return kindInfo(kind).plural;
+  return REGISTRY[kind].plural;
 }

@@ -36,7 +36,7 @@ export function runInject(args: InjectArgs): { output: string; ok: boolean } {
   const policies = readDocs(args.policyFile).filter((o) => (o as { kind?: string }).kind === 'DevPolicy');
   if (policies.length === 0) throw new Error(`${args.policyFile} holds no DevPolicy`);
   const first = parseDevPolicy(policies[0]);
-  if (!first.ok) throw new Error(`${args.policyFile}: invalid DevPolicy: ${first.errors.join('; ')}`);
+  if (!first.ok) throw new Error(`${args.policyFile}: invalid DevPolicy: ${first.error.join('; ')}`);
   const objects = readDocs(args.file) as KubeObject[];
   const user = { username: args.user ?? 'devx-preview', groups: args.groups ?? ['system:authenticated'] };
   // A preview's records are signed with a key of its own: they show what devx writes, and no cluster will take them
@@ -44,7 +44,7 @@ export function runInject(args: InjectArgs): { output: string; ok: boolean } {
   const signer = hmacSigner(randomRecordKey());
   const decisions = objects.flatMap((obj) => {
     const namespace = obj.metadata?.namespace ?? 'default';
-    const view = staticView([...policies, { kind: 'Namespace', metadata: { name: namespace, labels: { [LABEL_POLICY]: first.policy.metadata.name } } }]);
+    const view = staticView([...policies, { kind: 'Namespace', metadata: { name: namespace, labels: { [LABEL_POLICY]: first.value.metadata.name } } }]);
     const object = args.enable === false ? obj : labelled(obj);
     const preview = previewDevMode({ object, namespace, user, operation: 'CREATE' }, { view, now: new Date(), version: VERSION, signer });
     return [preview.workload, preview.pod].filter((d) => d !== undefined).map((d) => ({ obj, d }));

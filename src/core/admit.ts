@@ -24,7 +24,7 @@ import { readOverrides } from './overrides.ts';
 import { controllerOf, ownerChain } from './owners.ts';
 import { injectionDigest } from './pod-records.ts';
 import { recordsDeniedMessage, recordsOf, signRecords, verifiedRecords, writtenRecords, type Records } from './records.ts';
-import { deny, skip, type Decision } from './result.ts';
+import { deny, err, ok, skip, type Decision, type Result } from './result.ts';
 import { enterDevMode, hasDevState, leaveDevMode, templateAsPod, workloadRef, type WorkloadChange } from './workload.ts';
 import { admitScale } from './scale.ts';
 import { templateLabelProblem, validateSecret } from './validate-records.ts';
@@ -99,7 +99,7 @@ function subjectGate(c: WorkloadChange, policy: Gate, entering: boolean): Decisi
     return deny(`dev mode was labelled while devx admission was not running, and DevPolicy ${policy.policyName} names who may use it: remove the label dev.x/enabled and add it again`, 'subject-unknown');
   }
   const subject = checkSubject(policy.spec, policy.policyName, c.user);
-  return subject.ok ? undefined : deny(subject.message, 'subject-not-allowed');
+  return subject.ok ? undefined : deny(subject.error, 'subject-not-allowed');
 }
 
 function ownerGate(c: WorkloadChange, entering: boolean): Decision<never> | undefined {
@@ -121,21 +121,21 @@ function capacityGate(c: WorkloadChange, policy: Gate, o: { namespace: string; c
 }
 
 /** Policy checks for a workload that is (or stays) in dev mode: everything DESIGN §3 lists as denied. */
-function checkWorkload(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionContext): Decision<never> | Gate {
+function checkWorkload(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionContext): Result<Gate, Decision<never>> {
   const namespace = namespaceOf(req, c.object);
   const resolved = resolvePolicy(ctx.view, namespace);
-  if (!resolved.ok) return deny(resolved.message, resolved.reason);
-  const policy: Gate = { spec: resolved.spec, policyName: resolved.name };
+  if (!resolved.ok) return err(deny(resolved.error.message, resolved.error.reason));
+  const policy: Gate = { spec: resolved.value.spec, policyName: resolved.value.name };
   // Entering: newly labelled, or labelled without devx's record of admitting it (devx was not registered then).
   const entering = !isDevEnabled(labelsOf(c.oldObject)) || c.trusted[ANN_ENABLED_AT] === undefined;
   const ov = readOverrides(annotationsOf(c.object), policy.spec);
   const refusal =
     kindGate(c, policy) ??
     subjectGate(c, policy, entering) ??
-    (ov.ok ? undefined : deny(ov.message, 'bad-annotation')) ??
+    (ov.ok ? undefined : deny(ov.error, 'bad-annotation')) ??
     ownerGate(c, entering) ??
     capacityGate(c, policy, { namespace, ctx, entering });
-  return refusal ?? policy;
+  return refusal ? err(refusal) : ok(policy);
 }
 
 /** The pod the workload's template will become, to reject now what the pod webhook would reject later. */
@@ -165,10 +165,10 @@ function admitWorkloadChange(c: WorkloadChange, req: AdmissionRequest, ctx: Admi
     return skip('not in dev mode');
   }
   const gate = checkWorkload(c, req, ctx);
-  if ('kind' in gate) return gate;
+  if (!gate.ok) return gate.error;
   const entered = enterDevMode(c);
   if (entered.kind !== 'mutate') return entered;
-  const preview = previewPods(c, entered.object, gate, ctx.version);
+  const preview = previewPods(c, entered.object, gate.value, ctx.version);
   if (preview?.kind === 'deny') return preview;
   return { ...entered, warnings: [...entered.warnings, ...podWarnings(c.kind, preview)] };
 }
@@ -211,18 +211,18 @@ function recordsWritten(req: AdmissionRequest, ctx: AdmissionContext, o: { objec
 
 /** The workload change a request describes, or the decision that there is none to handle. `checked`: the validating
  * route has already refused written records and verified the incoming set. */
-function changeOf(req: AdmissionRequest, ctx: AdmissionContext, checked?: Checked): { change: WorkloadChange } | { decision: Decision<never> } {
+function changeOf(req: AdmissionRequest, ctx: AdmissionContext, checked?: Checked): Result<WorkloadChange, Decision<never>> {
   const kind = asWorkloadKind(req.kind.kind);
-  if (!kind || req.kind.group !== groupOf(kind)) return { decision: skip(`not a workload devx handles: ${req.kind.group}/${req.kind.kind}`) };
-  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { decision: skip(`operation ${req.operation} needs nothing`) };
-  if (!isObject(req.object)) return { decision: deny('the AdmissionReview request has no object', 'no-object') };
+  if (!kind || req.kind.group !== groupOf(kind)) return err(skip(`not a workload devx handles: ${req.kind.group}/${req.kind.kind}`));
+  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return err(skip(`operation ${req.operation} needs nothing`));
+  if (!isObject(req.object)) return err(deny('the AdmissionReview request has no object', 'no-object'));
   const oldObject = isObject(req.oldObject) ? req.oldObject : undefined;
   const namespace = namespaceOf(req, req.object);
   const incoming = checked ? checked.incoming : incomingRecords(ctx, req.object, namespace);
   const written = checked ? undefined : recordsWritten(req, ctx, { object: req.object, incoming });
-  if (written) return { decision: written };
+  if (written) return err(written);
   const trusted = trustedRecords(req, ctx, { object: req.object, oldObject, namespace, incoming });
-  return { change: { kind, object: req.object, oldObject, user: req.userInfo, now: ctx.now, trusted, signer: ctx.signer, namespace, self: isSelf(req, ctx) } };
+  return ok({ kind, object: req.object, oldObject, user: req.userInfo, now: ctx.now, trusted, signer: ctx.signer, namespace, self: isSelf(req, ctx) });
 }
 
 function groupOf(kind: WorkloadKind): string {
@@ -234,9 +234,9 @@ export function admitWorkload(req: AdmissionRequest, ctx: AdmissionContext, chec
   if (req.subResource === 'scale') return admitScale(req, ctx);
   if (req.subResource) return skip(`subresource ${req.subResource} needs nothing`);
   const found = changeOf(req, ctx, checked);
-  if ('decision' in found) return found.decision;
-  if (found.change.kind === 'Pod' && req.operation === 'CREATE') return skip('pods are injected by the pod route');
-  return admitWorkloadChange(found.change, req, ctx);
+  if (!found.ok) return found.error;
+  if (found.value.kind === 'Pod' && req.operation === 'CREATE') return skip('pods are injected by the pod route');
+  return admitWorkloadChange(found.value, req, ctx);
 }
 
 function podRequestProblem(req: AdmissionRequest): Decision<never> | undefined {
@@ -256,7 +256,7 @@ function barePodGate(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod
   const { spec, policyName } = o.gate;
   if (!spec.kinds.includes('Pod')) return deny(`DevPolicy ${policyName} does not allow dev mode for Pods (kinds: ${spec.kinds.join(', ')})`, 'kind-not-allowed');
   const subject = checkSubject(spec, policyName, req.userInfo);
-  if (!subject.ok) return deny(subject.message, 'subject-not-allowed');
+  if (!subject.ok) return deny(subject.error, 'subject-not-allowed');
   const namespace = namespaceOf(req, o.pod);
   const count = ctx.view.devWorkloadCount?.(namespace, `pod/${barePodName(o.pod)}`);
   if (count === undefined || count < spec.maxWorkloads) return undefined;
@@ -267,14 +267,18 @@ function barePodGate(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod
 }
 
 /** `<kind>/<name>` of the workload in dev mode a pod belongs to (it names the sync Secret), or why there is none. */
-function podWorkload(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod; gate: Gate; trusted: Records }): string | Decision<never> {
-  if ((o.pod.metadata?.ownerReferences ?? []).length === 0) return barePodGate(req, ctx, o) ?? `pod/${barePodName(o.pod)}`;
-  const chain = ownerChain(o.pod, { view: ctx.view, signer: ctx.signer, namespace: namespaceOf(req, o.pod) });
-  if (!chain.ok) return deny(`this pod cannot run in dev mode: ${chain.message}`, 'owner-not-in-dev-mode');
-  if (!o.gate.spec.kinds.includes(chain.workload.kind)) {
-    return deny(`DevPolicy ${o.gate.policyName} does not allow dev mode for ${chain.workload.kind}s (kinds: ${o.gate.spec.kinds.join(', ')})`, 'kind-not-allowed');
+function podWorkload(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod; gate: Gate; trusted: Records }): Result<string, Decision<never>> {
+  if ((o.pod.metadata?.ownerReferences ?? []).length === 0) {
+    const refused = barePodGate(req, ctx, o);
+    return refused ? err(refused) : ok(`pod/${barePodName(o.pod)}`);
   }
-  return workloadRef(chain.workload.kind, chain.workload.object);
+  const chain = ownerChain(o.pod, { view: ctx.view, signer: ctx.signer, namespace: namespaceOf(req, o.pod) });
+  if (!chain.ok) return err(deny(`this pod cannot run in dev mode: ${chain.error}`, 'owner-not-in-dev-mode'));
+  const { kind, object } = chain.value;
+  if (!o.gate.spec.kinds.includes(kind)) {
+    return err(deny(`DevPolicy ${o.gate.policyName} does not allow dev mode for ${kind}s (kinds: ${o.gate.spec.kinds.join(', ')})`, 'kind-not-allowed'));
+  }
+  return ok(workloadRef(kind, object));
 }
 
 /** A reinvocation (devx injected this pod earlier in the request), or records the requester wrote. */
@@ -295,14 +299,16 @@ export function admitPod(req: AdmissionRequest, ctx: AdmissionContext): Decision
   if (!isDevEnabled(labelsOf(pod))) return skip('pod not labelled dev.x/enabled=true');
   const namespace = namespaceOf(req, pod);
   const policy = resolvePolicy(ctx.view, namespace);
-  if (!policy.ok) return deny(policy.message, policy.reason);
+  if (!policy.ok) return deny(policy.error.message, policy.error.reason);
   const recorded = podRecordProblem(req, ctx, { pod, namespace });
   if (recorded) return recorded;
-  const gate: Gate = { spec: policy.spec, policyName: policy.name };
+  const { name: policyName, spec } = policy.value;
+  const gate: Gate = { spec, policyName };
   const trusted = isSelf(req, ctx) ? recordsOf(pod) : {};
-  const workload = podWorkload(req, ctx, { pod, gate, trusted });
-  if (typeof workload !== 'string') return workload;
-  const injected = injectPod({ pod, policyName: policy.name, spec: policy.spec, workload, version: ctx.version });
+  const found = podWorkload(req, ctx, { pod, gate, trusted });
+  if (!found.ok) return found.error;
+  const workload = found.value;
+  const injected = injectPod({ pod, policyName, spec, workload, version: ctx.version });
   if (injected.kind !== 'mutate') return injected;
   const out = injected.object;
   out.metadata ??= {};

@@ -5,6 +5,7 @@ import type { UserInfo } from '../schemas/admission.ts';
 import type { KubeObject } from './kube.ts';
 import { LABEL_POLICY } from './names.ts';
 import type { RecordSigner } from './records.ts';
+import { err, ok, type Result } from './result.ts';
 import { selectorMatches } from './selector.ts';
 
 export interface ClusterView {
@@ -35,43 +36,40 @@ export interface AdmissionContext {
   self?: string | undefined;
 }
 
-export type PolicyResolution = { ok: true; name: string; spec: DevPolicySpec } | { ok: false; message: string; reason: string };
+/** The policy that governs a namespace, or why there is none: `message` for the user, `reason` for the log. */
+export type PolicyResolution = Result<{ name: string; spec: DevPolicySpec }, { message: string; reason: string }>;
 
 export function resolvePolicy(view: ClusterView, namespace: string): PolicyResolution {
   const labels = view.namespaceLabels(namespace);
   const name = labels?.[LABEL_POLICY];
   if (!labels || !name) {
-    return {
-      ok: false,
+    return err({
       reason: 'namespace-not-enabled',
       message:
         `dev mode is not enabled in namespace ${namespace}: a cluster admin enables it with ` +
         `"kubectl label namespace ${namespace} ${LABEL_POLICY}=<DevPolicy name>" (see "kubectl get devpolicies")`,
-    };
+    });
   }
   const parsed = view.policy(name);
   if (!parsed) {
-    return {
-      ok: false,
+    return err({
       reason: 'policy-missing',
       message: `namespace ${namespace} names DevPolicy "${name}" (label ${LABEL_POLICY}), which does not exist; create it or fix the namespace label`,
-    };
+    });
   }
   if (!parsed.ok) {
-    return {
-      ok: false,
+    return err({
       reason: 'policy-invalid',
-      message: `DevPolicy "${name}" is invalid (${parsed.errors.join('; ')}); a cluster admin must fix it before dev mode can be used`,
-    };
+      message: `DevPolicy "${name}" is invalid (${parsed.error.join('; ')}); a cluster admin must fix it before dev mode can be used`,
+    });
   }
-  if (!selectorMatches(parsed.policy.spec.namespaceSelector, labels)) {
-    return {
-      ok: false,
+  if (!selectorMatches(parsed.value.spec.namespaceSelector, labels)) {
+    return err({
       reason: 'namespace-not-selected',
       message: `DevPolicy "${name}" does not allow namespace ${namespace} (its namespaceSelector does not match the namespace's labels)`,
-    };
+    });
   }
-  return { ok: true, name, spec: parsed.policy.spec };
+  return ok({ name, spec: parsed.value.spec });
 }
 
 function describeSubjects(users: string[], groups: string[]): string {
@@ -87,12 +85,11 @@ function isListed(user: UserInfo, users: string[], groups: string[]): boolean {
 }
 
 /** Whether a user may turn dev mode on under a policy; the message says who may. */
-export function checkSubject(spec: DevPolicySpec, policyName: string, user: UserInfo): { ok: true } | { ok: false; message: string } {
+export function checkSubject(spec: DevPolicySpec, policyName: string, user: UserInfo): Result<void> {
   const { users = [], groups = [] } = spec.subjects ?? {};
-  if (users.length === 0 && groups.length === 0) return { ok: true };
-  if (isListed(user, users, groups)) return { ok: true };
-  return {
-    ok: false,
-    message: `user "${user.username ?? '(unknown)'}" may not turn dev mode on: DevPolicy ${policyName} allows only ${describeSubjects(users, groups)}; ask a cluster admin to add you to its subjects`,
-  };
+  if (users.length === 0 && groups.length === 0) return ok();
+  if (isListed(user, users, groups)) return ok();
+  return err(
+    `user "${user.username ?? '(unknown)'}" may not turn dev mode on: DevPolicy ${policyName} allows only ${describeSubjects(users, groups)}; ask a cluster admin to add you to its subjects`,
+  );
 }

@@ -1,5 +1,6 @@
 // Choosing the dev image: annotation (checked against allowedImages), else the first matching rule, else the default.
 import type { DevPolicySpec } from '../schemas/policy.ts';
+import { err, ok, type Result } from './result.ts';
 
 // Two glob dialects, for two different jobs:
 //
@@ -53,9 +54,8 @@ export function originalImageMatch(pattern: string, image: string): boolean {
   return compiled(pattern, 'flat').test(image);
 }
 
-export type ImageChoice =
-  | { ok: true; image: string; source: 'annotation' | 'rule' | 'default' | 'unchanged' }
-  | { ok: false; message: string };
+/** The dev image and where it came from, or why the requested one is refused. */
+export type ImageChoice = Result<{ image: string; source: 'annotation' | 'rule' | 'default' | 'unchanged' }>;
 
 /** Images a policy names itself: what dev.x/image may use when allowedImages is empty. */
 function policyImages(spec: DevPolicySpec): string[] {
@@ -72,18 +72,16 @@ export function isImageAllowed(spec: DevPolicySpec, image: string): boolean {
 export function chooseDevImage(opts: { spec: DevPolicySpec; policyName: string; original: string; requested?: string }): ImageChoice {
   const { spec, original, requested } = opts;
   if (requested !== undefined) {
-    if (isImageAllowed(spec, requested)) return { ok: true, image: requested, source: 'annotation' };
+    if (isImageAllowed(spec, requested)) return ok({ image: requested, source: 'annotation' });
     const allowed = spec.allowedImages.length > 0 ? spec.allowedImages : policyImages(spec);
-    return {
-      ok: false,
-      message:
-        `dev.x/image "${requested}" is not allowed by DevPolicy ${opts.policyName}; allowed: ` +
+    return err(
+      `dev.x/image "${requested}" is not allowed by DevPolicy ${opts.policyName}; allowed: ` +
         `${allowed.length ? allowed.join(', ') : '(none: the policy names no dev images)'}. ` +
         'Pick one of those, or ask a cluster admin to add it to allowedImages.',
-    };
+    );
   }
   const rule = spec.images.find((r) => originalImageMatch(r.match, original));
-  if (rule) return { ok: true, image: rule.devImage, source: 'rule' };
-  if (spec.defaultDevImage) return { ok: true, image: spec.defaultDevImage, source: 'default' };
-  return { ok: true, image: original, source: 'unchanged' };
+  if (rule) return ok({ image: rule.devImage, source: 'rule' });
+  if (spec.defaultDevImage) return ok({ image: spec.defaultDevImage, source: 'default' });
+  return ok({ image: original, source: 'unchanged' });
 }

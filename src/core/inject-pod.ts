@@ -17,7 +17,7 @@ import {
 } from './names.ts';
 import { readOverrides, type Overrides } from './overrides.ts';
 import { parseWorkloadRef } from './workload-ref.ts';
-import { deny, skip, type Decision } from './result.ts';
+import { deny, err, ok, skip, type Decision, type Result } from './result.ts';
 
 export interface InjectOptions {
   pod: Pod;
@@ -90,12 +90,12 @@ export function reservedNames(spec: PodSpec): string[] {
   return names.filter((n) => n.startsWith(RESERVED_PREFIX));
 }
 
-function pickTarget(spec: PodSpec, requested: string | undefined): Container | string {
-  if (requested === undefined) return spec.containers[0] ?? 'the pod has no containers';
-  const found = spec.containers.find((c) => c.name === requested);
-  if (found) return found;
+function pickTarget(spec: PodSpec, requested: string | undefined): Result<Container> {
+  const found = requested === undefined ? spec.containers[0] : spec.containers.find((c) => c.name === requested);
+  if (found) return ok(found);
+  if (requested === undefined) return err('the pod has no containers');
   const names = spec.containers.map((c) => c.name).join(', ');
-  return `dev.x/container "${requested}" is not a container of this pod (containers: ${names}); set it to one of those or remove it to use the first`;
+  return err(`dev.x/container "${requested}" is not a container of this pod (containers: ${names}); set it to one of those or remove it to use the first`);
 }
 
 function sidecarContainer(spec: DevPolicySpec, user: { uid: number; gid: number }): Container {
@@ -193,17 +193,19 @@ export function injectPod(opts: InjectOptions): Decision<Pod> {
     );
   }
   const ov = readOverrides(annotationsOf(opts.pod), opts.spec);
-  if (!ov.ok) return deny(ov.message, 'bad-annotation');
-  const original = pickTarget(opts.pod.spec, ov.overrides.container);
-  if (typeof original === 'string') return deny(original, 'unknown-container');
-  const { pod, target } = copyForInjection(opts.pod, original);
-  const image = chooseDevImage({ spec: opts.spec, policyName: opts.policyName, original: target.image ?? '', requested: ov.overrides.image });
-  if (!image.ok) return deny(image.message, 'image-not-allowed');
-  const conflict = workdirConflict(target, ov.overrides.workdir);
+  if (!ov.ok) return deny(ov.error, 'bad-annotation');
+  const overrides = ov.value;
+  const original = pickTarget(opts.pod.spec, overrides.container);
+  if (!original.ok) return deny(original.error, 'unknown-container');
+  const { pod, target } = copyForInjection(opts.pod, original.value);
+  const chosen = chooseDevImage({ spec: opts.spec, policyName: opts.policyName, original: target.image ?? '', requested: overrides.image });
+  if (!chosen.ok) return deny(chosen.error, 'image-not-allowed');
+  const image = chosen.value;
+  const conflict = workdirConflict(target, overrides.workdir);
   if (conflict) return deny(conflict, 'workdir-conflict');
 
   const from = target.image;
-  const stripped = rewriteTarget(target, { image: image.image, overrides: ov.overrides, stripProbes: opts.spec.stripProbes });
+  const stripped = rewriteTarget(target, { image: image.image, overrides, stripProbes: opts.spec.stripProbes });
   const secret = secretOf(opts.workload);
   pod.spec.containers.push(sidecarContainer(opts.spec, sidecarUser(pod.spec, target)));
   pod.spec.volumes = [...(pod.spec.volumes ?? []), ...injectedVolumes(secret)];

@@ -45,11 +45,19 @@ export function apiVersionOf(kind: KnownKind): string {
   return k.group ? `${k.group}/${k.version}` : k.version;
 }
 
-/** `/apis/apps/v1/namespaces/<ns>/deployments`, `/api/v1/namespaces/<ns>/pods`. */
-export function collectionPathOf(kind: KnownKind, namespace: string): string {
+/** `/apis/apps/v1`, `/api/v1`: where the API server serves a kind's group and version. */
+export function groupVersionPathOf(kind: KnownKind): string {
   const k = KINDS[kind];
-  const prefix = k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`;
-  return `${prefix}/namespaces/${encodeURIComponent(namespace)}/${k.plural}`;
+  return k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`;
+}
+
+/**
+ * `/apis/apps/v1/namespaces/<ns>/deployments`, `/api/v1/namespaces/<ns>/pods`; without a namespace, the kind in all
+ * namespaces (`/apis/apps/v1/deployments`), which is what an informer lists and watches.
+ */
+export function collectionPathOf(kind: KnownKind, namespace?: string): string {
+  const ns = namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
+  return `${groupVersionPathOf(kind)}${ns}/${KINDS[kind].plural}`;
 }
 
 /** Every name kubectl accepts for a kind: short names, the kind and plural in lower case, `kind.group`. */

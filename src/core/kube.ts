@@ -1,75 +1,28 @@
-// The few Kubernetes shapes the core reads and writes. Everything else in an object passes through untouched, so
-// these types name only the fields devx looks at.
+// The few Kubernetes shapes the core reads and writes, inferred from their zod schemas (src/schemas/objects.ts, where
+// the webhook checks them at the edge). Everything else in an object passes through untouched, so these types name
+// only the fields devx looks at.
+import type { z } from 'zod';
+import type {
+  ContainerSchema,
+  KubeObjectSchema,
+  ObjectMetaSchema,
+  OwnerReferenceSchema,
+  PodSchema,
+  PodSpecSchema,
+  PodTemplateSchema,
+  VolumeMountSchema,
+  VolumeSchema,
+} from '../schemas/objects.ts';
 
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: Array<{ kind: string; name: string; controller?: boolean; apiVersion?: string; uid?: string }>;
-  [key: string]: unknown;
-}
-
-export interface Probe {
-  [key: string]: unknown;
-}
-
-export interface VolumeMount {
-  name: string;
-  mountPath: string;
-  readOnly?: boolean;
-  [key: string]: unknown;
-}
-
-export interface Container {
-  name: string;
-  image?: string;
-  command?: string[];
-  args?: string[];
-  workingDir?: string;
-  livenessProbe?: Probe;
-  readinessProbe?: Probe;
-  startupProbe?: Probe;
-  volumeMounts?: VolumeMount[];
-  ports?: Array<{ containerPort: number; name?: string; protocol?: string }>;
-  securityContext?: Record<string, unknown>;
-  resources?: Record<string, unknown>;
-  env?: Array<{ name: string; value?: string }>;
-  restartPolicy?: string;
-  [key: string]: unknown;
-}
-
-export interface Volume {
-  name: string;
-  [key: string]: unknown;
-}
-
-export interface PodSpec {
-  containers: Container[];
-  initContainers?: Container[];
-  volumes?: Volume[];
-  nodeSelector?: Record<string, string>;
-  [key: string]: unknown;
-}
-
-export interface PodTemplate {
-  metadata?: ObjectMeta;
-  spec: PodSpec;
-}
-
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-  spec?: Record<string, unknown>;
-  [key: string]: unknown;
-}
-
-export interface Pod extends KubeObject {
-  metadata?: ObjectMeta;
-  spec: PodSpec;
-}
+export type OwnerReference = z.infer<typeof OwnerReferenceSchema>;
+export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+export type VolumeMount = z.infer<typeof VolumeMountSchema>;
+export type Container = z.infer<typeof ContainerSchema>;
+export type Volume = z.infer<typeof VolumeSchema>;
+export type PodSpec = z.infer<typeof PodSpecSchema>;
+export type PodTemplate = z.infer<typeof PodTemplateSchema>;
+export type KubeObject = z.infer<typeof KubeObjectSchema>;
+export type Pod = z.infer<typeof PodSchema>;
 
 export function labelsOf(obj: { metadata?: ObjectMeta } | undefined): Record<string, string> {
   return obj?.metadata?.labels ?? {};

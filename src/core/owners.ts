@@ -4,13 +4,12 @@
 // written after the policy allowed it). A label on a pod, or on a pod template, proves nothing: any user who may
 // create pods or edit a template can write it.
 import type { ClusterView } from './context.ts';
-import type { KubeObject } from './kube.ts';
+import type { KubeObject, OwnerReference as OwnerRef } from './kube.ts';
 import { annotationsOf, labelsOf } from './kube.ts';
 import { ANN_COPY_OF, ANN_ENABLED_AT, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
 import { verifiedRecords, type RecordSigner } from './records.ts';
+import { err, ok, type Result } from './result.ts';
 import { parseWorkloadRef } from './workload-ref.ts';
-
-type OwnerRef = NonNullable<NonNullable<KubeObject['metadata']>['ownerReferences']>[number];
 
 /** The workload a dev pod belongs to, as found by its owner chain. */
 export interface DevWorkload {
@@ -18,7 +17,8 @@ export interface DevWorkload {
   object: KubeObject;
 }
 
-export type OwnerChain = { ok: true; workload: DevWorkload } | { ok: false; message: string };
+/** The workload a pod's chain ends at, or why it ends nowhere devx accepts. */
+export type OwnerChain = Result<DevWorkload>;
 
 interface Walk {
   view: ClusterView;
@@ -69,17 +69,17 @@ function sourceOfCopy(w: Walk, copy: KubeObject): OwnerChain | undefined {
   if (ref === undefined) return undefined;
   const name = `${String(copy.kind)} ${copy.metadata?.name ?? ''}`;
   if (verifiedRecords(copy, { signer: w.signer, namespace: w.namespace })?.[ANN_COPY_OF] !== ref) {
-    return { ok: false, message: `${name} says it is a dev copy (dev.x/copy-of) but devx did not make it` };
+    return err(`${name} says it is a dev copy (dev.x/copy-of) but devx did not make it`);
   }
   const source = copySource(w, copy, ref);
-  if (!source) return { ok: false, message: `${name} is a dev copy of ${ref}, which does not exist (or is another object of that name)` };
+  if (!source) return err(`${name} is a dev copy of ${ref}, which does not exist (or is another object of that name)`);
   return endsAt(w, source);
 }
 
 /** The end of a chain: the workload must be in dev mode by devx's own record. */
 function endsAt(w: Walk, workload: DevWorkload): OwnerChain {
   const problem = inDevMode(w, workload.kind, workload.object);
-  return problem ? { ok: false, message: problem } : { ok: true, workload };
+  return problem ? err(problem) : ok(workload);
 }
 
 /** devx's copies are Deployments (a DaemonSet's) and Jobs (a Job's, a CronJob's dev Job). */
@@ -110,13 +110,13 @@ function step(w: Walk, obj: KubeObject, depth: number): OwnerChain {
   if (ENDS.has(kind)) return endsAt(w, { kind: kind as WorkloadKind, object: obj });
   const ref = controllerOf(obj);
   if (ref && LINKS[kind] === ref.kind) return follow(w, ref, depth);
-  return { ok: false, message: `${kind} ${obj.metadata?.name ?? ''} is not a workload devx puts in dev mode (${WORKLOAD_KINDS.filter((k) => k !== 'Pod').join(', ')})` };
+  return err(`${kind} ${obj.metadata?.name ?? ''} is not a workload devx puts in dev mode (${WORKLOAD_KINDS.filter((k) => k !== 'Pod').join(', ')})`);
 }
 
 function follow(w: Walk, ref: OwnerRef, depth: number): OwnerChain {
-  if (depth >= MAX_DEPTH) return { ok: false, message: `the owner chain is longer than devx follows (${MAX_DEPTH})` };
+  if (depth >= MAX_DEPTH) return err(`the owner chain is longer than devx follows (${MAX_DEPTH})`);
   const obj = resolve(w, ref);
-  if (!obj) return { ok: false, message: `its owner ${describeRef(ref)} is not a workload in dev mode that devx knows of (wrong name or uid, or not labelled)` };
+  if (!obj) return err(`its owner ${describeRef(ref)} is not a workload in dev mode that devx knows of (wrong name or uid, or not labelled)`);
   return step(w, { ...obj, kind: obj.kind ?? ref.kind }, depth + 1);
 }
 
@@ -125,7 +125,7 @@ export function ownerChain(pod: KubeObject, o: Walk): OwnerChain {
   const ref = controllerOf(pod);
   if (!ref) {
     const names = (pod.metadata?.ownerReferences ?? []).map(describeRef).join(', ');
-    return { ok: false, message: `the pod has owners (${names}) but no controller: only a workload's own pods, or a pod without owners, can be in dev mode` };
+    return err(`the pod has owners (${names}) but no controller: only a workload's own pods, or a pod without owners, can be in dev mode`);
   }
   return follow(o, ref, 0);
 }

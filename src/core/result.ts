@@ -16,3 +16,19 @@ export function skip(reason: string): Decision<never> {
 export function deny(message: string, reason = 'denied'): Decision<never> {
   return { kind: 'deny', message, reason };
 }
+
+/**
+ * A value, or the reason there is none: what every check and parser in devx returns instead of throwing. `E` is a
+ * message by default; a richer error (a reason code with its message, a decision) says so.
+ */
+export type Result<T, E = string> = { ok: true; value: T } | { ok: false; error: E };
+
+export function ok(): Result<void, never>;
+export function ok<T>(value: T): Result<T, never>;
+export function ok<T>(value?: T): Result<T | undefined, never> {
+  return { ok: true, value };
+}
+
+export function err<E>(error: E): Result<never, E> {
+  return { ok: false, error };
+}

@@ -5,7 +5,7 @@ import type { AdmissionRequest } from '../schemas/admission.ts';
 import type { AdmissionContext } from './context.ts';
 import { KINDS, kindOfPlural } from './kinds.ts';
 import type { KubeObject } from './kube.ts';
-import { skip, type Decision } from './result.ts';
+import { err, ok, skip, type Decision, type Result } from './result.ts';
 
 /** Deployment or StatefulSet, for `deployments`/`statefulsets`. */
 function scalableKind(plural: string): string | undefined {
@@ -13,13 +13,14 @@ function scalableKind(plural: string): string | undefined {
   return kind && KINDS[kind].scalable ? kind : undefined;
 }
 
-function pinnable(req: AdmissionRequest, ctx: AdmissionContext): { kind: string; namespace: string; name: string } | string {
+/** The workload a scale request pins, or why it pins none. */
+function pinnable(req: AdmissionRequest, ctx: AdmissionContext): Result<{ kind: string; namespace: string; name: string }> {
   const kind = scalableKind(req.resource.resource);
-  if (!kind || req.operation !== 'UPDATE' || !req.object) return 'scale of a kind devx does not pin';
+  if (!kind || req.operation !== 'UPDATE' || !req.object) return err('scale of a kind devx does not pin');
   const target = { kind, namespace: req.namespace ?? '', name: req.name ?? '' };
   const inDevMode = ctx.view.isInDevMode?.(kind, target.namespace, target.name);
-  if (inDevMode === undefined) return 'dev mode unknown for scale target';
-  return inDevMode ? target : 'not in dev mode';
+  if (inDevMode === undefined) return err('dev mode unknown for scale target');
+  return inDevMode ? ok(target) : err('not in dev mode');
 }
 
 /**
@@ -29,8 +30,8 @@ function pinnable(req: AdmissionRequest, ctx: AdmissionContext): { kind: string;
  */
 export function admitScale(req: AdmissionRequest, ctx: AdmissionContext): Decision {
   const target = pinnable(req, ctx);
-  if (typeof target === 'string') return skip(target);
-  const { kind, name } = target;
+  if (!target.ok) return skip(target.error);
+  const { kind, name } = target.value;
   const requested = (req.object as KubeObject & { spec?: { replicas?: number } }).spec?.replicas ?? 1;
   if (requested === 1) return skip('scale to 1 is what dev mode wants');
   return {

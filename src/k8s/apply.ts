@@ -1,10 +1,9 @@
-// Server-side apply of arbitrary objects (a YAML file of CRDs, DevPolicies, webhook configurations…), like
+// Server-side apply of arbitrary objects (devx's webhook configurations; the tests' CRDs and DevPolicies), like
 // `kubectl apply --server-side --force-conflicts`: idempotent, and fields devx stops setting are removed again.
 // Resource names are found through API discovery, so CRD-defined kinds work once their CRD is established.
-import fs from 'node:fs';
 import type { KubeConnection } from './kubeconfig.ts';
-import { parseYamlDocuments } from '../schemas/yaml-documents.ts';
-import { KubeApiError, kubeCall, kubeRequest } from './rest.ts';
+import { pollValue } from '../wait.ts';
+import { kubeCall, kubeRequest } from './rest.ts';
 
 /** The identifying part of any Kubernetes object. */
 export interface ObjectRef {
@@ -28,22 +27,6 @@ interface ApiResource {
   namespaced: boolean;
 }
 
-const CRD_API = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** The objects of a (multi-document) YAML text; empty documents are skipped, anything else must be an object. */
-export function parseManifests(text: string): ObjectRef[] {
-  return parseYamlDocuments(text, 'invalid YAML').map(asObjectRef);
-}
-
-function asObjectRef(value: unknown): ObjectRef {
-  const o = value as Partial<ObjectRef> | undefined;
-  if (typeof o?.apiVersion !== 'string' || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string') {
-    throw new Error(`not a Kubernetes object (apiVersion, kind and metadata.name are required): ${JSON.stringify(value).slice(0, 200)}`);
-  }
-  return o as ObjectRef;
-}
-
 function groupVersionPath(apiVersion: string): string {
   return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
 }
@@ -58,13 +41,9 @@ async function discover(kc: KubeConnection, apiVersion: string, kind: string): P
 
 /** The REST resource of a kind, waiting up to `timeoutMs` for it to appear (a CRD that is being established). */
 export async function resourceFor(kc: KubeConnection, ref: { apiVersion: string; kind: string }, timeoutMs = 30_000): Promise<ApiResource> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await discover(kc, ref.apiVersion, ref.kind);
-    if (found) return found;
-    if (Date.now() >= deadline) throw new Error(`the API server does not serve ${ref.kind} in ${ref.apiVersion} (is its CRD installed?)`);
-    await sleep(200);
-  }
+  const found = await pollValue(() => discover(kc, ref.apiVersion, ref.kind), { timeoutMs, intervalMs: 200 });
+  if (!found) throw new Error(`the API server does not serve ${ref.kind} in ${ref.apiVersion} (is its CRD installed?)`);
+  return found;
 }
 
 /** API path of one object. */
@@ -84,45 +63,4 @@ export async function applyObject<T extends ObjectRef>(kc: KubeConnection, obj: 
     body: obj,
     contentType: 'application/apply-patch+yaml',
   })) as T;
-}
-
-/** Applies objects in order; waits for every applied CRD to be Established before returning. */
-export async function applyObjects(kc: KubeConnection, objects: ObjectRef[], opts: ApplyOptions = {}): Promise<ObjectRef[]> {
-  const applied: ObjectRef[] = [];
-  for (const obj of objects) applied.push(await applyObject(kc, obj, opts));
-  const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name);
-  for (const name of crds) await waitForCrdEstablished(kc, name, opts.discoveryTimeoutMs);
-  return applied;
-}
-
-/** Applies every object of a YAML file (e.g. `deploy/crds/devpolicies.yaml`). */
-export async function applyFile(kc: KubeConnection, file: string, opts: ApplyOptions = {}): Promise<ObjectRef[]> {
-  return applyObjects(kc, parseManifests(fs.readFileSync(file, 'utf8')), opts);
-}
-
-/** Deletes an object; true if it existed. */
-export async function deleteObject(kc: KubeConnection, obj: ObjectRef, opts: ApplyOptions = {}): Promise<boolean> {
-  try {
-    await kubeCall(kc, { method: 'DELETE', path: await objectPath(kc, obj, { ...opts, discoveryTimeoutMs: 0 }) });
-    return true;
-  } catch (err) {
-    if (err instanceof KubeApiError && err.status === 404) return false;
-    throw err;
-  }
-}
-
-function isEstablished(crd: unknown): boolean {
-  const conditions = (crd as { status?: { conditions?: Array<{ type?: string; status?: string }> } }).status?.conditions ?? [];
-  return conditions.some((c) => c.type === 'Established' && c.status === 'True');
-}
-
-/** Waits until the CRD `name` (e.g. `devpolicies.dev.x`) is Established, i.e. its kind is served. */
-export async function waitForCrdEstablished(kc: KubeConnection, name: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await kubeRequest(kc, { method: 'GET', path: `${CRD_API}/${encodeURIComponent(name)}` });
-    if (res.status === 200 && isEstablished(res.body)) return;
-    if (Date.now() >= deadline) throw new Error(`CustomResourceDefinition ${name} not Established after ${timeoutMs} ms (HTTP ${res.status})`);
-    await sleep(100);
-  }
 }

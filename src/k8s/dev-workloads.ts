@@ -1,7 +1,8 @@
 // The workloads in dev mode, cluster-wide: what maxWorkloads counts, and what tells a scale request (whose Scale
 // object has no labels) that its Deployment or StatefulSet is in dev mode. Only labelled objects are watched.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { ANN_COPY_OF, LABEL_ENABLED } from '../core/names.ts';
+import { collectionPathOf } from '../core/kinds.ts';
+import { ANN_COPY_OF, LABEL_ENABLED, WORKLOAD_KINDS } from '../core/names.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 import type { Logger } from './logger.ts';
 import { resilientInformer, type Backoff, type ChangeType, type ResilientInformer } from './resilient-informer.ts';
@@ -9,14 +10,6 @@ import { resilientInformer, type Backoff, type ChangeType, type ResilientInforme
 /** A copy devx makes (a Job's or a DaemonSet's dev copy) carries this annotation and is not a workload of its own. */
 export { ANN_COPY_OF };
 
-const KINDS: Array<{ kind: string; path: string }> = [
-  { kind: 'Deployment', path: '/apis/apps/v1/deployments' },
-  { kind: 'StatefulSet', path: '/apis/apps/v1/statefulsets' },
-  { kind: 'DaemonSet', path: '/apis/apps/v1/daemonsets' },
-  { kind: 'Job', path: '/apis/batch/v1/jobs' },
-  { kind: 'CronJob', path: '/apis/batch/v1/cronjobs' },
-  { kind: 'Pod', path: '/api/v1/pods' },
-];
 
 const SELECTOR = `${LABEL_ENABLED}=true`;
 
@@ -60,13 +53,13 @@ export function createDevWorkloads(opts: { kubeConfig: KubeConnection; logger: L
   const emit = (kind: string) => (type: ChangeType, object: Obj): void => {
     for (const cb of listeners) cb({ kind, type, object });
   };
-  for (const { kind, path } of KINDS) {
+  for (const kind of WORKLOAD_KINDS) {
     informers.set(
       kind,
       resilientInformer<Obj>({
         kubeConfig: opts.kubeConfig,
         kind: `${kind} (dev mode)`,
-        path,
+        path: collectionPathOf(kind),
         labelSelector: SELECTOR,
         logger: opts.logger,
         onEvent: emit(kind),

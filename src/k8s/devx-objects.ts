@@ -2,17 +2,17 @@
 // (e.g. someone deletes a sync Secret or a copy) wake the reconciler for the workload they belong to at once,
 // instead of at the next resync. Only devx's objects are watched (label selectors), never all Secrets.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { collectionPathOf } from '../core/kinds.ts';
 import { LABEL_COPY } from '../core/names.ts';
 import { SYNC_SECRET_SELECTOR } from '../reconciler/sync-secret-object.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 import type { Logger } from './logger.ts';
 import { resilientInformer, type Backoff, type ChangeType, type ResilientInformer } from './resilient-informer.ts';
 
-
-const WATCHED: Array<{ kind: 'Secret' | 'Job' | 'Deployment'; path: string; selector: string }> = [
-  { kind: 'Secret', path: '/api/v1/secrets', selector: SYNC_SECRET_SELECTOR },
-  { kind: 'Job', path: '/apis/batch/v1/jobs', selector: LABEL_COPY },
-  { kind: 'Deployment', path: '/apis/apps/v1/deployments', selector: LABEL_COPY },
+const WATCHED: Array<{ kind: 'Secret' | 'Job' | 'Deployment'; selector: string }> = [
+  { kind: 'Secret', selector: SYNC_SECRET_SELECTOR },
+  { kind: 'Job', selector: LABEL_COPY },
+  { kind: 'Deployment', selector: LABEL_COPY },
 ];
 
 export interface DevxObjectChange {
@@ -34,12 +34,12 @@ export interface DevxObjects {
 
 export function createDevxObjects(opts: { kubeConfig: KubeConnection; logger: Logger; backoff?: Backoff }): DevxObjects {
   const listeners = new Set<(change: DevxObjectChange) => void>();
-  const informers = WATCHED.map(({ kind, path, selector }) => ({
+  const informers = WATCHED.map(({ kind, selector }) => ({
     kind,
     informer: resilientInformer<KubernetesObject>({
       kubeConfig: opts.kubeConfig,
       kind: `${kind} (devx)`,
-      path,
+      path: collectionPathOf(kind),
       labelSelector: selector,
       logger: opts.logger,
       onEvent: (type, object) => {

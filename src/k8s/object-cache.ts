@@ -4,6 +4,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeConnection } from './kubeconfig.ts';
 import type { Logger } from './logger.ts';
+import { pollCondition } from '../wait.ts';
 import { resilientInformer } from './resilient-informer.ts';
 import type { Backoff, ChangeType, ResilientInformer } from './resilient-informer.ts';
 
@@ -79,11 +80,7 @@ export function createObjectCache(opts: ObjectCacheOptions): ObjectCache {
       await Promise.all(informers.map((i) => i.start()));
     },
     ready,
-    waitUntilReady: async (timeoutMs) => {
-      const deadline = Date.now() + timeoutMs;
-      while (!ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      return ready();
-    },
+    waitUntilReady: (timeoutMs) => pollCondition(ready, { timeoutMs, intervalMs: 50 }),
     namespaceLabels: (name) => {
       const ns = namespaces.cache().get(name);
       return ns ? (ns.metadata?.labels ?? {}) : undefined;

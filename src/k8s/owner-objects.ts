@@ -37,7 +37,7 @@ export function createOwnerObjects(o: { kubeConfig: KubeConnection; logger: Logg
   const replicaSets: ResilientInformer<KubernetesObject> = resilientInformer<KubernetesObject>({
     kubeConfig: o.kubeConfig,
     kind: 'ReplicaSet (dev mode)',
-    path: '/apis/apps/v1/replicasets',
+    path: collectionPathOf('ReplicaSet'),
     labelSelector: `${LABEL_ENABLED}=true`,
     logger: o.logger,
     onEvent: () => undefined,

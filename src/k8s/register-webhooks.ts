@@ -16,7 +16,7 @@
 import type { V1MutatingWebhook, V1RuleWithOperations, V1ValidatingWebhook } from '@kubernetes/client-node';
 import { LABEL_ENABLED, LABEL_POLICY } from '../core/names.ts';
 import type { KubeConnection } from './kubeconfig.ts';
-import { applyObject, deleteObject } from './apply.ts';
+import { applyObject } from './apply.ts';
 import { KubeApiError, kubeCall, kubeFind } from './rest.ts';
 
 export const WEBHOOK_CONFIGURATION_NAME = 'devx';
@@ -201,16 +201,6 @@ export async function registerWebhooks(kc: KubeConnection, opts: WebhookConfigOp
     applyObject(kc, wanted.validating, { fieldManager: 'devx-webhook' }),
   ]);
   return { mutating, validating };
-}
-
-/** Deletes both configurations; missing ones are fine. */
-export async function unregisterWebhooks(kc: KubeConnection): Promise<void> {
-  const metadata = { name: WEBHOOK_CONFIGURATION_NAME };
-  const apiVersion = 'admissionregistration.k8s.io/v1';
-  await Promise.all([
-    deleteObject(kc, { apiVersion, kind: 'MutatingWebhookConfiguration', metadata }),
-    deleteObject(kc, { apiVersion, kind: 'ValidatingWebhookConfiguration', metadata }),
-  ]);
 }
 
 const CONFIGURATION_PATHS = [

@@ -5,7 +5,7 @@
 // labelled like a Deployment's in dev mode, so its pod is injected and mounts the source's sync Secret.
 import { createHash } from 'node:crypto';
 import { apiVersionOf } from '../core/kinds.ts';
-import type { KubeObject, ObjectMeta, PodTemplate } from '../core/kube.ts';
+import type { KubeObject, ObjectMeta, OwnerReference as KubeOwnerReference, PodTemplate } from '../core/kube.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
 import { ANN_COPY_OF, ANN_SOURCE_HASH, LABEL_COPY, LABEL_ENABLED, RECORD_ANNOTATIONS, type WorkloadKind } from '../core/names.ts';
 import { labelTemplate, podTemplateOf, unpauseTemplate, workloadRef } from '../core/workload.ts';
@@ -36,12 +36,8 @@ export function copyName(name: string): string {
 /** Labels the Job controller generates for its own pods; a copy must not carry the source's. */
 const JOB_GENERATED_LABELS = ['controller-uid', 'job-name', 'batch.kubernetes.io/controller-uid', 'batch.kubernetes.io/job-name'];
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-}
+/** An owner reference as devx writes it: every field set, and no `controller`. */
+export type OwnerReference = Required<Pick<KubeOwnerReference, 'apiVersion' | 'kind' | 'name' | 'uid'>>;
 
 /** An owner reference to a workload (no `controller`: nothing should adopt or release devx's objects). */
 export function ownerRefTo(kind: WorkloadKind, obj: KubeObject): OwnerReference {

@@ -19,7 +19,7 @@ function ttlOf(annotations: Record<string, string>, spec: DevPolicySpec | undefi
   const askedMs = asked === undefined ? undefined : parseDuration(asked);
   if (!spec) return askedMs && askedMs > 0 ? { ms: askedMs, source: `${ANN_TTL} ${asked}` } : undefined;
   const ov = readOverrides(annotations, spec);
-  const ms = ov.ok ? ov.overrides.ttlMs : spec.maxDuration ? parseDuration(spec.maxDuration) : undefined;
+  const ms = ov.ok ? ov.value.ttlMs : spec.maxDuration ? parseDuration(spec.maxDuration) : undefined;
   if (ms === undefined) return undefined;
   const capped = askedMs === undefined || askedMs > ms;
   return { ms, source: capped ? `maxDuration ${formatDuration(ms)} of the DevPolicy` : `${ANN_TTL} ${asked}` };

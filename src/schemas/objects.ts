@@ -1,9 +1,21 @@
 // The shapes of the Kubernetes objects devx reads, checked at the edge so the core can trust its types. Only the
 // fields devx looks at are constrained; everything else passes through untouched (`loose`). The API server has
 // validated every object it sends, so a mismatch here means the request did not come from a real API server.
+// These schemas are the one definition of these shapes: the core's types are inferred from them (src/core/kube.ts)
+// and the agent's schemas extend them (src/agent/schemas.ts).
 import { z } from 'zod';
 
 const stringMap = z.record(z.string(), z.string());
+
+export const OwnerReferenceSchema = z
+  .object({
+    apiVersion: z.string().optional(),
+    kind: z.string(),
+    name: z.string(),
+    uid: z.string().optional(),
+    controller: z.boolean().optional(),
+  })
+  .loose();
 
 export const ObjectMetaSchema = z
   .object({
@@ -12,35 +24,47 @@ export const ObjectMetaSchema = z
     namespace: z.string().optional(),
     labels: stringMap.optional(),
     annotations: stringMap.optional(),
-    ownerReferences: z.array(z.object({ kind: z.string(), name: z.string(), controller: z.boolean().optional() }).loose()).optional(),
+    ownerReferences: z.array(OwnerReferenceSchema).optional(),
   })
   .loose();
 
-const ContainerSchema = z
+export const VolumeMountSchema = z.object({ name: z.string(), mountPath: z.string() }).loose();
+
+export const ContainerSchema = z
   .object({
     name: z.string(),
     image: z.string().optional(),
     command: z.array(z.string()).optional(),
     args: z.array(z.string()).optional(),
     workingDir: z.string().optional(),
-    volumeMounts: z.array(z.object({ name: z.string(), mountPath: z.string() }).loose()).optional(),
+    volumeMounts: z.array(VolumeMountSchema).optional(),
   })
   .loose();
+
+export const VolumeSchema = z.object({ name: z.string() }).loose();
 
 export const PodSpecSchema = z
   .object({
     containers: z.array(ContainerSchema),
     initContainers: z.array(ContainerSchema).optional(),
-    volumes: z.array(z.object({ name: z.string() }).loose()).optional(),
+    volumes: z.array(VolumeSchema).optional(),
     nodeSelector: stringMap.optional(),
   })
   .loose();
 
-const PodTemplateSchema = z.object({ metadata: ObjectMetaSchema.optional(), spec: PodSpecSchema }).loose();
+export const PodTemplateSchema = z.object({ metadata: ObjectMetaSchema.optional(), spec: PodSpecSchema }).loose();
 
-const metaOnly = z.object({ metadata: ObjectMetaSchema.optional() }).loose();
+/** Any object: the fields every kind has; `spec` as opaque JSON until a kind's schema says more. */
+export const KubeObjectSchema = z
+  .object({
+    apiVersion: z.string().optional(),
+    kind: z.string().optional(),
+    metadata: ObjectMetaSchema.optional(),
+    spec: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose();
 
-export const PodSchema = metaOnly.extend({ spec: PodSpecSchema });
+export const PodSchema = KubeObjectSchema.extend({ spec: PodSpecSchema });
 
 const WorkloadSpecSchema = z
   .object({
@@ -51,9 +75,9 @@ const WorkloadSpecSchema = z
   })
   .loose();
 
-export const WorkloadSchema = metaOnly.extend({ spec: WorkloadSpecSchema.optional() });
+export const WorkloadSchema = KubeObjectSchema.extend({ spec: WorkloadSpecSchema.optional() });
 
-export const ScaleSchema = metaOnly.extend({ spec: z.object({ replicas: z.number().int().optional() }).loose().optional() });
+export const ScaleSchema = KubeObjectSchema.extend({ spec: z.object({ replicas: z.number().int().optional() }).loose().optional() });
 
 /** The schema for an object of a request, or undefined when devx does not read objects of that kind. */
 export function objectSchemaFor(kind: string, subResource: string | undefined): z.ZodType | undefined {

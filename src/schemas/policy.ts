@@ -3,6 +3,7 @@ import { formatIssue } from './issues.ts';
 import { z } from 'zod';
 import { WORKLOAD_KINDS, DEFAULT_WORKDIR } from '../core/names.ts';
 import { DURATION_PATTERN } from './duration.ts';
+import { err, ok, type Result } from '../core/result.ts';
 
 const quantity = z
   .union([z.string(), z.number()])
@@ -105,11 +106,12 @@ export const DevPolicySchema = z.object({
 });
 export type DevPolicy = z.infer<typeof DevPolicySchema>;
 
-export type PolicyParse = { ok: true; policy: DevPolicy } | { ok: false; errors: string[] };
+/** A DevPolicy, or every error with its field path. */
+export type PolicyParse = Result<DevPolicy, string[]>;
 
 /** Parses a DevPolicy object; on failure returns every error with its field path. */
 export function parseDevPolicy(raw: unknown): PolicyParse {
   const r = DevPolicySchema.safeParse(raw);
-  if (r.success) return { ok: true, policy: r.data };
-  return { ok: false, errors: r.error.issues.map((i) => formatIssue(i)) };
+  if (r.success) return ok(r.data);
+  return err(r.error.issues.map((i) => formatIssue(i)));
 }

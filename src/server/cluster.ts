@@ -48,7 +48,7 @@ async function startReconciler(o: { config: ServerConfig; kc: KubeConnection; vi
   const devxObjects = o.devxObjects;
   const policyOf = (namespace: string): DevPolicySpec | undefined => {
     const r = resolvePolicy(o.view, namespace);
-    return r.ok ? r.spec : undefined;
+    return r.ok ? r.value.spec : undefined;
   };
   const asChange = (c: { kind: string; type: ObjectChange['type']; object: unknown }): ObjectChange => ({ kind: c.kind, type: c.type, object: c.object as KubeObject });
   const running = runReconciler({

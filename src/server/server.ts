@@ -16,6 +16,7 @@ import { servingCertificateNames } from '../tls/bootstrap.ts';
 import { startServingTls } from '../tls/provider.ts';
 import type { ServingTls } from '../tls/serving.ts';
 import { VERSION } from '../version.ts';
+import { pollCondition } from '../wait.ts';
 import { buildApp } from '../webhook/app.ts';
 import { createMetrics } from '../webhook/metrics.ts';
 import type { ClusterConnection } from './cluster.ts';
@@ -95,12 +96,6 @@ function swapOnChange(tls: ServingTls, server: TlsServer): void {
   tls.onChange((pair) => server.setSecureContext({ cert: pair.certPem, key: pair.keyPem, minVersion: 'TLSv1.2' }));
 }
 
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  return check();
-}
-
 /** What reviews read: the cluster, or a file of objects (with a record key for this process alone). */
 interface AdmissionSource {
   view: ClusterView;
@@ -136,7 +131,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const port = typeof address === 'object' && address ? address.port : config.port;
   if (cluster && config.registerUrl) {
     // Register only once the view is complete: an early review would see no namespaces and deny wrongly.
-    if (!(await waitFor(() => cluster?.ready() ?? false, 60_000))) throw new Error('the informers did not sync within 60 s');
+    if (!(await pollCondition(() => cluster?.ready() ?? false, { timeoutMs: 60_000, intervalMs: 50 }))) throw new Error('the informers did not sync within 60 s');
     const url = config.registerUrl.replace(/:0$/, `:${port}`);
     await cluster.register({ url, caBundlePem: tls.caBundle(), excludedNamespaces: ['kube-system', config.namespace] });
   }

@@ -137,11 +137,6 @@ export function canonicalDeviceId(input: string): string | undefined {
   return digest === undefined ? undefined : formatDeviceId(digest);
 }
 
-/** Whether syncthing would accept `input` as a device ID (see canonicalDeviceId for the accepted forms). */
-export function isValidDeviceId(input: string): boolean {
-  return canonicalDeviceId(input) !== undefined;
-}
-
 /** Whether `input` is a device ID in exactly the canonical form devx writes into configs. */
 export function isCanonicalDeviceId(input: string): boolean {
   return canonicalDeviceId(input) === input;

@@ -2,6 +2,7 @@
 // config.xml and its API key. Built by the reconciler, mounted read-only into the sidecar, read by the agent.
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
+import { err, ok, type Result } from '../core/result.ts';
 import { formatIssue } from '../schemas/issues.ts';
 import { renderSidecarConfig } from './config.ts';
 import { deviceIdFromDer } from './device-id.ts';
@@ -68,8 +69,6 @@ export interface SyncSecret {
   apiKey: string;
 }
 
-export type ReadSyncSecretResult = { ok: true; secret: SyncSecret } | { ok: false; reason: string };
-
 const nonEmpty = z.string().min(1, 'is empty');
 const secretDataSchema = z.object({
   'sidecar-cert.pem': nonEmpty,
@@ -81,19 +80,19 @@ const secretDataSchema = z.object({
 });
 
 /** The identity in a cert/key pair, or why it is unusable. */
-function identityOf(certPem: string, keyPem: string, end: string): SyncIdentity | string {
+function identityOf(certPem: string, keyPem: string, end: string): Result<SyncIdentity> {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
   } catch {
-    return `${end}-cert.pem is not a PEM certificate`;
+    return err(`${end}-cert.pem is not a PEM certificate`);
   }
   try {
-    if (!cert.checkPrivateKey(createPrivateKey(keyPem))) return `${end}-key.pem does not belong to ${end}-cert.pem`;
+    if (!cert.checkPrivateKey(createPrivateKey(keyPem))) return err(`${end}-key.pem does not belong to ${end}-cert.pem`);
   } catch {
-    return `${end}-key.pem is not a PEM private key`;
+    return err(`${end}-key.pem is not a PEM private key`);
   }
-  return { certPem, keyPem, deviceId: deviceIdFromDer(cert.raw) };
+  return ok({ certPem, keyPem, deviceId: deviceIdFromDer(cert.raw) });
 }
 
 function configProblem(secret: SyncSecret): string | undefined {
@@ -111,18 +110,18 @@ function configProblem(secret: SyncSecret): string | undefined {
  * certificate parses and matches its key, the two ends differ, and config.xml names both device IDs and the API key.
  * Other keys are ignored. Never throws.
  */
-export function readSyncSecretData(data: unknown): ReadSyncSecretResult {
+export function readSyncSecretData(data: unknown): Result<SyncSecret> {
   const parsed = secretDataSchema.safeParse(data);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => formatIssue(i, '(data)'));
-    return { ok: false, reason: `sync Secret data invalid: ${issues.join('; ')}` };
+    return err(`sync Secret data invalid: ${issues.join('; ')}`);
   }
   const d = parsed.data;
   const sidecar = identityOf(d['sidecar-cert.pem'], d['sidecar-key.pem'], 'sidecar');
-  if (typeof sidecar === 'string') return { ok: false, reason: sidecar };
+  if (!sidecar.ok) return sidecar;
   const agent = identityOf(d['agent-cert.pem'], d['agent-key.pem'], 'agent');
-  if (typeof agent === 'string') return { ok: false, reason: agent };
-  const secret: SyncSecret = { sidecar, agent, configXml: d['config.xml'], apiKey: d['api-key'] };
+  if (!agent.ok) return agent;
+  const secret: SyncSecret = { sidecar: sidecar.value, agent: agent.value, configXml: d['config.xml'], apiKey: d['api-key'] };
   const problem = configProblem(secret);
-  return problem === undefined ? { ok: true, secret } : { ok: false, reason: problem };
+  return problem === undefined ? ok(secret) : err(problem);
 }

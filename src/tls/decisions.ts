@@ -87,9 +87,3 @@ export function mergeCaBundle(oldPem: string, newPem: string, now: Date): string
   return kept.map((c) => c.toString()).join('');
 }
 
-/** True when every certificate of `pem` is in `bundlePem` (compared by SHA-256). */
-export function bundleContains(bundlePem: string, pem: string): boolean {
-  const inBundle = new Set(parseCertificates(bundlePem).map((c) => c.fingerprint256));
-  const wanted = parseCertificates(pem);
-  return wanted.length > 0 && wanted.every((c) => inBundle.has(c.fingerprint256));
-}

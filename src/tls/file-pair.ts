@@ -9,6 +9,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { err, ok, type Result } from '../core/result.ts';
 import { mergeCaBundle } from './decisions.ts';
 import { certificateOf, firstCertificate, keyMatchesCertificate, summarize } from './inspect.ts';
 import type { KeyPairPem } from './pki.ts';
@@ -35,8 +36,9 @@ interface Loaded {
   fingerprint: string;
 }
 
-/** Reads the files and checks that they fit together; the reason when they do not. */
-export async function loadFilePair(opts: Pick<FilePairOptions, 'certFile' | 'keyFile' | 'caFile'>): Promise<Loaded | { error: string; fingerprint: string }> {
+/** Reads the files and checks that they fit together; the reason when they do not (with the fingerprint, so a
+ * rejected set is reported once). */
+export async function loadFilePair(opts: Pick<FilePairOptions, 'certFile' | 'keyFile' | 'caFile'>): Promise<Result<Loaded, { message: string; fingerprint: string }>> {
   const [certPem, keyPem, caPem] = await Promise.all([
     readFile(opts.certFile, 'utf8'),
     readFile(opts.keyFile, 'utf8'),
@@ -44,10 +46,10 @@ export async function loadFilePair(opts: Pick<FilePairOptions, 'certFile' | 'key
   ]);
   const fingerprint = `${certPem}\0${keyPem}\0${caPem ?? ''}`;
   const cert = firstCertificate(certPem);
-  if (!cert) return { error: `${opts.certFile} holds no PEM certificate`, fingerprint };
-  if (!keyMatchesCertificate(cert, keyPem)) return { error: `${opts.keyFile} is not the private key of ${opts.certFile}`, fingerprint };
-  if (caPem !== undefined && !firstCertificate(caPem)) return { error: `${opts.caFile} holds no PEM certificate`, fingerprint };
-  return { pair: { certPem, keyPem }, bundle: caPem ?? certPem, fingerprint };
+  if (!cert) return err({ message: `${opts.certFile} holds no PEM certificate`, fingerprint });
+  if (!keyMatchesCertificate(cert, keyPem)) return err({ message: `${opts.keyFile} is not the private key of ${opts.certFile}`, fingerprint });
+  if (caPem !== undefined && !firstCertificate(caPem)) return err({ message: `${opts.caFile} holds no PEM certificate`, fingerprint });
+  return ok({ pair: { certPem, keyPem }, bundle: caPem ?? certPem, fingerprint });
 }
 
 export class FilePairTls implements ServingTls {
@@ -121,13 +123,15 @@ export class FilePairTls implements ServingTls {
   }
 
   async #reload(): Promise<boolean> {
-    const next = await loadFilePair(this.#opts);
-    if (next.fingerprint === this.#loaded.fingerprint) return false;
-    if ('error' in next) {
-      if (this.#rejected !== next.fingerprint) this.#opts.logger.warn({ reason: next.error }, 'new certificate files rejected; keeping the current pair');
-      this.#rejected = next.fingerprint;
+    const loaded = await loadFilePair(this.#opts);
+    const fingerprint = loaded.ok ? loaded.value.fingerprint : loaded.error.fingerprint;
+    if (fingerprint === this.#loaded.fingerprint) return false;
+    if (!loaded.ok) {
+      if (this.#rejected !== fingerprint) this.#opts.logger.warn({ reason: loaded.error.message }, 'new certificate files rejected; keeping the current pair');
+      this.#rejected = fingerprint;
       return false;
     }
+    const next = loaded.value;
     // A new CA is added to the caBundle before a certificate it signed is served.
     if (next.bundle !== this.#loaded.bundle) await this.#publish(next.bundle);
     this.#loaded = next;
@@ -154,9 +158,9 @@ export class FilePairTls implements ServingTls {
 /** Loads the pair (throwing when it is unusable: startup) and watches the files from then on. */
 export async function startFilePair(opts: FilePairOptions): Promise<FilePairTls> {
   const first = await loadFilePair(opts);
-  if ('error' in first) throw new Error(first.error);
-  const tls = new FilePairTls(opts, first);
-  opts.logger.info({ certificate: summarize(certificateOf(first.pair.certPem)) }, 'serving certificate loaded from files');
+  if (!first.ok) throw new Error(first.error.message);
+  const tls = new FilePairTls(opts, first.value);
+  opts.logger.info({ certificate: summarize(certificateOf(first.value.pair.certPem)) }, 'serving certificate loaded from files');
   tls.start();
   return tls;
 }

@@ -131,12 +131,6 @@ export function issueCertificate(ca: KeyPairPem, opts: CertificateOptions): KeyP
   return toPem(cert, keys);
 }
 
-/** An RSA key pair in PEM (PKCS#8 public, PKCS#1 private), e.g. for service-account token signing. */
-export function generateRsaKeyPem(bits = RSA_BITS): { publicKeyPem: string; privateKeyPem: string } {
-  const keys = forge.pki.rsa.generateKeyPair({ bits, e: 0x10001 });
-  return { publicKeyPem: forge.pki.publicKeyToPem(keys.publicKey), privateKeyPem: forge.pki.privateKeyToPem(keys.privateKey) };
-}
-
 /**
  * An RSA private key in PEM (PKCS#1), generated on libuv's thread pool: the event loop keeps serving meanwhile, which
  * matters to a webhook that rotates its certificates under load (a synchronous 2048-bit generation blocks ~100 ms).

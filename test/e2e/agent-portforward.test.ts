@@ -17,6 +17,7 @@ import { agentKube } from '../../src/k8s/agent-api.ts';
 import { forwardSocket, PortForwardRefusedError } from '../../src/k8s/portforward.ts';
 import { openTunnel, type Tunnel, type TunnelEvent } from '../../src/agent/tunnel.ts';
 import { generateCA, issueCertificate } from '../../src/tls/pki.ts';
+import { pollValue } from '../../src/wait.ts';
 
 const TOKEN = 'devx-test-token';
 const SYNC_PORT = 22000;
@@ -164,13 +165,9 @@ function closed(socket: net.Socket): Promise<void> {
 }
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const v = await pollValue(probe, { timeoutMs, intervalMs: 20 });
+  if (v === undefined) throw new Error(`timed out waiting for ${what}`);
+  return v;
 }
 
 describe('port-forward through a server speaking the Kubernetes port-forward WebSocket protocol', () => {

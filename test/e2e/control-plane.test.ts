@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startControlPlane } from './harness/control-plane.ts';
 import type { ControlPlane } from './harness/control-plane.ts';
+import { pollValue } from '../../src/wait.ts';
 
 let cp: ControlPlane;
 
@@ -19,16 +20,10 @@ after(async () => {
   await cp?.stop();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+  const v = await pollValue(fn, { timeoutMs, intervalMs: 100 });
+  if (v === undefined) throw new Error(`timed out waiting for ${what}`);
+  return v;
 }
 
 test('the API server is ready and kubectl talks to it with the written kubeconfig', async () => {

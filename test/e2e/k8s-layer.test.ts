@@ -12,9 +12,11 @@ import { loadKubeConfig } from '../../src/k8s/kubeconfig.ts';
 import type { KubeConnection } from '../../src/k8s/kubeconfig.ts';
 import { createObjectCache } from '../../src/k8s/object-cache.ts';
 import type { CacheChange, ObjectCache } from '../../src/k8s/object-cache.ts';
-import { applyFile, applyObject, applyObjects, deleteObject, parseManifests } from '../../src/k8s/apply.ts';
-import { registerWebhooks, unregisterWebhooks, webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
+import { applyObject } from '../../src/k8s/apply.ts';
+import { registerWebhooks, webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
+import { applyFile, applyObjects, deleteObject, parseManifests, unregisterWebhooks } from '../support/apply.ts';
 import { recordingLogger } from '../recording-logger.ts';
+import { pollCondition } from '../../src/wait.ts';
 
 let cp: ControlPlane;
 let kc: KubeConnection;
@@ -52,11 +54,7 @@ const devPolicy = (name: string, spec: Record<string, unknown>) => ({
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+  if (!(await pollCondition(check, { timeoutMs, intervalMs: 50 }))) throw new Error(`timed out waiting for ${what}`);
 }
 
 const policySpec = (name: string): Record<string, unknown> | undefined =>

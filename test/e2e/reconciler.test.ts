@@ -50,14 +50,14 @@ describe('reconciler on the real API server', () => {
     assert.equal(secret.metadata.annotations['dev.x/workload'], 'deployment/web');
     const data = decode(secret);
     const read = readSyncSecretData(data);
-    assert.ok(read.ok, read.ok ? '' : read.reason);
+    assert.ok(read.ok, read.ok ? '' : read.error);
     // Real syncthing derives the same device IDs from the certificates.
     assert.equal(await syncthingDeviceId(data['sidecar-cert.pem']!, data['sidecar-key.pem']!), deviceIdFromCertPem(data['sidecar-cert.pem']!));
     assert.equal(await syncthingDeviceId(data['agent-cert.pem']!, data['agent-key.pem']!), deviceIdFromCertPem(data['agent-cert.pem']!));
     // And it starts on the generated config (only the pod's paths and ports swapped for loopback ones), quietly.
     const st = await startSyncthingWithConfig({ configXml: data['config.xml']!, certPem: data['sidecar-cert.pem']!, keyPem: data['sidecar-key.pem']!, apiKey: data['api-key']! });
     try {
-      assert.equal(st.myID, read.ok ? read.secret.sidecar.deviceId : '');
+      assert.equal(st.myID, read.ok ? read.value.sidecar.deviceId : '');
       await new Promise((r) => setTimeout(r, 1500)); // let it finish starting up, where complaints would show
     } finally {
       await st.stop();

@@ -108,8 +108,8 @@ async function syncScenario(t: TestContext, sidecarBin: Binary): Promise<void> {
   const workload = { workloadKind: 'Deployment', workloadName: 'reviews', namespace: 'bookinfo' };
   const data = buildSyncSecretData({ ...workload, now: new Date() });
   const read = readSyncSecretData(data);
-  assert.ok(read.ok, read.ok ? '' : read.reason);
-  const s: SyncSecret = read.secret;
+  assert.ok(read.ok, read.ok ? '' : read.error);
+  const s: SyncSecret = read.value;
 
   // The stand-in's config is the Secret's config with only the folder path and the two addresses substituted:
   // rendering with the defaults must give back the Secret's config.xml byte for byte.

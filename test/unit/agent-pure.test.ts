@@ -13,14 +13,14 @@ import { installHint, isSupported, parseSyncthingVersion } from '../../src/agent
 import { objectPath, parseWorkloadArg, refString, resourceName } from '../../src/agent/workload-ref.ts';
 
 test('workload arguments: KIND/NAME with kubectl short names, or a bare NAME; anything else says what is expected', () => {
-  assert.deepEqual(parseWorkloadArg('deploy/reviews'), { ok: true, arg: { kind: 'Deployment', name: 'reviews' } });
-  assert.deepEqual(parseWorkloadArg('StatefulSet/db'), { ok: true, arg: { kind: 'StatefulSet', name: 'db' } });
-  assert.deepEqual(parseWorkloadArg('cj/nightly'), { ok: true, arg: { kind: 'CronJob', name: 'nightly' } });
-  assert.deepEqual(parseWorkloadArg('daemonset.apps/agent'), { ok: true, arg: { kind: 'DaemonSet', name: 'agent' } });
-  assert.deepEqual(parseWorkloadArg('po/solo'), { ok: true, arg: { kind: 'Pod', name: 'solo' } });
-  assert.deepEqual(parseWorkloadArg('reviews'), { ok: true, arg: { name: 'reviews' } });
+  assert.deepEqual(parseWorkloadArg('deploy/reviews'), { ok: true, value: { kind: 'Deployment', name: 'reviews' } });
+  assert.deepEqual(parseWorkloadArg('StatefulSet/db'), { ok: true, value: { kind: 'StatefulSet', name: 'db' } });
+  assert.deepEqual(parseWorkloadArg('cj/nightly'), { ok: true, value: { kind: 'CronJob', name: 'nightly' } });
+  assert.deepEqual(parseWorkloadArg('daemonset.apps/agent'), { ok: true, value: { kind: 'DaemonSet', name: 'agent' } });
+  assert.deepEqual(parseWorkloadArg('po/solo'), { ok: true, value: { kind: 'Pod', name: 'solo' } });
+  assert.deepEqual(parseWorkloadArg('reviews'), { ok: true, value: { name: 'reviews' } });
   const unknown = parseWorkloadArg('svc/reviews');
-  assert.ok(!unknown.ok && /unknown kind "svc": dev mode works on Deployment, StatefulSet, DaemonSet, Job, CronJob, Pod/.test(unknown.message));
+  assert.ok(!unknown.ok && /unknown kind "svc": dev mode works on Deployment, StatefulSet, DaemonSet, Job, CronJob, Pod/.test(unknown.error));
   for (const bad of ['Reviews', 'deploy/', '', 'a/b/c', 'x_y']) assert.equal(parseWorkloadArg(bad).ok, false, bad);
 });
 
@@ -61,11 +61,11 @@ test('an existing .stignore is rewritten only if devx wrote it', () => {
 });
 
 test('LOCAL_DIR[:REMOTE_DIR]', () => {
-  assert.deepEqual(parseDirArg(undefined, '/work'), { ok: true, dirs: { local: '/work' } });
-  assert.deepEqual(parseDirArg('./src', '/work'), { ok: true, dirs: { local: '/work/src' } });
-  assert.deepEqual(parseDirArg('./src:/app/src/', '/work'), { ok: true, dirs: { local: '/work/src', remote: '/app/src' } });
-  assert.deepEqual(parseDirArg('/abs/dir:/home/devx', '/work'), { ok: true, dirs: { local: '/abs/dir', remote: '/home/devx' } });
-  assert.deepEqual(parseDirArg('odd:name', '/work'), { ok: true, dirs: { local: '/work/odd:name' } }, 'a colon not followed by an absolute path is part of LOCAL_DIR');
+  assert.deepEqual(parseDirArg(undefined, '/work'), { ok: true, value: { local: '/work' } });
+  assert.deepEqual(parseDirArg('./src', '/work'), { ok: true, value: { local: '/work/src' } });
+  assert.deepEqual(parseDirArg('./src:/app/src/', '/work'), { ok: true, value: { local: '/work/src', remote: '/app/src' } });
+  assert.deepEqual(parseDirArg('/abs/dir:/home/devx', '/work'), { ok: true, value: { local: '/abs/dir', remote: '/home/devx' } });
+  assert.deepEqual(parseDirArg('odd:name', '/work'), { ok: true, value: { local: '/work/odd:name' } }, 'a colon not followed by an absolute path is part of LOCAL_DIR');
   for (const bad of ['src:/', 'src:/a/../b']) assert.equal(parseDirArg(bad, '/work').ok, false, bad);
   assert.deepEqual(decideRemoteDir(undefined, '/home/devx'), { action: 'keep' });
   assert.deepEqual(decideRemoteDir('/home/devx', '/home/devx/'), { action: 'keep' });
@@ -120,15 +120,15 @@ test('command lines of sync, up, down and status', () => {
   const sync = parseAgentArgs('sync', ['deploy/reviews', './src:/app', '-n', 'bookinfo', '--mode', 'push', '-o', 'json', '--timeout', '90s']);
   assert.deepEqual(sync, {
     ok: true,
-    command: { command: 'sync', common: { json: true, timeoutMs: 90_000, namespace: 'bookinfo' }, workload: { kind: 'Deployment', name: 'reviews' }, sync: { mode: 'push' }, dir: './src:/app' },
+    value: { command: 'sync', common: { json: true, timeoutMs: 90_000, namespace: 'bookinfo' }, workload: { kind: 'Deployment', name: 'reviews' }, sync: { mode: 'push' }, dir: './src:/app' },
   });
   const up = parseAgentArgs('up', ['reviews', '--image', 'img:1', '--sync', '.', '--context', 'c', '--kubeconfig', '/k']);
   assert.deepEqual(up, {
     ok: true,
-    command: { command: 'up', common: { json: false, timeoutMs: 300_000, kubeconfig: '/k', context: 'c' }, workload: { name: 'reviews' }, sync: { mode: 'two-way' }, image: 'img:1', syncDir: '.' },
+    value: { command: 'up', common: { json: false, timeoutMs: 300_000, kubeconfig: '/k', context: 'c' }, workload: { name: 'reviews' }, sync: { mode: 'two-way' }, image: 'img:1', syncDir: '.' },
   });
-  assert.deepEqual(parseAgentArgs('status', ['-A']), { ok: true, command: { command: 'status', common: { json: false, timeoutMs: 300_000 }, allNamespaces: true } });
-  assert.deepEqual(parseAgentArgs('down', ['sts/db']), { ok: true, command: { command: 'down', common: { json: false, timeoutMs: 300_000 }, workload: { kind: 'StatefulSet', name: 'db' } } });
+  assert.deepEqual(parseAgentArgs('status', ['-A']), { ok: true, value: { command: 'status', common: { json: false, timeoutMs: 300_000 }, allNamespaces: true } });
+  assert.deepEqual(parseAgentArgs('down', ['sts/db']), { ok: true, value: { command: 'down', common: { json: false, timeoutMs: 300_000 }, workload: { kind: 'StatefulSet', name: 'db' } } });
   const errors: Array<[string, string[], RegExp]> = [
     ['sync', [], /sync needs a workload/],
     ['sync', ['a', 'b', 'c'], /unexpected argument "c"/],
@@ -144,6 +144,6 @@ test('command lines of sync, up, down and status', () => {
   ];
   for (const [cmd, argv, message] of errors) {
     const r = parseAgentArgs(cmd, argv);
-    assert.ok(!r.ok && message.test(r.message), `${cmd} ${argv.join(' ')}: ${JSON.stringify(r)}`);
+    assert.ok(!r.ok && message.test(r.error), `${cmd} ${argv.join(' ')}: ${JSON.stringify(r)}`);
   }
 });

@@ -57,14 +57,14 @@ function verify(pod: Pod, ref: WorkloadRef, cluster: Cluster): { verdict: Exclud
 
 function assertOk(pod: Pod, ref: WorkloadRef, cluster: Cluster, reads: string[]): void {
   const r = verify(pod, ref, cluster);
-  assert.deepEqual(r.verdict, { ok: true });
+  assert.deepEqual(r.verdict, { ok: true, value: undefined });
   assert.deepEqual(r.read, reads);
 }
 
 function assertRejected(pod: Pod, ref: WorkloadRef, cluster: Cluster, reason: RegExp): void {
   const { verdict } = verify(pod, ref, cluster);
   assert.equal(verdict.ok, false, `expected a rejection matching ${reason}`);
-  assert.match(verdict.ok ? '' : verdict.reason, reason);
+  assert.match(verdict.ok ? '' : verdict.error, reason);
 }
 
 // ---- Deployment: pod → ReplicaSet → Deployment ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ test('an invalid DevPolicy yields every error with its field path', () => {
   const r = parseDevPolicy({ apiVersion: 'dev.x/v1alpha1', kind: 'DevPolicy', metadata: { name: 'x' }, spec: { maxWorkloads: -1, workDir: 'rel', kinds: ['Secret'], bogus: 1 } });
   assert.equal(r.ok, false);
   if (r.ok) return;
-  const text = r.errors.join('\n');
+  const text = r.error.join('\n');
   for (const path of ['spec.maxWorkloads', 'spec.workDir', 'spec.kinds.0', 'spec']) assert.match(text, new RegExp(path.replace('.', '\\.')));
   assert.match(text, /bogus/);
 });
@@ -22,8 +22,8 @@ test('an empty DevPolicy spec gets the documented defaults', () => {
   const r = parseDevPolicy({ apiVersion: 'dev.x/v1alpha1', kind: 'DevPolicy', metadata: { name: 'x' }, spec: {} });
   assert.ok(r.ok);
   if (!r.ok) return;
-  assert.equal(r.policy.spec.workDir, '/home/devx');
-  assert.equal(r.policy.spec.stripProbes, true);
-  assert.equal(r.policy.spec.maxWorkloads, 10);
-  assert.deepEqual(r.policy.spec.kinds, ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod']);
+  assert.equal(r.value.spec.workDir, '/home/devx');
+  assert.equal(r.value.spec.stripProbes, true);
+  assert.equal(r.value.spec.maxWorkloads, 10);
+  assert.deepEqual(r.value.spec.kinds, ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod']);
 });

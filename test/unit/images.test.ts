@@ -67,5 +67,5 @@ test('dev.x/image is checked with the allowedImages dialect; the rule on the ori
   const refused = chooseDevImage({ spec: s, policyName: 'default', original: 'nginx:1', requested: 'attacker.io/x.example.com/miner:1' });
   assert.equal(refused.ok, false);
   const rule = chooseDevImage({ spec: s, policyName: 'default', original: 'codingcorp-docker.pkg.coding.net/nocalhost/bookinfo/reviews:latest' });
-  assert.deepEqual(rule, { ok: true, image: 'registry.example.com/dev/java:21', source: 'rule' });
+  assert.deepEqual(rule, { ok: true, value: { image: 'registry.example.com/dev/java:21', source: 'rule' } });
 });

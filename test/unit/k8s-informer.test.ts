@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { resilientInformer, type ChangeType, type ResilientInformer } from '../../src/k8s/resilient-informer.ts';
 import { recordingLogger } from '../recording-logger.ts';
+import { pollCondition } from '../../src/wait.ts';
 
 interface Obj {
   kind?: string;
@@ -134,11 +135,7 @@ afterEach(async () => {
 });
 
 async function eventually(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  if (!(await pollCondition(check, { timeoutMs, intervalMs: 10 }))) throw new Error(`timed out waiting for ${what}`);
 }
 
 function start(f: Fake, opts: { labelSelector?: string } = {}): { events: Array<[ChangeType, string, string | undefined]>; informer: ResilientInformer<Obj> } {

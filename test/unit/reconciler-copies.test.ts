@@ -152,7 +152,7 @@ test('secret data from the worker thread: usable identities, fresh each time; th
     const ra = readSyncSecretData(a);
     const rb = readSyncSecretData(b);
     assert.ok(ra.ok && rb.ok);
-    assert.notEqual(ra.ok && ra.secret.sidecar.deviceId, rb.ok && rb.secret.sidecar.deviceId);
+    assert.notEqual(ra.ok && ra.value.sidecar.deviceId, rb.ok && rb.value.sidecar.deviceId);
   } finally {
     clearInterval(ticker);
     await generate.close();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createElector, type Elector, type LeaseStore } from '../../src/reconciler/leader-election.ts';
 import { decideLease, leaseTimingProblems, microTime, nextRecord, releasedRecord, type LeaseRecord, type LeaseTimings } from '../../src/reconciler/lease-decision.ts';
 import { silentLogger } from '../../src/k8s/logger.ts';
+import { pollCondition } from '../../src/wait.ts';
 
 const T: LeaseTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 };
 
@@ -89,10 +90,7 @@ function candidate(lease: ReturnType<typeof memoryLease>, name: string, log: str
 
 async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<number> {
   const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out: ${what}`);
-    await sleep(10);
-  }
+  if (!(await pollCondition(check, { timeoutMs, intervalMs: 10 }))) throw new Error(`timed out: ${what}`);
   return Date.now() - started;
 }
 

@@ -51,12 +51,12 @@ test('buildSyncSecretData: exactly the six keys, two identities, a URL-safe API 
 
 test('readSyncSecretData: reads back what was built, device IDs recomputed from the certificates', () => {
   const read = readSyncSecretData({ ...data, 'unrelated-key': 'ignored' });
-  assert.ok(read.ok, read.ok ? '' : read.reason);
-  assert.equal(read.secret.sidecar.deviceId, deviceIdFromCertPem(data['sidecar-cert.pem']));
-  assert.equal(read.secret.agent.deviceId, deviceIdFromCertPem(data['agent-cert.pem']));
-  assert.equal(read.secret.sidecar.keyPem, data['sidecar-key.pem']);
-  assert.equal(read.secret.apiKey, data['api-key']);
-  assert.equal(read.secret.configXml, data['config.xml']);
+  assert.ok(read.ok, read.ok ? '' : read.error);
+  assert.equal(read.value.sidecar.deviceId, deviceIdFromCertPem(data['sidecar-cert.pem']));
+  assert.equal(read.value.agent.deviceId, deviceIdFromCertPem(data['agent-cert.pem']));
+  assert.equal(read.value.sidecar.keyPem, data['sidecar-key.pem']);
+  assert.equal(read.value.apiKey, data['api-key']);
+  assert.equal(read.value.configXml, data['config.xml']);
 });
 
 test('readSyncSecretData: every kind of broken Secret is refused with a reason, never a throw', () => {
@@ -77,7 +77,7 @@ test('readSyncSecretData: every kind of broken Secret is refused with a reason, 
   for (const [input, reason] of cases) {
     const read = readSyncSecretData(input);
     assert.ok(!read.ok, `accepted: ${String(reason)}`);
-    assert.match(read.reason, reason);
+    assert.match(read.error, reason);
   }
 });
 

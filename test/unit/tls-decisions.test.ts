@@ -3,8 +3,16 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { bundleContains, caRequiresRegeneration, mergeCaBundle, renewalTime, servingRenewAt, type CaSecretData } from '../../src/tls/decisions.ts';
+import { parseCertificates } from '../../src/tls/inspect.ts';
+import { caRequiresRegeneration, mergeCaBundle, renewalTime, servingRenewAt, type CaSecretData } from '../../src/tls/decisions.ts';
 import { generateCA, generateSelfSigned, issueCertificate } from '../../src/tls/pki.ts';
+
+/** True when every certificate of `pem` is in `bundlePem` (compared by SHA-256). */
+function bundleContains(bundlePem: string, pem: string): boolean {
+  const inBundle = new Set(parseCertificates(bundlePem).map((c) => c.fingerprint256));
+  const wanted = parseCertificates(pem);
+  return wanted.length > 0 && wanted.every((c) => inBundle.has(c.fingerprint256));
+}
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const at = (seconds: number): Date => new Date(T0.getTime() + seconds * 1000);

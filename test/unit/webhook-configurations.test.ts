@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEVX_MARKED_CONDITION, webhookConfigurations } from '../../src/k8s/register-webhooks.ts';
-import { parseManifests } from '../../src/k8s/apply.ts';
+import { parseManifests } from '../support/apply.ts';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const opts = { url: 'https://127.0.0.1:8443/', caBundlePem: CA, excludedNamespaces: ['devx-system', 'kube-system'] };

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { pollValue } from '../../../src/wait.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { startProcess, waitFor, type ManagedProcess } from './processes.ts';
 
@@ -122,16 +123,16 @@ export function decodeSecret(secret: any): Record<string, string> {
 }
 
 export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
   let last: unknown;
-  for (;;) {
+  const attempt = async (): Promise<T | undefined> => {
     try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
+      return (await check()) || undefined;
+    } catch (e) {
+      last = e;
+      return undefined;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  };
+  const value = await pollValue(attempt, { timeoutMs, intervalMs: 100 });
+  if (value === undefined) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  return value;
 }

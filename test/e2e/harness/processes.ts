@@ -4,6 +4,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import { err, ok } from '../../../src/core/result.ts';
+import { pollUntil } from '../../../src/wait.ts';
 
 export interface ManagedProcess {
   readonly name: string;
@@ -179,24 +181,24 @@ function failure(message: string, proc?: ManagedProcess): Error {
   return new Error(`${message}\n--- last lines of ${proc.name} log (${proc.logPath}) ---\n${logTail(proc.logPath)}\n---`);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** Polls `probe` until it returns true. */
 export async function waitFor(opts: WaitOptions): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs;
   let lastError = '';
-  for (;;) {
-    const dead = (opts.watch ?? []).find((p) => !p.running());
-    if (dead) throw failure(`${dead.name} exited while waiting for ${opts.what}`, dead);
-    try {
-      if (await opts.probe()) return;
-    } catch (err) {
-      lastError = err instanceof Error ? err.message : String(err);
-    }
-    if (Date.now() > deadline) {
-      const suffix = lastError ? ` (last error: ${lastError})` : '';
-      throw failure(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${suffix}`, opts.watch?.[0]);
-    }
-    await sleep(opts.intervalMs ?? 50);
-  }
+  const r = await pollUntil({
+    timeoutMs: opts.timeoutMs,
+    intervalMs: opts.intervalMs ?? 50,
+    look: async () => {
+      const dead = (opts.watch ?? []).find((p) => !p.running());
+      if (dead) throw failure(`${dead.name} exited while waiting for ${opts.what}`, dead);
+      try {
+        return (await opts.probe()) ? ok() : err(opts.what);
+      } catch (e) {
+        lastError = e instanceof Error ? e.message : String(e);
+        return err(opts.what);
+      }
+    },
+  });
+  if (r.ok) return;
+  const suffix = lastError ? ` (last error: ${lastError})` : '';
+  throw failure(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${suffix}`, opts.watch?.[0]);
 }

@@ -12,6 +12,8 @@ import { chmod, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/pr
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { err, ok } from '../../../src/core/result.ts';
+import { pollUntil, pollValue } from '../../../src/wait.ts';
 import { freePorts, LOOPBACK } from './ports.ts';
 import { realPartPaths } from './real-parts.ts';
 import type { ControlPlane } from './control-plane.ts';
@@ -249,27 +251,28 @@ export async function startSidecarStandIn(opts: StandInOptions): Promise<StandIn
 }
 
 async function waitForRest(s: StandIn): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ok = await fetch(`http://${LOOPBACK}:${s.guiPort}/rest/system/ping`, { headers: { 'X-API-Key': s.apiKey } }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    if (s.proc.child.exitCode !== null || Date.now() > deadline) throw new Error(`the sidecar stand-in did not come up:\n${s.proc.log()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const up = await pollUntil({
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    look: async () => {
+      const answered = await fetch(`http://${LOOPBACK}:${s.guiPort}/rest/system/ping`, { headers: { 'X-API-Key': s.apiKey } }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (answered) return ok();
+      // An exited stand-in will never answer: give up at once.
+      if (s.proc.child.exitCode !== null) throw new Error(`the sidecar stand-in did not come up:\n${s.proc.log()}`);
+      return err('the sidecar stand-in');
+    },
+  });
+  if (!up.ok) throw new Error(`the sidecar stand-in did not come up:\n${s.proc.log()}`);
 }
 
 /** Polls until `probe` returns a value (not undefined); errors count as "not yet". */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  const value = await pollValue(() => probe().catch(() => undefined), { timeoutMs, intervalMs });
+  if (value === undefined) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  return value;
 }
 
 /** The file's content, or undefined when it does not exist (yet). */
@@ -478,9 +481,9 @@ export function startAgent(args: string[], env: NodeJS.ProcessEnv): AgentProcess
   const child = spawn(process.execPath, [AGENT_ENTRY, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExit(child);
   let out = '';
-  let err = '';
+  let errText = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (errText += b.toString()));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   let done = false;
   void exited.then(() => (done = true));
@@ -493,18 +496,22 @@ export function startAgent(args: string[], env: NodeJS.ProcessEnv): AgentProcess
     pid: child.pid ?? -1,
     events,
     stdout: () => out,
-    stderr: () => err,
+    stderr: () => errText,
     exited,
     waitForEvent: async (what, match, timeoutMs) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = events().find(match);
-        if (found) return found;
-        if (done || Date.now() > deadline) {
-          throw new Error(`${done ? 'the agent exited' : `timed out after ${timeoutMs} ms`} waiting for ${what}\n--- stdout ---\n${out}\n--- stderr ---\n${err}`);
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const failure = (why: string): Error => new Error(`${why} waiting for ${what}\n--- stdout ---\n${out}\n--- stderr ---\n${errText}`);
+      const r = await pollUntil({
+        timeoutMs,
+        intervalMs: 100,
+        look: () => {
+          const found = events().find(match);
+          if (found) return ok(found);
+          if (done) throw failure('the agent exited');
+          return err(what);
+        },
+      });
+      if (!r.ok) throw failure(`timed out after ${timeoutMs} ms`);
+      return r.value;
     },
     interrupt: async () => {
       if (!done) child.kill('SIGINT');
