@@ -20,7 +20,7 @@ let k: Kube;
 let tmp: string;
 
 before(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-node-e2e-'));
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-e2e-node-'));
   c = await startNodeCluster();
   k = kube(c);
   const images = c.node.images;

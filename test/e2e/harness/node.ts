@@ -94,6 +94,14 @@ function trySh(cmd: string, args: string[]): void {
   }
 }
 
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
 function listDir(dir: string): string[] | null {
   try {
     return fs.readdirSync(dir);
@@ -131,10 +139,11 @@ function makeCgroupDirs(name: string): string[] {
 /** Every process in the cgroup tree under `dir` (one hierarchy suffices: every task is in every hierarchy). */
 function cgroupProcs(dir: string): number[] {
   const pids: number[] = [];
+  // Cgroups come and go while this walks (the kubelet and runc remove theirs): a vanished one has no processes.
   const walk = (d: string): void => {
     for (const f of listDir(d) ?? []) {
       const p = path.join(d, f);
-      if (f === 'cgroup.procs') pids.push(...fs.readFileSync(p, 'utf8').split('\n').filter(Boolean).map(Number));
+      if (f === 'cgroup.procs') pids.push(...readOr(p, '').split('\n').filter(Boolean).map(Number));
       else if (fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p);
     }
   };
@@ -400,8 +409,9 @@ async function removeAbandonedNodes(): Promise<void> {
   for (const name of fs.readdirSync(os.tmpdir())) {
     if (!name.startsWith(DIR_PREFIX)) continue;
     const dir = path.join(os.tmpdir(), name);
-    const owner = Number(listDir(dir)?.includes('owner.pid') ? fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8') : '0');
-    if (owner > 0 && isAlive(owner)) continue;
+    // Only a node's own directory (it has host-state.json and owner.pid), whose owner is gone.
+    const owner = Number(readOr(path.join(dir, 'owner.pid'), '0'));
+    if (!fs.existsSync(path.join(dir, 'host-state.json')) || owner <= 0 || isAlive(owner)) continue;
     cleanHost(dir, name, readState(dir));
   }
   // Links and routes have fixed names: a leftover without a directory goes too.
@@ -565,14 +575,17 @@ class RunningNode implements Node {
 
   async #stop(): Promise<void> {
     const [scheduler, containerd, kubelet] = ['kube-scheduler', 'containerd', 'kubelet'].map((n) => this.#procs.find((p) => p.name === n));
-    await Promise.all([kubelet?.stop(STOP_GRACE_MS), scheduler?.stop(STOP_GRACE_MS)]);
-    // The pods' processes go first (containerd's shims would otherwise keep them), then containerd and its shims.
-    killPods(this.#l.cgroupName);
-    await containerd?.stop(STOP_GRACE_MS);
-    cleanHost(this.#l.dir, this.#l.cgroupName, this.#state);
-    unregisterExitCleanup(this.#exitCleanup);
-    unregisterDir(this.#l.dir);
-    releaseLock();
+    try {
+      await Promise.all([kubelet?.stop(STOP_GRACE_MS), scheduler?.stop(STOP_GRACE_MS)]);
+      // The pods' processes go first (containerd's shims would otherwise keep them), then containerd and its shims.
+      killPods(this.#l.cgroupName);
+    } finally {
+      await containerd?.stop(STOP_GRACE_MS);
+      cleanHost(this.#l.dir, this.#l.cgroupName, this.#state);
+      unregisterExitCleanup(this.#exitCleanup);
+      unregisterDir(this.#l.dir);
+      releaseLock();
+    }
   }
 }
 
@@ -639,8 +652,11 @@ export async function startNodeCluster(opts: ControlPlaneOptions & NodeOptions =
     startApiServer: () => cp.startApiServer(),
     pids: () => [...cp.pids(), ...node.pids()],
     stop: async () => {
-      await node.stop();
-      await cp.stop();
+      try {
+        await node.stop();
+      } finally {
+        await cp.stop();
+      }
     },
   };
 }
