@@ -1,8 +1,10 @@
 // The agent's view of a sync session, folded from the local syncthing's REST events (GET /rest/events) and the
-// answers of /rest/db/completion, which the agent feeds in as the same FolderCompletion shape. Pure: an event in, a
-// new view out; no clock (event times come with the events), no I/O. Unknown or malformed events change nothing.
+// answers of /rest/db/completion, which the agent feeds in as the same FolderCompletion shape, plus one event of the
+// agent's own: PodFolderErrors, the sidecar's folder errors read through a port-forward (pod-side.ts). Pure: an event
+// in, a new view out; no clock (event times come with the events), no I/O. Unknown or malformed events change nothing.
 import { z } from 'zod';
 import type { SyncMode } from '../sync/config.ts';
+import { PodErrorSchema, type PodError } from './pod-side.ts';
 
 /** One event as /rest/events returns it. */
 export interface SyncthingEvent {
@@ -47,8 +49,16 @@ export interface SyncView {
   /** What the pod still has to fetch, and its completion percentage (syncthing's own number). */
   peerNeed: Counts;
   peerCompletion: number;
+  /** The local syncthing's folder errors, `path: error`. */
   errors: string[];
+  /** The sidecar's folder errors (what the pod side cannot scan or write), as the agent last read them. */
+  podErrors: PodError[];
   lastChange: LastChange | undefined;
+  /**
+   * Paths pulled from the pod (ItemFinished) whose LocalIndexUpdated has not come yet: syncthing announces a pulled
+   * file with both, ItemFinished first, and only LocalIndexUpdated for a local edit. At most MAX_PULLED, oldest dropped.
+   */
+  pulled: string[];
   /** Items sent and received since the agent started. */
   sent: number;
   received: number;
@@ -69,7 +79,9 @@ export function initialView(peer: string, folder: string): SyncView {
     peerNeed: { items: 0, bytes: 0 },
     peerCompletion: 0,
     errors: [],
+    podErrors: [],
     lastChange: undefined,
+    pulled: [],
     sent: 0,
     received: 0,
   };
@@ -97,6 +109,10 @@ const ScanProgressData = z.object({ folder: z.string(), current: num, total: num
 const FolderErrorsData = z.object({ folder: z.string(), errors: z.array(z.object({ path: z.string(), error: z.string() })).nullable().catch([]) });
 const LocalIndexUpdatedData = z.object({ folder: z.string(), items: num, filenames: z.array(z.string()).nullable().catch([]) });
 const ItemFinishedData = z.object({ folder: z.string(), item: z.string(), error: z.string().nullable().optional(), action: z.string().optional() });
+const PodFolderErrorsData = z.object({ folder: z.string(), errors: z.array(PodErrorSchema) });
+
+/** Pulled paths remembered for their LocalIndexUpdated; a bound, so a missed event cannot grow the list forever. */
+const MAX_PULLED = 1000;
 
 type Reducer = (view: SyncView, data: unknown, time: string | undefined) => SyncView;
 
@@ -144,18 +160,36 @@ const REDUCERS: Record<string, Reducer> = {
     ),
   FolderScanProgress: (v, d) => parsed(ScanProgressData, d, v, (e) => ({ ...v, scan: { current: e.current, total: e.total } })),
   FolderErrors: (v, d) => parsed(FolderErrorsData, d, v, (e) => ({ ...v, errors: (e.errors ?? []).map((x) => `${x.path}: ${x.error}`) })),
-  LocalIndexUpdated: (v, d, time) =>
-    parsed(LocalIndexUpdatedData, d, v, (e) => {
-      const last = e.filenames?.at(-1);
-      // A local change is something the pod does not have yet, whatever the last completion said.
-      const lastChange: LastChange | undefined = last === undefined ? v.lastChange : { path: last, direction: 'out', deleted: false, time };
-      return { ...v, sent: v.sent + e.items, peerReported: false, lastChange };
-    }),
+  // Also sent after a pull: the paths ItemFinished announced are changes from the pod, not local ones.
+  LocalIndexUpdated: (v, d, time) => parsed(LocalIndexUpdatedData, d, v, (e) => localIndexUpdated(v, e, time)),
   ItemFinished: (v, d, time) =>
     parsed(ItemFinishedData, d, v, (e) =>
-      e.error ? v : { ...v, received: v.received + 1, lastChange: { path: e.item, direction: 'in', deleted: e.action === 'delete', time } },
+      e.error
+        ? v
+        : {
+            ...v,
+            received: v.received + 1,
+            lastChange: { path: e.item, direction: 'in', deleted: e.action === 'delete', time },
+            pulled: [...v.pulled.filter((p) => p !== e.item), e.item].slice(-MAX_PULLED),
+          },
     ),
+  PodFolderErrors: (v, d) => parsed(PodFolderErrorsData, d, v, (e) => ({ ...v, podErrors: e.errors })),
 };
+
+function localIndexUpdated(v: SyncView, e: z.infer<typeof LocalIndexUpdatedData>, time: string | undefined): SyncView {
+  const names = e.filenames ?? [];
+  const pulled = new Set(v.pulled);
+  const local = names.filter((n) => !pulled.has(n));
+  const named = new Set(names);
+  const remaining = local.length === names.length ? v.pulled : v.pulled.filter((p) => !named.has(p));
+  // Only pulled files: the pod has them already, so its last completion still holds.
+  if (names.length > 0 && local.length === 0) return { ...v, pulled: remaining };
+  const last = local.at(-1);
+  // A local change is something the pod does not have yet, whatever the last completion said.
+  const lastChange: LastChange | undefined = last === undefined ? v.lastChange : { path: last, direction: 'out', deleted: false, time };
+  const sent = v.sent + Math.max(0, e.items - (names.length - local.length));
+  return { ...v, sent, peerReported: false, lastChange, pulled: remaining };
+}
 
 /** The view after one event. */
 export function applyEvent(view: SyncView, event: SyncthingEvent): SyncView {

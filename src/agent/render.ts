@@ -1,6 +1,7 @@
 // Text the agent shows: byte sizes, ages, the progress bar, the one-line live status and kubectl-style tables. Pure:
 // colours come in as a Style (plain when the output is not a terminal or NO_COLOR is set), time as an argument.
 import type { SyncMode } from '../sync/config.ts';
+import { podErrorsSummary } from './pod-side.ts';
 import { phaseOf, progressOf, type Phase, type SyncView } from './progress.ts';
 
 export interface Style {
@@ -72,7 +73,13 @@ export function renderProgressLine(view: SyncView, mode: SyncMode, style: Style)
   const p = progressOf(view, mode);
   const files = `${formatCount(p.files.done)}/${formatCount(p.files.total)} files`;
   const bytes = `${formatBytes(p.bytes.done)}/${formatBytes(p.bytes.total)}`;
-  return `syncing ${style.cyan(progressBar(p.percent, 20))} ${p.percent.toFixed(1)}%  ${files}  ${bytes}`;
+  return `syncing ${style.cyan(progressBar(p.percent, 20))} ${p.percent.toFixed(1)}%  ${files}  ${bytes}${podSideText(view, style)}`;
+}
+
+/** ` · pod side: <what> (+N more)` in red while the sidecar reports errors; empty otherwise. */
+function podSideText(view: SyncView, style: Style): string {
+  const summary = podErrorsSummary(view.podErrors);
+  return summary === '' ? '' : ` · ${style.red(summary)}`;
 }
 
 export interface StatusContext {
@@ -101,7 +108,8 @@ function lastChangeText(view: SyncView, ctx: StatusContext): string {
 /** The one-line live status after the first full sync. */
 export function renderStatusLine(view: SyncView, ctx: StatusContext, style: Style): string {
   const phase = phaseOf(view, ctx.mode);
-  const mark = PHASE_MARK[phase](style);
+  // The pod side's errors do not change the phase (the local end may well be done) but they do mean trouble.
+  const mark = view.podErrors.length > 0 ? style.red('●') : PHASE_MARK[phase](style);
   const words: Record<Phase, string> = {
     'in-sync': 'in sync',
     syncing: 'syncing',
@@ -110,7 +118,7 @@ export function renderStatusLine(view: SyncView, ctx: StatusContext, style: Styl
     error: `error: ${view.errors[0] ?? view.state}`,
   };
   const totals = `${formatCount(view.global.items)} files, ${formatBytes(view.global.bytes)}`;
-  return `${mark} ${style.bold(words[phase])} · ${totals} · pod ${ctx.pod} (${ctx.mode})${lastChangeText(view, ctx)}`;
+  return `${mark} ${style.bold(words[phase])} · ${totals} · pod ${ctx.pod} (${ctx.mode})${podSideText(view, style)}${lastChangeText(view, ctx)}`;
 }
 
 /** Columns padded like `kubectl get` (three spaces between columns), headers first. */

@@ -87,6 +87,11 @@ export function ttyReporter(streams: Streams, style: Style): Reporter {
   };
 }
 
+/** What changes about the pod side's errors, for the "has anything changed" keys. */
+function podErrorsKey(view: SyncView): string {
+  return view.podErrors.map((e) => `${e.path}\u0000${e.error}`).join('\u0000');
+}
+
 /** Not a terminal: a line whenever the state changes (never several per second). */
 export function plainReporter(streams: Streams, style: Style): Reporter {
   let last = '';
@@ -102,9 +107,9 @@ export function plainReporter(streams: Streams, style: Style): Reporter {
     waiting: (what) => say(`waiting for ${what}`),
     step: (message) => say(`✓ ${message}`),
     note: (message) => say(`! ${message}`),
-    progress: (view, mode) => say(renderProgressLine(view, mode, style), `${phaseOf(view, mode)}`, 2000),
+    progress: (view, mode) => say(renderProgressLine(view, mode, style), `${phaseOf(view, mode)} ${podErrorsKey(view)}`, 2000),
     synced: (s) => say(`✓ first full sync with pod ${s.pod}: ${s.files} files in ${s.seconds.toFixed(1)} s`),
-    live: (view, ctx) => say(renderStatusLine(view, ctx, style), `${phaseOf(view, ctx.mode)} ${view.lastChange?.path ?? ''} ${view.lastChange?.time ?? ''}`),
+    live: (view, ctx) => say(renderStatusLine(view, ctx, style), `${phaseOf(view, ctx.mode)} ${view.lastChange?.path ?? ''} ${view.lastChange?.time ?? ''} ${podErrorsKey(view)}`),
     stopped: (exitCode, message) => streams.err.write(stoppedText(exitCode, message)),
     close: () => undefined,
   };
@@ -133,14 +138,15 @@ export function jsonReporter(streams: Streams, clock: () => Date = () => new Dat
       if (`progress ${phase}` === lastKey && now - lastProgressAt < 1000) return;
       lastKey = `progress ${phase}`;
       lastProgressAt = now;
-      emit('progress', { phase, files: p.files, bytes: p.bytes, percent: p.percent });
+      emit('progress', { phase, files: p.files, bytes: p.bytes, percent: p.percent, podErrors: view.podErrors });
     },
     synced: (s) => emit('synced', s),
     live: (view, ctx) => {
       const phase = phaseOf(view, ctx.mode);
       const change = view.lastChange;
-      const key = `live ${phase} ${change?.path} ${change?.time} ${view.localNeed.items} ${view.peerNeed.items}`;
-      const data = { phase, files: view.global.items, bytes: view.global.bytes, pod: ctx.pod, localNeed: view.localNeed, podNeed: view.peerNeed, lastChange: change ?? null, errors: view.errors };
+      const key = `live ${phase} ${change?.path} ${change?.time} ${view.localNeed.items} ${view.peerNeed.items} ${view.errors.join('\u0000')} ${podErrorsKey(view)}`;
+      // `errors`: the local syncthing's; `podErrors`: the sidecar's ({path, error, message}).
+      const data = { phase, files: view.global.items, bytes: view.global.bytes, pod: ctx.pod, localNeed: view.localNeed, podNeed: view.peerNeed, lastChange: change ?? null, errors: view.errors, podErrors: view.podErrors };
       once(key, 'status', data);
     },
     stopped: (exitCode, message) => {

@@ -28,6 +28,8 @@ const EnvVarSchema = z.object({ name: z.string(), value: z.string().optional() }
 export const ContainerSchema = base.ContainerSchema.extend({
   env: z.array(EnvVarSchema).optional(),
   restartPolicy: z.string().optional(),
+  /** The uid only: the sidecar's, named when the pod side reports a permission error. */
+  securityContext: z.object({ runAsUser: z.number().int().optional() }).strip().optional().catch(undefined),
 }).strip();
 export type Container = z.infer<typeof ContainerSchema>;
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDevEnabled } from '../core/names.ts';
 import { forwardSocket, PortForwardRefusedError } from '../k8s/portforward.ts';
-import { FOLDER_ID, SYNC_PORT } from '../sync/constants.ts';
+import { FOLDER_ID, GUI_PORT, SYNC_PORT } from '../sync/constants.ts';
 import { defaultFolderLabel, type SyncSecret } from '../sync/secret.ts';
 import { forbiddenFor, lookForVerifiedDevPod, readWorkload, type DevPodLook } from './cluster.ts';
 import { waitingFor, type DevPod } from './dev-pod.ts';
@@ -15,13 +15,15 @@ import { EXIT, type ExitCode } from './exit-codes.ts';
 import { DEVXIGNORE } from './ignore.ts';
 import { removeFile, writePid } from './pidfile.ts';
 import { applyEvent, initialView, phaseOf, type SyncthingEvent, type SyncView } from './progress.ts';
+import { sidecarUidOf } from './pod-side.ts';
+import { watchPodSide } from './pod-side-watch.ts';
 import { portForwardPermissions } from './rbac.ts';
 import type { StatusContext } from './render.ts';
 import { claimHome, resetIndexIfNeeded, writeIdentityAndConfig, writeSessionRecord, writeStignore } from './session-home.ts';
 import { SYNCTHING_LOG_FILE, SYNCTHING_PID_FILE, type SessionRecord } from './session-record.ts';
 import { syncthingApi, type SyncthingApi } from './syncthing-api.ts';
 import { freeLoopbackPort, startSyncthing, type RunningSyncthing } from './syncthing-process.ts';
-import { openTunnel, type TunnelEvent } from './tunnel.ts';
+import { openTunnel, type Connect, type TunnelEvent } from './tunnel.ts';
 import type { SyncCommand } from './sync-command.ts';
 import { refString, type WorkloadRef } from './workload-ref.ts';
 
@@ -140,17 +142,19 @@ function tunnelNote(input: SessionInput, stop: Stopper): (e: TunnelEvent) => voi
   };
 }
 
+/** Carries a local connection to `port` of the dev pod there is now, if it is ready. */
+function podConnect(input: SessionInput, watch: PodWatch, port: number): Connect {
+  const kc = input.cmd.kube.kubeConfig;
+  return async (socket) => {
+    const pod = watch.current();
+    if (pod === undefined || !input.ready(pod)) throw new Error(`waiting for ${waitingFor(pod, input.ref)}`);
+    return forwardSocket(kc, { namespace: input.ref.namespace, pod: pod.name, port }, socket);
+  };
+}
+
 async function withTunnel<T>(input: SessionInput, stop: Stopper, watch: PodWatch, run: (address: string) => Promise<T>): Promise<T> {
   if (input.cmd.address !== undefined) return run(input.cmd.address);
-  const kc = input.cmd.kube.kubeConfig;
-  const tunnel = await openTunnel({
-    connect: async (socket) => {
-      const pod = watch.current();
-      if (pod === undefined || !input.ready(pod)) throw new Error(`waiting for ${waitingFor(pod, input.ref)}`);
-      return forwardSocket(kc, { namespace: input.ref.namespace, pod: pod.name, port: SYNC_PORT }, socket);
-    },
-    onEvent: tunnelNote(input, stop),
-  });
+  const tunnel = await openTunnel({ connect: podConnect(input, watch, SYNC_PORT), onEvent: tunnelNote(input, stop) });
   try {
     return await run(tunnel.address);
   } finally {
@@ -229,6 +233,22 @@ async function pollLoop(input: SessionInput, api: SyncthingApi, d: Display, sign
   }
 }
 
+/** The sidecar's own folder errors, through a port-forward to its GUI port. Not behind an explicit --address: there
+ * is no pod to forward to, only a sync port someone else forwards. */
+async function podSideLoop(input: SessionInput, d: Display, signal: AbortSignal, watch: PodWatch): Promise<void> {
+  if (input.cmd.address !== undefined) return;
+  const { reporter } = input.cmd;
+  await watchPodSide({
+    connect: podConnect(input, watch, GUI_PORT),
+    sidecarUid: () => sidecarUidOf((watch.current() ?? input.pod).sidecar),
+    apiKey: input.secret.apiKey,
+    apply: (e) => d.apply(e),
+    view: () => d.view(),
+    note: (message) => reporter.note(message),
+    signal,
+  }).catch((err: unknown) => reporter.note(`cannot read the sync errors of the pod's syncthing (${(err as Error).message}); showing local errors only`));
+}
+
 async function waitForApi(api: SyncthingApi, st: RunningSyncthing, signal: AbortSignal): Promise<Stop | undefined> {
   const deadline = Date.now() + 60_000;
   let exited: string | undefined;
@@ -266,7 +286,7 @@ async function superviseSyncthing(input: SessionInput, address: string, stop: St
     cmd.reporter.step(`syncthing started (pid ${st.pid}), ${cmd.mode === 'push' ? 'pushing' : 'syncing both ways'}: ${cmd.dirs.local} ⇄ ${refString(input.ref)} via ${address}`);
     void st.exited.then((code) => stop.stop({ code: EXIT.FAILURE, message: `syncthing exited unexpectedly (${code}):\n${st.logTail()}` }));
     const d = display(input, watch, Date.now());
-    await Promise.all([eventLoop(api, d, stop.signal), pollLoop(input, api, d, stop.signal)]);
+    await Promise.all([eventLoop(api, d, stop.signal), pollLoop(input, api, d, stop.signal), podSideLoop(input, d, stop.signal, watch)]);
   } finally {
     await st.stop();
     removeFile(pidFile);

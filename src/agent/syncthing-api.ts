@@ -1,5 +1,5 @@
-// The local syncthing's REST API (loopback, API key): is it up, what happened (events), how far the pod is
-// (completion). Answers are outside input: checked before use, malformed ones become "nothing new".
+// A syncthing's REST API (loopback, API key): the local one's (is it up, what happened (events), how far the pod is
+// (completion)), and the sidecar's through a port-forward (its folder errors). Answers are outside input: checked before use, malformed ones become "nothing new".
 import { z } from 'zod';
 import type { SyncthingEvent } from './progress.ts';
 
@@ -19,6 +19,8 @@ export interface SyncthingApi {
   connection(device: string): Promise<SyncthingEvent | undefined>;
   /** Asks for a rescan now (after the ignore patterns changed). */
   scan(folder: string): Promise<void>;
+  /** `/rest/folder/errors` as it comes (pod-side.ts parses it). */
+  folderErrors(folder: string, signal?: AbortSignal): Promise<unknown>;
 }
 
 const EventsSchema = z.array(z.object({ id: z.number(), type: z.string(), time: z.string().optional(), data: z.unknown() }));
@@ -64,5 +66,6 @@ export function syncthingApi(guiAddress: string, apiKey: string): SyncthingApi {
     scan: async (folder) => {
       await request(`/rest/db/scan?folder=${encodeURIComponent(folder)}`, { method: 'POST' });
     },
+    folderErrors: async (folder, signal) => get(`/rest/folder/errors?folder=${encodeURIComponent(folder)}`, signal),
   };
 }

@@ -12,7 +12,7 @@ const HELP = `devx-webhook ${VERSION}: dev mode for Kubernetes workloads by labe
 Usage: devx-webhook [flags]
        devx-webhook certs --out DIR [--dns NAME]... [--ip IP]... [--validity D]   (see devx-webhook certs --help)
 
-  --host HOST            address to listen on (default 0.0.0.0)
+  --host HOST            address to listen on (default 0.0.0.0; the host of a loopback --register-url)
   --port PORT            HTTPS port (default 8443; 0 picks a free one)
 
 TLS from files (cert-manager, a Secret of your own, devx-webhook certs): reloaded when the files change, no restart

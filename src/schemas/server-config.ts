@@ -12,9 +12,21 @@ const lifetime = z.string().transform((text, ctx) => {
   return ms;
 });
 
+/**
+ * Where to listen when --host is not given: on every interface (in a cluster, the Service reaches the pod IP), except
+ * when --register-url names a loopback address: then the API server is on this machine, and only that address is
+ * needed — nothing else on the network should reach devx.
+ */
+export function defaultHost(registerUrl: string | undefined): string {
+  if (!registerUrl) return '0.0.0.0';
+  const host = new URL(registerUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return loopback ? (host === 'localhost' ? '127.0.0.1' : host) : '0.0.0.0';
+}
+
 export const ServerConfigSchema = z
   .object({
-    host: z.string().default('0.0.0.0'),
+    host: z.string().optional().describe('address to listen on (default 0.0.0.0, or the loopback host of --register-url)'),
     port: z.coerce.number().int().min(0).max(65535).default(8443),
     tlsCertFile: z.string().optional(),
     tlsKeyFile: z.string().optional(),
@@ -45,6 +57,7 @@ export const ServerConfigSchema = z
   .refine((c) => !c.tlsCaFile || Boolean(c.tlsCertFile), { message: '--tls-ca-file goes with --tls-cert-file and --tls-key-file', path: ['tlsCaFile'] })
   .refine((c) => c.certValidity >= 2000, { message: 'must be at least 2s', path: ['certValidity'] })
   .refine((c) => c.caValidity > c.certValidity, { message: 'must be longer than --cert-validity', path: ['caValidity'] })
-  .refine((c) => !(c.objects && c.registerUrl), { message: '--register-url needs a cluster; it cannot be used with --objects', path: ['registerUrl'] });
+  .refine((c) => !(c.objects && c.registerUrl), { message: '--register-url needs a cluster; it cannot be used with --objects', path: ['registerUrl'] })
+  .transform((c) => ({ ...c, host: c.host ?? defaultHost(c.registerUrl) }));
 
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;

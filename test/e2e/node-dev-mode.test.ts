@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { eventually, getJson, type DevxServer } from './harness/devx.ts';
 import { startNodeCluster, type NodeCluster } from './harness/node.ts';
 import { kube, startReconcilingDevx, type Kube } from './harness/reconciler.ts';
-import { startAgent, type AgentProcess } from './harness/syncthing.ts';
+import { listeningSockets, startAgent, type AgentProcess } from './harness/syncthing.ts';
 
 const NS = 'bookinfo';
 const WORKDIR = '/home/devx';
@@ -145,6 +145,10 @@ describe('dev mode on a real node', () => {
       .map((f) => f[1] as string);
     assert.ok(ports.includes('0100007F:55F0'), `syncthing listens on 127.0.0.1:22000: ${ports.join(' ')}`);
     assert.ok(!ports.some((p) => p.endsWith(':55F0') && !p.startsWith('0100007F')), `nothing else listens on 22000: ${ports.join(' ')}`);
+
+    // devx-webhook, run with a loopback --register-url and no --host, listens on that address alone.
+    const sockets = listeningSockets(devx.process.pid);
+    assert.ok(sockets.length > 0 && sockets.every((x) => x.address === '127.0.0.1'), `devx-webhook listens on ${JSON.stringify(sockets)}`);
 
     await k.ok(['label', 'deploy', 'reviews', 'dev.x/enabled-'], { namespace: NS });
     const after = await originalsRunning('app=reviews', 3);

@@ -114,3 +114,64 @@ test('events about other devices, other folders, unknown types or with malformed
     assert.deepEqual(applyEvent(v, e), v, e.type);
   }
 });
+
+test('a file pulled from the pod stays `in`: the LocalIndexUpdated that follows its ItemFinished is not a local change', () => {
+  const synced = fold([...scanned, summary(1000), connected, completion({ completion: 100, needItems: 0, sequence: 1000 })]);
+  const pulled = fold(
+    [
+      ev('ItemFinished', { folder: 'devx', item: 'made/it.txt', error: null, action: 'update' }, 't1'),
+      ev('LocalIndexUpdated', { folder: 'devx', items: 1, filenames: ['made/it.txt'], sequence: 1001 }, 't2'),
+    ],
+    synced,
+  );
+  assert.deepEqual(pulled.lastChange, { path: 'made/it.txt', direction: 'in', deleted: false, time: 't1' });
+  assert.equal(pulled.sent, 0);
+  assert.equal(pulled.received, 1);
+  assert.deepEqual(pulled.pulled, [], 'the pulled path is forgotten once its index update came');
+  assert.equal(phaseOf(pulled, 'two-way'), 'in-sync', 'the pod has what it sent: its last completion still holds');
+  // The same path edited locally afterwards is a local change again.
+  const edited = fold([ev('LocalIndexUpdated', { folder: 'devx', items: 1, filenames: ['made/it.txt'], sequence: 1002 }, 't3')], pulled);
+  assert.deepEqual(edited.lastChange, { path: 'made/it.txt', direction: 'out', deleted: false, time: 't3' });
+  assert.equal(edited.sent, 1);
+  assert.equal(phaseOf(edited, 'two-way'), 'syncing');
+});
+
+test('a pulled delete stays `in` and deleted; a batch of pulled and local files counts and labels only the local ones', () => {
+  const gone = fold([ev('ItemFinished', { folder: 'devx', item: 'gone.txt', error: null, action: 'delete' }, 't1'), ev('LocalIndexUpdated', { folder: 'devx', items: 1, filenames: ['gone.txt'] }, 't2')]);
+  assert.deepEqual(gone.lastChange, { path: 'gone.txt', direction: 'in', deleted: true, time: 't1' });
+  const mixed = fold([
+    ev('ItemFinished', { folder: 'devx', item: 'a.txt', error: null, action: 'update' }, 't1'),
+    ev('ItemFinished', { folder: 'devx', item: 'b.txt', error: null, action: 'update' }, 't2'),
+    ev('LocalIndexUpdated', { folder: 'devx', items: 3, filenames: ['a.txt', 'mine.txt', 'b.txt'] }, 't3'),
+  ]);
+  assert.deepEqual(mixed.lastChange, { path: 'mine.txt', direction: 'out', deleted: false, time: 't3' });
+  assert.equal(mixed.sent, 1);
+  assert.equal(mixed.received, 2);
+  assert.deepEqual(mixed.pulled, []);
+});
+
+test('a failed pull is not remembered as pulled; the remembered paths are bounded', () => {
+  const failed = fold([
+    ev('ItemFinished', { folder: 'devx', item: 'x.txt', error: 'permission denied', action: 'update' }, 't1'),
+    ev('LocalIndexUpdated', { folder: 'devx', items: 1, filenames: ['x.txt'] }, 't2'),
+  ]);
+  assert.equal(failed.lastChange?.direction, 'out');
+  let v = initialView(PEER, 'devx');
+  for (let i = 0; i < 1500; i++) v = applyEvent(v, ev('ItemFinished', { folder: 'devx', item: `f${i}`, error: null, action: 'update' }));
+  assert.equal(v.pulled.length, 1000);
+  assert.equal(v.pulled[0], 'f500', 'the oldest are dropped');
+});
+
+test('the pod side’s errors are their own part of the view: they leave the local errors and the phase alone', () => {
+  const synced = fold([...scanned, summary(1000), connected, completion({ completion: 100, needItems: 0, sequence: 1000 })]);
+  const podError = { path: 'made/secret.txt', error: 'hashing: open /devx/workdir/made/secret.txt: permission denied', message: 'permission denied: made/secret.txt' };
+  const v = fold([ev('PodFolderErrors', { folder: 'devx', errors: [podError] })], synced);
+  assert.deepEqual(v.podErrors, [podError]);
+  assert.deepEqual(v.errors, []);
+  assert.equal(phaseOf(v, 'two-way'), 'in-sync');
+  assert.deepEqual(fold([summary(1000)], v).podErrors, [podError], 'a local summary without errors does not clear them');
+  assert.deepEqual(fold([ev('PodFolderErrors', { folder: 'devx', errors: [] })], v).podErrors, []);
+  for (const bad of [{ folder: 'other', errors: [] }, { folder: 'devx', errors: [{ path: 1 }] }, null]) {
+    assert.deepEqual(applyEvent(v, ev('PodFolderErrors', bad)), v);
+  }
+});

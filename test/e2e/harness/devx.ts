@@ -62,8 +62,10 @@ export interface StartDevxOptions {
 export async function startDevx(cp: ControlPlane, opts: StartDevxOptions = {}): Promise<DevxServer> {
   const name = opts.name ?? 'devx-webhook';
   const logPath = path.join(cp.dir, `${name}-${Date.now()}.log`);
-  const args = [SERVER_ENTRY, '--kubeconfig', opts.kubeconfig ?? cp.kubeconfigPath, '--host', '127.0.0.1', '--port', '0', '--log-level', 'debug'];
+  // With a loopback --register-url, devx listens on that address alone (no --host needed); without one, on 127.0.0.1.
+  const args = [SERVER_ENTRY, '--kubeconfig', opts.kubeconfig ?? cp.kubeconfigPath, '--port', '0', '--log-level', 'debug'];
   if (opts.register ?? true) args.push('--register-url', 'https://127.0.0.1:0');
+  else args.push('--host', '127.0.0.1');
   const proc = startProcess({ name, bin: process.execPath, args: [...args, ...(opts.args ?? [])], logPath, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   const logs = (): Array<Record<string, unknown>> => readLogLines(logPath);
   const wanted = (opts.register ?? true) ? 'webhook configurations registered' : 'devx-webhook listening';
