@@ -46,6 +46,12 @@ const ContainerStatusSchema = z.object({
   ready: z.boolean().optional(),
   restartCount: z.number().optional(),
   state: ContainerStateSchema.optional(),
+  /** The user the container's process really runs as (the kubelet reports it; older nodes do not). */
+  user: z
+    .object({ linux: z.object({ uid: z.number().int(), gid: z.number().int() }).loose().optional() })
+    .loose()
+    .optional()
+    .catch(undefined),
 });
 
 /** A pod volume: its name, and for a Secret volume the Secret's name (the agent checks which Secret the sidecar gets). */

@@ -15,6 +15,7 @@ import { EXIT, type ExitCode } from './exit-codes.ts';
 import { DEVXIGNORE } from './ignore.ts';
 import { removeFile, writePid } from './pidfile.ts';
 import { applyEvent, initialView, phaseOf, type SyncthingEvent, type SyncView } from './progress.ts';
+import { ownershipAdvice, runningUsers } from './ownership.ts';
 import { sidecarUidOf } from './pod-side.ts';
 import { watchPodSide } from './pod-side-watch.ts';
 import { portForwardPermissions } from './rbac.ts';
@@ -99,7 +100,14 @@ function watchCluster(input: SessionInput, stop: Stopper): { watch: PodWatch; do
   let current: DevPod | undefined = input.pod;
   let lastProblem = '';
   const { cmd, ref } = input;
+  let lastAdvice: string | undefined;
+  const advise = (pod: DevPod | undefined): void => {
+    const advice = pod ? ownershipAdvice(runningUsers(pod), ref) : undefined;
+    if (advice && advice !== lastAdvice) cmd.reporter.note(advice);
+    lastAdvice = advice;
+  };
   const done = (async () => {
+    advise(current);
     for (let round = 1; !stop.signal.aborted; round++) {
       await pause(2000, stop.signal);
       if (stop.signal.aborted) return;
@@ -108,6 +116,7 @@ function watchCluster(input: SessionInput, stop: Stopper): { watch: PodWatch; do
         const change = podChange(current, look, ref);
         if (change) cmd.reporter.note(change);
         current = look.pod;
+        advise(current);
         lastProblem = '';
       } catch (err) {
         const problem = `cannot read the dev pod: ${(err as Error).message} (retrying)`;

@@ -296,4 +296,38 @@ describe('dev mode on a real node', () => {
       assert.equal((await exec(pod.metadata.name, 'reviews', 'pwd')).trim(), WORKDIR, app);
     }
   });
+
+  test("an image-default non-root user: the agent says the synced files are read-only for it and prints the patch; after it, the sidecar runs as that user and sync works both ways", async () => {
+    await k.apply(reviews('imgdefault', 1, { annotations: { 'dev.x/image': c.node.images.devNonroot } }), NS);
+    await originalsRunning('app=imgdefault', 1);
+    await k.ok(['label', 'deploy', 'imgdefault', 'dev.x/enabled=true'], { namespace: NS });
+    const first = await devPodRunning('app=imgdefault');
+    assert.equal((await exec(first.metadata.name, 'reviews', 'id -u')).trim(), '2000', "the image's own user");
+    const local = path.join(tmp, 'imgdefault');
+    fs.mkdirSync(local, { recursive: true });
+    fs.writeFileSync(path.join(local, 'a.txt'), 'v1\n');
+    const agent = startAgent(['sync', 'deploy/imgdefault', local, '-n', NS, '-o', 'json'], agentEnv(path.join(tmp, 'config-imgdefault')));
+    try {
+      const advice = await agent.waitForEvent('the ownership advice', (e) => e.event === 'note' && /runs as uid 2000 \(its image's user\)/.test(e.message), 60_000);
+      const patch = /kubectl patch deployment\/imgdefault -n bookinfo -p '(.*)'$/.exec(advice.message)?.[1];
+      assert.ok(patch, advice.message);
+      // As advised: the user fixes the dev container's user in the workload.
+      await k.ok(['patch', 'deployment/imgdefault', '-n', NS, '-p', patch]);
+      const pod = await eventually(
+        'the dev pod with the sidecar as uid 2000',
+        async () => (await k.pods('app=imgdefault', NS)).find((p) => p.metadata.name !== first.metadata.name && running(p) && p.metadata.annotations?.['dev.x/status']),
+        90_000,
+      );
+      const name = pod.metadata.name as string;
+      assert.equal((await exec(name, 'devx-sync', 'id -u')).trim(), '2000');
+      await arrivesInPod(name, 'a.txt', 'v1\n', 90_000);
+      await exec(name, 'reviews', `cd ${WORKDIR} && echo 'v2 from uid 2000' > a.txt && mkdir d && echo x > d/b.txt`);
+      await arrivesLocally(path.join(local, 'a.txt'), 'v2 from uid 2000\n');
+      await arrivesLocally(path.join(local, 'd', 'b.txt'), 'x\n');
+      fs.writeFileSync(path.join(local, 'd', 'b.txt'), 'edited locally\n');
+      await arrivesInPod(name, 'd/b.txt', 'edited locally\n');
+    } finally {
+      await agent.interrupt();
+    }
+  });
 });
