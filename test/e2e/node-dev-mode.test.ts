@@ -3,6 +3,7 @@
 // in for the user's images and syncthing/syncthing:1.27. Pods really run; `kubectl exec` and `kubectl devx sync`
 // go through the API server's real `pods/exec` and `pods/portforward` to the kubelet, with no seam.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,8 @@ import { kube, startReconcilingDevx, type Kube } from './harness/reconciler.ts';
 import { listeningSockets, startAgent, type AgentProcess } from './harness/syncthing.ts';
 
 const NS = 'bookinfo';
+/** Read before the node starts: the node must leave the host's IP forwarding as it was. */
+const IP_FORWARD_BEFORE = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
 const WORKDIR = '/home/devx';
 let c: NodeCluster;
 let devx: DevxServer;
@@ -329,5 +332,30 @@ describe('dev mode on a real node', () => {
     } finally {
       await agent.interrupt();
     }
+  });
+
+  test('contained: pod addresses route to the pods\' bridge, the rest of their range and the Service range are blackholed, pods have no way out, forwarding is as it was', async () => {
+    await k.apply(reviews('contain', 1), NS);
+    const [pod] = await originalsRunning('app=contain', 1);
+    const ip = String(pod.status.podIP);
+    const route = (to: string): string => {
+      try {
+        return execFileSync('ip', ['route', 'get', to], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (err) {
+        return String((err as { stderr?: string }).stderr ?? err);
+      }
+    };
+    assert.match(route(ip), /dev devx-cni0/, `the pod ${ip} is reached on the pods' bridge`);
+    for (const unused of ['10.213.200.7', '10.213.1.250', '10.0.0.1']) assert.doesNotMatch(route(unused), /dev eth|via /, `${unused}: ${route(unused)}`);
+    // The kubelet's probes reached the pod here: it is Ready through its readiness probe.
+    assert.ok(running(pod));
+    // From the pod: the node IP answers (the apiserver does not listen there, but the route exists); anything else has no route.
+    const gateway = /default via (\S+)/.exec(execFileSync('ip', ['route', 'show', 'default'], { encoding: 'utf8' }))?.[1] ?? '192.0.2.1';
+    const out = await c.kubectl(['exec', '-n', NS, pod.metadata.name, '--', 'sh', '-c', `ip route; wget -T 2 -q -O- http://${gateway}/ 2>&1; echo rc=$?`]);
+    assert.match(out.stdout, /10\.213\.0\.0\/16 via 10\.213\.1\.1/, out.stdout);
+    assert.doesNotMatch(out.stdout, /^default/m, out.stdout);
+    assert.match(out.stdout, /unreachable|rc=1/i, out.stdout);
+    assert.equal(fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'), IP_FORWARD_BEFORE, 'the host\'s IP forwarding is unchanged');
+    assert.equal(fs.readFileSync('/proc/sys/net/ipv4/conf/devx-cni0/forwarding', 'utf8').trim(), '0');
   });
 });

@@ -7,10 +7,12 @@
 // after a SIGKILL'd test process, at the next start):
 // - a bridge `devx-node0` holding the node IP (the kubelet refuses a loopback node IP; there is no dummy link type),
 //   and the CNI bridge `devx-cni0` with the pods' gateway address;
-// - `blackhole` routes around the pod and Service ranges, so that no packet for them can take the default route
-//   (IP forwarding stays off, so pods reach nothing but each other and this host);
+// - `blackhole` routes around the pod and Service ranges, so that no packet for them can take the default route;
+//   pods get a route to the node range only, and nothing arriving from their bridge is forwarded (the host's own
+//   forwarding setting is left as it was), so pods reach nothing but each other and this host;
 // - its own cgroup directory under every hierarchy (the kubelet's cgroupRoot), never the mounts themselves;
-// - three sysctls the kubelet rewrites (kernel.panic, kernel.panic_on_oops, vm.overcommit_memory), restored;
+// - three sysctls the kubelet rewrites (kernel.panic, kernel.panic_on_oops, vm.overcommit_memory), and IP forwarding,
+//   saved and restored;
 // - entries under the few paths that cannot be moved (/run/containerd, /var/lib/cni, /var/log/containers,
 //   /var/lib/kubelet/device-plugins): only those it created are removed.
 // Everything else lives in one directory under the system temp directory.
@@ -39,11 +41,14 @@ export const NODE_IP = '10.213.0.2';
 /** The pods' addresses (host-local IPAM on the `devx-cni0` bridge, whose address is the first of the range). */
 export const POD_SUBNET = '10.213.1.0/24';
 const POD_GATEWAY = '10.213.1.1/24';
+/** The node's and the pods' addresses. */
+export const NODE_RANGE = '10.213.0.0/16';
 /** Blackholed while the node runs: the node and pod ranges, and the control plane's Service range (no kube-proxy). */
-const BLACKHOLES = ['10.213.0.0/16', '10.0.0.0/24'];
+const BLACKHOLES = [NODE_RANGE, '10.0.0.0/24'];
 const NODE_LINK = 'devx-node0';
 const CNI_BRIDGE = 'devx-cni0';
-const SYSCTLS = ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_memory'];
+// The kubelet rewrites the first three; IP forwarding is saved too, and checked by the node tests to stay as it was.
+const SYSCTLS = ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_memory', 'net/ipv4/ip_forward'];
 const FIXED_DIRS = ['/run/containerd', '/var/lib/cni', '/var/log/containers', '/var/lib/kubelet'];
 const DIR_PREFIX = 'devx-node-';
 const LOCK_FILE = path.join(os.tmpdir(), 'devx-node.lock');
@@ -296,12 +301,19 @@ function cniConfig(l: Layout): string {
       {
         type: 'bridge',
         bridge: CNI_BRIDGE,
-        // The bridge gets the gateway address: a connected route to the pods, so the kubelet's probes reach them here
-        // (without it, they would take the default route). No masquerading, and forwarding stays off.
-        isGateway: true,
+        // Not the plugin's gateway mode: that switches the host's IP forwarding on for good. The harness gives the
+        // bridge the gateway address itself (a connected route to the pods, so the kubelet's probes reach them here
+        // rather than taking the default route), and the pods get a route to 10.213.0.0/16 only (the node IP and
+        // each other): no default route, nothing to forward, no masquerading.
+        isGateway: false,
         ipMasq: false,
         hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: POD_SUBNET, gateway: POD_GATEWAY.split('/')[0] }]], dataDir: l.file('cni/ipam') },
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: POD_SUBNET, gateway: POD_GATEWAY.split('/')[0] }]],
+          routes: [{ dst: NODE_RANGE, gw: POD_GATEWAY.split('/')[0] }],
+          dataDir: l.file('cni/ipam'),
+        },
       },
     ],
   });
@@ -473,6 +485,12 @@ class RunningNode implements Node {
     sh('ip', ['addr', 'add', `${NODE_IP}/32`, 'dev', NODE_LINK]);
     sh('ip', ['link', 'set', NODE_LINK, 'up']);
     for (const r of BLACKHOLES) sh('ip', ['route', 'add', 'blackhole', r]);
+    // The CNI bridge, made here so that it has the pods' gateway address before the first pod (the plugin reuses it).
+    sh('ip', ['link', 'add', CNI_BRIDGE, 'type', 'bridge']);
+    sh('ip', ['addr', 'add', POD_GATEWAY, 'dev', CNI_BRIDGE]);
+    sh('ip', ['link', 'set', CNI_BRIDGE, 'up']);
+    // Packets arriving from the pods are never forwarded, whatever the host's own setting.
+    fs.writeFileSync(`/proc/sys/net/ipv4/conf/${CNI_BRIDGE}/forwarding`, '0');
     for (const d of ['containerd', 'runc', 'cni/net.d', 'cni/ipam', 'pod-logs', 'volume-plugins', 'kubelet']) fs.mkdirSync(l.file(d), { recursive: true });
     fs.writeFileSync(l.file('cni/net.d/10-devx.conflist'), cniConfig(l));
     fs.writeFileSync(l.file('containerd.toml'), containerdConfig(l, this.images));
