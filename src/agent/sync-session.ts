@@ -242,6 +242,33 @@ async function pollLoop(input: SessionInput, api: SyncthingApi, d: Display, sign
   }
 }
 
+/** How long the pod may be ready while syncthing is not connected to it before the agent makes syncthing dial now. */
+const REDIAL_AFTER_MS = 1500;
+
+/**
+ * Reconnects at once when the pod side comes back (a restarted sidecar, a new dev pod): syncthing redials a closed
+ * connection immediately, but that dial meets a sidecar still starting, and the next waits out the reconnection
+ * interval (5 s at least, longer after repeated failures). While the dev pod is ready and the peer is not connected,
+ * the agent asks syncthing to dial again every REDIAL_AFTER_MS.
+ */
+async function redialLoop(input: SessionInput, api: SyncthingApi, d: Display, at: { signal: AbortSignal; watch: PodWatch }): Promise<void> {
+  const { signal, watch } = at;
+  const peer = input.secret.sidecar.deviceId;
+  let waitingSince: number | undefined;
+  while (!signal.aborted) {
+    await pause(500, signal);
+    const pod = watch.current();
+    if (d.view().connected || pod === undefined || !input.ready(pod)) {
+      waitingSince = undefined;
+      continue;
+    }
+    waitingSince ??= Date.now();
+    if (Date.now() - waitingSince < REDIAL_AFTER_MS) continue;
+    waitingSince = Date.now();
+    await api.redial(peer).catch(() => undefined);
+  }
+}
+
 /** The sidecar's own folder errors, through a port-forward to its GUI port. Not behind an explicit --address: there
  * is no pod to forward to, only a sync port someone else forwards. */
 async function podSideLoop(input: SessionInput, d: Display, signal: AbortSignal, watch: PodWatch): Promise<void> {
@@ -295,7 +322,12 @@ async function superviseSyncthing(input: SessionInput, address: string, stop: St
     cmd.reporter.step(`syncthing started (pid ${st.pid}), ${cmd.mode === 'push' ? 'pushing' : 'syncing both ways'}: ${cmd.dirs.local} ⇄ ${refString(input.ref)} via ${address}`);
     void st.exited.then((code) => stop.stop({ code: EXIT.FAILURE, message: `syncthing exited unexpectedly (${code}):\n${st.logTail()}` }));
     const d = display(input, watch, Date.now());
-    await Promise.all([eventLoop(api, d, stop.signal), pollLoop(input, api, d, stop.signal), podSideLoop(input, d, stop.signal, watch)]);
+    await Promise.all([
+      eventLoop(api, d, stop.signal),
+      pollLoop(input, api, d, stop.signal),
+      podSideLoop(input, d, stop.signal, watch),
+      redialLoop(input, api, d, { signal: stop.signal, watch }),
+    ]);
   } finally {
     await st.stop();
     removeFile(pidFile);

@@ -21,6 +21,11 @@ export interface SyncthingApi {
   scan(folder: string): Promise<void>;
   /** `/rest/folder/errors` as it comes (pod-side.ts parses it). */
   folderErrors(folder: string, signal?: AbortSignal): Promise<unknown>;
+  /**
+   * Dial the device now: a pause and a resume (`/rest/system/pause`, `/rest/system/resume`). Syncthing dials a device
+   * at once when it is resumed, where otherwise a failed dial waits out the reconnection interval.
+   */
+  redial(device: string): Promise<void>;
 }
 
 const EventsSchema = z.array(z.object({ id: z.number(), type: z.string(), time: z.string().optional(), data: z.unknown() }));
@@ -67,5 +72,9 @@ export function syncthingApi(guiAddress: string, apiKey: string): SyncthingApi {
       await request(`/rest/db/scan?folder=${encodeURIComponent(folder)}`, { method: 'POST' });
     },
     folderErrors: async (folder, signal) => get(`/rest/folder/errors?folder=${encodeURIComponent(folder)}`, signal),
+    redial: async (device) => {
+      await request(`/rest/system/pause?device=${encodeURIComponent(device)}`, { method: 'POST' });
+      await request(`/rest/system/resume?device=${encodeURIComponent(device)}`, { method: 'POST' });
+    },
   };
 }
