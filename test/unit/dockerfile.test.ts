@@ -2,7 +2,9 @@
 // bases are Node.js 24, it runs as the non-root uid the chart names, has no HEALTHCHECK, carries OCI labels, copies
 // only what exists and what .dockerignore lets through, and — by reproducing its stages on disk — that `npm run
 // build` produces the entry point it runs and that the production dependencies alone (the lockfile's non-dev
-// packages, what `npm ci --omit=dev` installs) start the real server from that layout.
+// packages, what `npm ci --omit=dev` installs) start the real server from that layout. The Dockerfile is read by
+// tools/dockerfile.ts, the same reader tools/devx-image.ts builds the image from without an engine
+// (test/unit/devx-image.test.ts checks that image's spec).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { VERSION } from '../../src/version.ts';
+import { copies, entrypoint, finalStage, namedStage, ops, parseDockerfile, stageArgs, workdir, type Stage } from '../../tools/dockerfile.ts';
 import { readLogLines } from '../e2e/harness/devx.ts';
 import { httpsRequest } from '../e2e/harness/https-client.ts';
 import { startProcess, waitFor, type ManagedProcess } from '../e2e/harness/processes.ts';
@@ -26,90 +29,9 @@ const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'))
   devDependencies: Record<string, string>;
 };
 
-interface Instruction {
-  op: string;
-  args: string;
-  line: number;
-}
-
-interface Stage {
-  from: string;
-  name: string | undefined;
-  instructions: Instruction[];
-}
-
-/** Instructions of a Dockerfile (continuations joined, comments dropped), grouped into stages; ARGs before the first
- * FROM are the global ones. */
-function parseDockerfile(text: string): { globalArgs: Record<string, string>; stages: Stage[] } {
-  const instructions: Instruction[] = [];
-  let pending = '';
-  let start = 0;
-  text.split('\n').forEach((raw, i) => {
-    if (/^\s*#/.test(raw) && pending === '') return;
-    if (pending === '') start = i + 1;
-    pending += raw.replace(/\\\s*$/, ' ');
-    if (/\\\s*$/.test(raw)) return;
-    const m = /^\s*(\w+)\s+(.*)$/.exec(pending);
-    if (m) instructions.push({ op: (m[1] as string).toUpperCase(), args: (m[2] as string).trim(), line: start });
-    pending = '';
-  });
-  const globalArgs: Record<string, string> = {};
-  const stages: Stage[] = [];
-  for (const ins of instructions) {
-    if (ins.op === 'FROM') {
-      const [from, as, name] = ins.args.split(/\s+/);
-      stages.push({ from: from as string, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
-    } else if (stages.length === 0 && ins.op === 'ARG') {
-      const [k, v] = ins.args.split('=');
-      globalArgs[k as string] = v ?? '';
-    } else {
-      stages.at(-1)?.instructions.push(ins);
-    }
-  }
-  return { globalArgs, stages };
-}
-
 const dockerfile = parseDockerfile(fs.readFileSync(path.join(REPO, 'Dockerfile'), 'utf8'));
-const final = dockerfile.stages.at(-1) as Stage;
-const stage = (name: string): Stage => {
-  const s = dockerfile.stages.find((x) => x.name === name);
-  assert.ok(s, `stage ${name}`);
-  return s;
-};
-const ops = (s: Stage, op: string): Instruction[] => s.instructions.filter((i) => i.op === op);
-const stageArg = (s: Stage, name: string): string | undefined =>
-  ops(s, 'ARG')
-    .map((i) => i.args.split('='))
-    .find(([k]) => k === name)?.[1]
-    ?.replace(/^"(.*)"$/, '$1');
-
-interface Copy {
-  from: string | undefined;
-  sources: string[];
-  dest: string;
-}
-
-function copies(s: Stage): Copy[] {
-  return ops(s, 'COPY').map((i) => {
-    const words = i.args.split(/\s+/);
-    const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
-    const rest = words.filter((w) => !w.startsWith('--'));
-    return { from, sources: rest.slice(0, -1), dest: rest.at(-1) as string };
-  });
-}
-
-function workdir(s: Stage): string {
-  return ops(s, 'WORKDIR').at(-1)?.args ?? '/';
-}
-
-/** The final stage's ENTRYPOINT in exec form. */
-function entrypoint(): string[] {
-  const ep = ops(final, 'ENTRYPOINT');
-  assert.equal(ep.length, 1, 'one ENTRYPOINT');
-  const parsed = JSON.parse((ep[0] as Instruction).args) as unknown;
-  assert.ok(Array.isArray(parsed), 'ENTRYPOINT in exec form (no shell: the runtime base has none)');
-  return parsed as string[];
-}
+const final = finalStage(dockerfile);
+const stage = (name: string): Stage => namedStage(dockerfile, name);
 
 describe('Dockerfile, read', () => {
   test('every stage is Node.js 24: the build stages run the version package.json pins, the runtime a Node 24 base', () => {
@@ -133,7 +55,8 @@ describe('Dockerfile, read', () => {
   });
 
   test('the entry point is the server’s real entry (package.json bin devx-webhook, under the runtime WORKDIR)', () => {
-    const ep = entrypoint();
+    assert.equal(ops(final, 'ENTRYPOINT').length, 1, 'one ENTRYPOINT');
+    const ep = entrypoint(final);
     assert.equal(ep[0], '/nodejs/bin/node', 'the distroless image’s node');
     const script = ep.at(-1) as string;
     assert.equal(path.posix.relative(workdir(final), script), pkg.bin['devx-webhook']);
@@ -145,7 +68,7 @@ describe('Dockerfile, read', () => {
     const found = Object.fromEntries([...labels.matchAll(/(org\.opencontainers\.image\.\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
     for (const k of ['title', 'description', 'version', 'revision', 'created', 'source', 'licenses']) assert.ok(`org.opencontainers.image.${k}` in found, k);
     assert.equal(found['org.opencontainers.image.version'], '${VERSION}');
-    assert.equal(stageArg(final, 'VERSION'), pkg.version);
+    assert.equal(stageArgs(final).VERSION, pkg.version);
     assert.equal(found['org.opencontainers.image.licenses'], pkg.license);
   });
 
@@ -206,7 +129,7 @@ describe('Dockerfile, reproduced on disk', () => {
     const resolveFromApp = createRequire(path.join(app, 'dist', 'x.js')).resolve;
     assert.ok(resolveFromApp('fastify'), 'a production dependency resolves');
     assert.throws(() => resolveFromApp('typescript'), 'a development dependency does not: the layout is isolated');
-    const [, ...nodeArgs] = entrypoint();
+    const [, ...nodeArgs] = entrypoint(final);
     const args = nodeArgs.map((a) => (a.startsWith('/app/') ? path.join(app, a.slice('/app/'.length)) : a));
     const version = await run(process.execPath, [...args, '--version'], { cwd: app });
     assert.equal(version.stdout.trim(), VERSION);

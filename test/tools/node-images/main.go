@@ -13,6 +13,11 @@
 // Everything is written with fixed timestamps and ownership, so the same inputs give the same digests.
 //
 //	node-images -out DIR -busybox /bin/busybox -pause PAUSE -syncthing SYNCTHING -syncthing-version 1.27.12
+//
+// A second, generic mode writes one image that a JSON file describes (spec.go), e.g. devx-webhook's own image
+// (tools/devx-image.ts):
+//
+//	node-images -spec SPEC.json -out DIR
 package main
 
 import (
@@ -24,6 +29,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,13 +47,14 @@ type entry struct {
 	dir      bool
 	link     string // symlink target, when set
 	data     []byte
+	src      string // a host file whose content is read when the layer is written, instead of data
 }
 
 type imageSpec struct {
 	ref    string // full name, e.g. devx.local/dev:1
 	file   string // archive file name in the output directory
 	layers [][]entry
-	config map[string]any // the OCI config's "config" object (Env, Cmd, Entrypoint, User, WorkingDir, ExposedPorts)
+	config any // the OCI config's "config" object (Env, Cmd, Entrypoint, User, WorkingDir, ExposedPorts, Labels)
 }
 
 var epoch = time.Unix(0, 0).UTC()
@@ -58,9 +65,17 @@ func main() {
 	pause := flag.String("pause", "", "the pause program (built from ./pause)")
 	syncthing := flag.String("syncthing", "", "the syncthing binary of the sidecar image")
 	syncthingVersion := flag.String("syncthing-version", "", "its version (the sidecar image's tag)")
+	specFile := flag.String("spec", "", "write the one image this JSON file describes instead (see spec.go)")
 	flag.Parse()
+	if *specFile != "" && *out != "" {
+		path, err := writeSpecImage(*specFile, *out)
+		check(err)
+		fmt.Println(path)
+		return
+	}
 	if *out == "" || *pause == "" || *syncthing == "" || *syncthingVersion == "" {
-		fail("usage: node-images -out DIR -busybox BUSYBOX -pause PAUSE -syncthing SYNCTHING -syncthing-version VERSION")
+		fail("usage: node-images -out DIR -busybox BUSYBOX -pause PAUSE -syncthing SYNCTHING -syncthing-version VERSION\n" +
+			"   or: node-images -spec SPEC.json -out DIR")
 	}
 	base, err := busyboxLayer(*busybox)
 	check(err)
@@ -250,17 +265,39 @@ func layerTar(es []entry) ([]byte, error) {
 		default:
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.data))
 		}
+		if e.src != "" {
+			info, err := os.Stat(e.src)
+			if err != nil {
+				return nil, err
+			}
+			h.Size = info.Size()
+		}
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, err
 		}
 		if h.Typeflag == tar.TypeReg {
-			if _, err := tw.Write(e.data); err != nil {
+			if err := writeContent(tw, e); err != nil {
 				return nil, err
 			}
 		}
 	}
 	err := tw.Close()
 	return buf.Bytes(), err
+}
+
+// writeContent writes a regular file's content: its data, or its host file's (which must not change meanwhile).
+func writeContent(w io.Writer, e entry) error {
+	if e.src == "" {
+		_, err := w.Write(e.data)
+		return err
+	}
+	f, err := os.Open(e.src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
 }
 
 func gzipBytes(b []byte) ([]byte, error) {
