@@ -114,7 +114,7 @@ build_vegeta() {
 
 # ---- The node: kubelet, scheduler, kubectl, containerd, CNI plugins, runc, and the images its pods run ----
 
-build_node_k8s() { build_k8s_cmds "$node_dir" kubelet kube-scheduler kubectl; }
+build_node_k8s() { build_k8s_cmds "$node_dir" kubelet kube-scheduler kubectl kube-proxy; }
 
 # build_go_cmds DIR "MODULE VERSION" TAGS PACKAGE...: several binaries of one module, in a scratch module.
 build_go_cmds() {
@@ -151,13 +151,14 @@ build_cni() {
     github.com/containernetworking/plugins/plugins/ipam/host-local
 }
 
-# What Go modules cannot give: runc (the OCI runtime containerd's shim runs) and a static busybox (the shell and core
-# utilities of the node's images). Installed from Debian's packages when missing, as root; otherwise the one command.
+# What Go modules cannot give: runc (the OCI runtime containerd's shim runs), a static busybox (the shell and core
+# utilities of the node's images) and nft (kube-proxy's nftables mode programs Services with it). Installed from Debian's packages when missing, as root; otherwise the one command.
 install_debian_parts() {
   local need=()
   command -v runc >/dev/null 2>&1 || need+=(runc)
   [[ -x /bin/busybox ]] || need+=(busybox-static)
-  if [[ ${#need[@]} -eq 0 ]]; then log "runc and busybox-static are installed"; return; fi
+  command -v nft >/dev/null 2>&1 || [[ -x /usr/sbin/nft ]] || need+=(nftables)
+  if [[ ${#need[@]} -eq 0 ]]; then log "runc, busybox-static and nftables are installed"; return; fi
   if [[ $(id -u) -ne 0 ]]; then
     log "the node needs Debian packages: run  sudo apt-get install -y ${need[*]}"; exit 1
   fi

@@ -36,6 +36,12 @@ export interface ControlPlaneOptions {
   forNode?: boolean;
   /** The kubectl binary of kubectl() (default DEVX_KUBECTL, else `kubectl` on PATH). */
   kubectl?: string;
+  /**
+   * The address kube-apiserver binds and advertises (default 127.0.0.1). A node's pods reach the API server through
+   * the `kubernetes` Service, whose endpoint is this address: it must be one they can reach and not loopback (the node
+   * IP, on an interface the node harness creates).
+   */
+  address?: string;
 }
 
 export interface KubectlOptions {
@@ -116,6 +122,8 @@ const STOP_GRACE_MS = 5000;
 interface Layout {
   dir: string;
   parts: RealParts;
+  /** Where kube-apiserver listens (ControlPlaneOptions.address). */
+  address: string;
   ports: { etcdClient: number; etcdPeer: number; apiServer: number; controllerManager: number };
   file: (name: string) => string;
 }
@@ -139,7 +147,7 @@ function makePki(l: Layout): Pki {
     commonName: 'kube-apiserver',
     usage: 'server',
     dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
-    ipAddresses: [LOOPBACK, '10.0.0.1'],
+    ipAddresses: [...new Set([LOOPBACK, '10.0.0.1', l.address])],
     notBefore,
     validityMs,
   });
@@ -202,16 +210,19 @@ function apiServerArgs(l: Layout, opts: ControlPlaneOptions): string[] {
         '--enable-admission-plugins=NodeRestriction',
         // The node's name resolves nowhere; its InternalIP is on this host.
         '--kubelet-preferred-address-types=InternalIP',
+        // Webhooks behind a Service are called at an endpoint of it (a pod IP, reachable from this host), as for
+        // aggregated APIs: the same resolver serves both. The Service's cluster IP would need kube-proxy on this host.
+        '--enable-aggregator-routing=true',
       ]
     : [];
-  const server = `https://${LOOPBACK}:${l.ports.apiServer}`;
+  const server = `https://${l.address}:${l.ports.apiServer}`;
   return [
     `--etcd-servers=http://${LOOPBACK}:${l.ports.etcdClient}`,
-    `--bind-address=${LOOPBACK}`,
-    `--advertise-address=${LOOPBACK}`,
+    `--bind-address=${l.address}`,
+    `--advertise-address=${l.address}`,
     // 1.37 refuses a loopback advertise address for the `kubernetes` Service endpoints ("may not be in the loopback
-    // range"); nothing here reaches the API server through that Service, so no endpoint reconciler at all.
-    '--endpoint-reconciler-type=none',
+    // range"); on loopback nothing reaches the API server through that Service, so no endpoint reconciler at all.
+    ...(l.address === LOOPBACK ? ['--endpoint-reconciler-type=none'] : []),
     `--secure-port=${l.ports.apiServer}`,
     `--cert-dir=${l.file('apiserver-certs')}`,
     `--tls-cert-file=${l.file('apiserver.crt')}`,
@@ -285,7 +296,7 @@ class Cluster implements ControlPlane {
     this.#opts = opts;
     this.dir = layout.dir;
     this.kubeconfigPath = layout.file('admin.kubeconfig');
-    this.server = `https://${LOOPBACK}:${layout.ports.apiServer}`;
+    this.server = `https://${layout.address}:${layout.ports.apiServer}`;
     this.etcdUrl = `http://${LOOPBACK}:${layout.ports.etcdClient}`;
     // Filled in by start(); the fields are readonly for users of the handle.
     this.ca = { certPem: '', keyPem: '' };
@@ -430,7 +441,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   registerDir(dir);
   fs.writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
   const [etcdClient, etcdPeer, apiServer, controllerManager] = (await freePorts(4)) as [number, number, number, number];
-  const layout: Layout = { dir, parts, ports: { etcdClient, etcdPeer, apiServer, controllerManager }, file: (n) => path.join(dir, n) };
+  const layout: Layout = { dir, parts, address: opts.address ?? LOOPBACK, ports: { etcdClient, etcdPeer, apiServer, controllerManager }, file: (n) => path.join(dir, n) };
   const cluster = new Cluster(layout, opts);
   try {
     await cluster.start();

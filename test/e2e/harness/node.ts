@@ -43,8 +43,10 @@ export const POD_SUBNET = '10.213.1.0/24';
 const POD_GATEWAY = '10.213.1.1/24';
 /** The node's and the pods' addresses. */
 export const NODE_RANGE = '10.213.0.0/16';
-/** Blackholed while the node runs: the node and pod ranges, and the control plane's Service range (no kube-proxy). */
-const BLACKHOLES = [NODE_RANGE, '10.0.0.0/24'];
+/** The control plane's Service range (--service-cluster-ip-range): kube-proxy translates it on this host only. */
+const SERVICE_RANGE = '10.0.0.0/24';
+/** Blackholed while the node runs: the node and pod ranges, and the Service range, so none can take the default route. */
+const BLACKHOLES = [NODE_RANGE, SERVICE_RANGE];
 const NODE_LINK = 'devx-node0';
 const CNI_BRIDGE = 'devx-cni0';
 // The kubelet rewrites the first three; IP forwarding is saved too, and checked by the node tests to stay as it was.
@@ -231,6 +233,7 @@ function cleanHost(dir: string, cgroupName: string, state: HostState | undefined
       if (fs.existsSync(h)) sleepSync(200);
     }
   }
+  for (const family of ['ip', 'ip6']) trySh('nft', ['delete', 'table', family, 'kube-proxy']);
   trySh('ip', ['link', 'del', CNI_BRIDGE]);
   trySh('ip', ['link', 'del', NODE_LINK]);
   for (const r of BLACKHOLES) trySh('ip', ['route', 'del', 'blackhole', r]);
@@ -255,7 +258,7 @@ interface Layout {
   dir: string;
   parts: RealParts;
   cgroupName: string;
-  ports: { kubelet: number; kubeletHealthz: number; scheduler: number };
+  ports: { kubelet: number; kubeletHealthz: number; scheduler: number; proxyHealthz: number; proxyMetrics: number };
   file: (name: string) => string;
 }
 
@@ -303,15 +306,18 @@ function cniConfig(l: Layout): string {
         bridge: CNI_BRIDGE,
         // Not the plugin's gateway mode: that switches the host's IP forwarding on for good. The harness gives the
         // bridge the gateway address itself (a connected route to the pods, so the kubelet's probes reach them here
-        // rather than taking the default route), and the pods get a route to 10.213.0.0/16 only (the node IP and
-        // each other): no default route, nothing to forward, no masquerading.
+        // rather than taking the default route), and the pods get routes to 10.213.0.0/16 (the node IP, each other)
+        // and the Service range (kube-proxy translates it here) only: no default route, nothing to forward.
         isGateway: false,
         ipMasq: false,
         hairpinMode: true,
         ipam: {
           type: 'host-local',
           ranges: [[{ subnet: POD_SUBNET, gateway: POD_GATEWAY.split('/')[0] }]],
-          routes: [{ dst: NODE_RANGE, gw: POD_GATEWAY.split('/')[0] }],
+          routes: [
+            { dst: NODE_RANGE, gw: POD_GATEWAY.split('/')[0] },
+            { dst: SERVICE_RANGE, gw: POD_GATEWAY.split('/')[0] },
+          ],
           dataDir: l.file('cni/ipam'),
         },
       },
@@ -350,6 +356,23 @@ function kubeletConfig(l: Layout): string {
     syncFrequency: '5s',
     serializeImagePulls: false,
     registerNode: true,
+  });
+}
+
+function kubeProxyConfig(l: Layout): string {
+  return stringify({
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+    kind: 'KubeProxyConfiguration',
+    mode: 'nftables',
+    clientConnection: { kubeconfig: l.file('kube-proxy.kubeconfig') },
+    hostnameOverride: NODE_NAME,
+    clusterCIDR: POD_SUBNET,
+    healthzBindAddress: `${LOOPBACK}:${l.ports.proxyHealthz}`,
+    metricsBindAddress: `${LOOPBACK}:${l.ports.proxyMetrics}`,
+    // NodePorts on the node IP only, never on the host's own interfaces.
+    nodePortAddresses: [`${NODE_IP}/32`],
+    // Leave the host's conntrack sysctls alone.
+    conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
   });
 }
 
@@ -445,7 +468,7 @@ class RunningNode implements Node {
   readonly images: NodeImages;
   readonly timings = { containerd: 0, images: 0, kubelet: 0, ready: 0 };
   #l: Layout;
-  #cp: ControlPlane;
+  #cp: ControlPlane | undefined;
   #archives: Array<{ ref: string; file: string }>;
   #state: HostState | undefined;
   #procs: ManagedProcess[] = [];
@@ -456,9 +479,8 @@ class RunningNode implements Node {
     releaseLock();
   };
 
-  constructor(l: Layout, cp: ControlPlane) {
+  constructor(l: Layout) {
     this.#l = l;
-    this.#cp = cp;
     this.dir = l.dir;
     const { images, archives } = readImages(l.parts.nodeImagesDir);
     this.images = images;
@@ -472,8 +494,10 @@ class RunningNode implements Node {
     });
   }
 
-  #prepareHost(): void {
+  /** What the node changes on the host (before the control plane starts: it listens on the node IP). */
+  prepareHost(): void {
     const l = this.#l;
+    registerExitCleanup(this.#exitCleanup);
     const sysctls: Record<string, string> = {};
     for (const k of SYSCTLS) sysctls[k] = fs.readFileSync(`/proc/sys/${k}`, 'utf8').trim();
     const before: Record<string, string[] | null> = {};
@@ -491,27 +515,34 @@ class RunningNode implements Node {
     sh('ip', ['link', 'set', CNI_BRIDGE, 'up']);
     // Packets arriving from the pods are never forwarded, whatever the host's own setting.
     fs.writeFileSync(`/proc/sys/net/ipv4/conf/${CNI_BRIDGE}/forwarding`, '0');
+  }
+
+  /** The node's configuration and credentials, issued by the control plane's CA. */
+  #configure(cp: ControlPlane): void {
+    const l = this.#l;
     for (const d of ['containerd', 'runc', 'cni/net.d', 'cni/ipam', 'pod-logs', 'volume-plugins', 'kubelet']) fs.mkdirSync(l.file(d), { recursive: true });
     fs.writeFileSync(l.file('cni/net.d/10-devx.conflist'), cniConfig(l));
     fs.writeFileSync(l.file('containerd.toml'), containerdConfig(l, this.images));
     fs.writeFileSync(l.file('kubelet.yaml'), kubeletConfig(l));
-    fs.writeFileSync(l.file('ca.crt'), this.#cp.ca.certPem);
+    fs.writeFileSync(l.file('kube-proxy.yaml'), kubeProxyConfig(l));
+    fs.writeFileSync(l.file('ca.crt'), cp.ca.certPem);
     const notBefore = new Date(Date.now() - 60_000);
     const validityMs = 24 * 3600_000;
-    const kubelet = issueCertificate(this.#cp.ca, { commonName: `system:node:${NODE_NAME}`, organizations: ['system:nodes'], usage: 'client', notBefore, validityMs });
-    const serving = issueCertificate(this.#cp.ca, { commonName: NODE_NAME, usage: 'server', dnsNames: [NODE_NAME], ipAddresses: [NODE_IP], notBefore, validityMs });
-    const scheduler = issueCertificate(this.#cp.ca, { commonName: 'system:kube-scheduler', usage: 'client', notBefore, validityMs });
+    const client = (commonName: string, organizations: string[] = []): KeyPairPem => issueCertificate(cp.ca, { commonName, organizations, usage: 'client', notBefore, validityMs });
+    const serving = issueCertificate(cp.ca, { commonName: NODE_NAME, usage: 'server', dnsNames: [NODE_NAME], ipAddresses: [NODE_IP], notBefore, validityMs });
     fs.writeFileSync(l.file('kubelet.crt'), serving.certPem);
     fs.writeFileSync(l.file('kubelet.key'), serving.keyPem, { mode: 0o600 });
-    fs.writeFileSync(l.file('kubelet.kubeconfig'), kubeconfigFor(this.#cp.server, this.#cp.ca, kubelet), { mode: 0o600 });
-    fs.writeFileSync(l.file('scheduler.kubeconfig'), kubeconfigFor(this.#cp.server, this.#cp.ca, scheduler), { mode: 0o600 });
+    fs.writeFileSync(l.file('kubelet.kubeconfig'), kubeconfigFor(cp.server, cp.ca, client(`system:node:${NODE_NAME}`, ['system:nodes'])), { mode: 0o600 });
+    fs.writeFileSync(l.file('scheduler.kubeconfig'), kubeconfigFor(cp.server, cp.ca, client('system:kube-scheduler')), { mode: 0o600 });
+    // The user the built-in ClusterRoleBinding system:node-proxier names.
+    fs.writeFileSync(l.file('kube-proxy.kubeconfig'), kubeconfigFor(cp.server, cp.ca, client('system:kube-proxy')), { mode: 0o600 });
   }
 
-  async start(): Promise<void> {
+  async start(cp: ControlPlane): Promise<void> {
     const t0 = performance.now();
     const l = this.#l;
-    registerExitCleanup(this.#exitCleanup);
-    this.#prepareHost();
+    this.#cp = cp;
+    this.#configure(cp);
     const scheduler = this.#start('kube-scheduler', l.parts.kubeScheduler, [
       `--kubeconfig=${l.file('scheduler.kubeconfig')}`,
       `--authentication-kubeconfig=${l.file('scheduler.kubeconfig')}`,
@@ -557,6 +588,15 @@ class RunningNode implements Node {
       timeoutMs: 30_000,
       watch: [scheduler],
     });
+    // Services: kube-proxy in nftables mode (its own nftables table, removed on stop), so that pods reach the API
+    // server and each other through cluster IPs.
+    const proxy = this.#start('kube-proxy', l.parts.kubeProxy, [`--config=${l.file('kube-proxy.yaml')}`, '--v=1']);
+    await waitFor({
+      what: 'kube-proxy /healthz',
+      probe: async () => (await fetch(`http://${LOOPBACK}:${l.ports.proxyHealthz}/healthz`, { signal: AbortSignal.timeout(2000) })).ok,
+      timeoutMs: 30_000,
+      watch: [proxy],
+    });
     this.timings.ready = performance.now() - t0;
   }
 
@@ -565,7 +605,7 @@ class RunningNode implements Node {
    * the not-ready taint the kubelet registers it with (the node lifecycle controller removes it).
    */
   async #ready(since: Date): Promise<boolean> {
-    const res = await this.#cp.request('GET', `/api/v1/nodes/${NODE_NAME}`);
+    const res = await (this.#cp as ControlPlane).request('GET', `/api/v1/nodes/${NODE_NAME}`);
     if (res.status !== 200) return false;
     const node = JSON.parse(res.body) as {
       spec?: { taints?: Array<{ key: string }> };
@@ -592,9 +632,9 @@ class RunningNode implements Node {
   }
 
   async #stop(): Promise<void> {
-    const [scheduler, containerd, kubelet] = ['kube-scheduler', 'containerd', 'kubelet'].map((n) => this.#procs.find((p) => p.name === n));
+    const [scheduler, containerd, kubelet, proxy] = ['kube-scheduler', 'containerd', 'kubelet', 'kube-proxy'].map((n) => this.#procs.find((p) => p.name === n));
     try {
-      await Promise.all([kubelet?.stop(STOP_GRACE_MS), scheduler?.stop(STOP_GRACE_MS)]);
+      await Promise.all([kubelet?.stop(STOP_GRACE_MS), scheduler?.stop(STOP_GRACE_MS), proxy?.stop(STOP_GRACE_MS)]);
       // The pods' processes go first (containerd's shims would otherwise keep them), then containerd and its shims.
       killPods(this.#l.cgroupName);
     } finally {
@@ -612,27 +652,6 @@ export interface NodeOptions {
   lockTimeoutMs?: number;
 }
 
-/** Starts a node joined to `cp` (which must have been started with nodeControlPlaneOptions()). */
-export async function startNode(cp: ControlPlane, opts: NodeOptions = {}): Promise<Node> {
-  if (process.getuid?.() !== 0) throw new Error('the test node needs root (containerd, runc, network namespaces and cgroups)');
-  const parts = requireRealParts(['kubelet', 'kubeScheduler', 'kubectl']);
-  await takeLock(opts.lockTimeoutMs ?? 15 * 60_000);
-  await removeAbandonedNodes();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), DIR_PREFIX));
-  registerDir(dir);
-  fs.writeFileSync(path.join(dir, 'owner.pid'), String(process.pid));
-  const [kubelet, kubeletHealthz, scheduler] = (await freePorts(3)) as [number, number, number];
-  const layout: Layout = { dir, parts, cgroupName: path.basename(dir), ports: { kubelet, kubeletHealthz, scheduler }, file: (n) => path.join(dir, n) };
-  const node = new RunningNode(layout, cp);
-  try {
-    await node.start();
-  } catch (err) {
-    await node.stop();
-    throw err;
-  }
-  return node;
-}
-
 /** What a control plane needs for a node: kubelet client credentials, the Node authorizer, and the root CA in namespaces. */
 export function nodeControlPlaneOptions(opts: ControlPlaneOptions = {}): ControlPlaneOptions {
   return {
@@ -642,15 +661,32 @@ export function nodeControlPlaneOptions(opts: ControlPlaneOptions = {}): Control
   };
 }
 
-/** A control plane and a node; stop() stops both. kubectl is the node's release (the machine's may be older). */
+/**
+ * A node and its control plane; stop() stops both. The host is prepared first (the API server listens on the node
+ * IP, where the node's pods reach it through the `kubernetes` Service). kubectl is the node's release (the machine's
+ * may be older).
+ */
 export async function startNodeCluster(opts: ControlPlaneOptions & NodeOptions = {}): Promise<NodeCluster> {
-  const kubectl = requireRealParts(['kubectl']).kubectl;
-  const cp = await startControlPlane(nodeControlPlaneOptions({ kubectl, ...opts }));
-  let node: Node;
+  if (process.getuid?.() !== 0) throw new Error('the test node needs root (containerd, runc, network namespaces and cgroups)');
+  const parts = requireRealParts(['kubelet', 'kubeScheduler', 'kubectl', 'kubeProxy']);
+  await takeLock(opts.lockTimeoutMs ?? 15 * 60_000);
+  let node: RunningNode | undefined;
+  let cp: ControlPlane | undefined;
   try {
-    node = await startNode(cp, opts);
+    await removeAbandonedNodes();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), DIR_PREFIX));
+    registerDir(dir);
+    fs.writeFileSync(path.join(dir, 'owner.pid'), String(process.pid));
+    const [kubelet, kubeletHealthz, scheduler, proxyHealthz, proxyMetrics] = (await freePorts(5)) as [number, number, number, number, number];
+    const ports = { kubelet, kubeletHealthz, scheduler, proxyHealthz, proxyMetrics };
+    node = new RunningNode({ dir, parts, cgroupName: path.basename(dir), ports, file: (n) => path.join(dir, n) });
+    node.prepareHost();
+    cp = await startControlPlane(nodeControlPlaneOptions({ kubectl: parts.kubectl, ...opts, address: NODE_IP }));
+    await node.start(cp);
   } catch (err) {
-    await cp.stop();
+    await node?.stop();
+    await cp?.stop();
+    releaseLock();
     throw err;
   }
   return {

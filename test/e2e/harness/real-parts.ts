@@ -20,6 +20,8 @@ export interface RealParts {
   /** The node (`npm run real-parts` builds them; runc and busybox come from Debian's packages). */
   kubelet: string;
   kubeScheduler: string;
+  /** Services on the node (nftables mode). */
+  kubeProxy: string;
   /** kubectl of the same release (the machine's own kubectl may be older). */
   kubectl: string;
   /** Directory of containerd, containerd-shim-runc-v2 and ctr. */
@@ -69,6 +71,7 @@ export function realPartPaths(): RealParts {
     vegeta: path.join(cache, `vegeta-v${need(versions, 'VEGETA_VERSION')}`, 'vegeta'),
     kubelet: path.join(node, 'kubelet'),
     kubeScheduler: path.join(node, 'kube-scheduler'),
+    kubeProxy: path.join(node, 'kube-proxy'),
     kubectl: path.join(node, 'kubectl'),
     containerdDir: path.join(cache, `containerd-v${need(versions, 'CONTAINERD_VERSION')}`),
     cniDir: path.join(cache, `cni-plugins-v${need(versions, 'CNI_PLUGINS_VERSION')}`),
@@ -87,7 +90,7 @@ function isExecutable(file: string): boolean {
 }
 
 /** The paths of the named parts, or an error that says which are missing and how to build them. */
-export function requireRealParts(names: ReadonlyArray<'etcd' | 'kubeApiserver' | 'kubeControllerManager' | 'helm' | 'kubelet' | 'kubeScheduler' | 'kubectl'>): RealParts {
+export function requireRealParts(names: ReadonlyArray<'etcd' | 'kubeApiserver' | 'kubeControllerManager' | 'helm' | 'kubelet' | 'kubeScheduler' | 'kubectl' | 'kubeProxy'>): RealParts {
   const parts = realPartPaths();
   const missing = names.map((n) => parts[n]).filter((p) => !isExecutable(p));
   if (missing.length > 0) {
