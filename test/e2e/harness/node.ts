@@ -657,7 +657,16 @@ export function nodeControlPlaneOptions(opts: ControlPlaneOptions = {}): Control
   return {
     ...opts,
     forNode: true,
-    extraControllers: [...(opts.extraControllers ?? []), 'root-ca-certificate-publisher-controller', 'pod-garbage-collector-controller', 'node-lifecycle-controller'],
+    extraControllers: [
+      ...(opts.extraControllers ?? []),
+      'root-ca-certificate-publisher-controller',
+      'pod-garbage-collector-controller',
+      'node-lifecycle-controller',
+      // A Service's endpoints: what the API server calls a webhook at, and kube-proxy translates a cluster IP to.
+      'endpointslice-controller',
+      // PodDisruptionBudgets get their status (a chart installs one).
+      'disruption-controller',
+    ],
   };
 }
 
