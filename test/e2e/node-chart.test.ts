@@ -4,6 +4,7 @@
 // server calls devx through its Service (at an endpoint: --enable-aggregator-routing) and devx reaches the API server
 // through the `kubernetes` Service (kube-proxy on the node). Then dev mode as a developer sees it.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +38,56 @@ async function helmOk(args: string[]): Promise<string> {
   const r = await helm(args, { kubeconfig: c.kubeconfigPath, timeoutMs: 240_000 });
   assert.equal(r.code, 0, `helm ${args.join(' ')}: ${r.stderr}\n${r.stdout}`);
   return r.stdout;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A steady trickle of reviews devx must answer: server-side dry-run creations of a labelled Deployment (admission
+ * runs in full, nothing is stored), one every `everyMs`. A review counts as answered when the object comes back in
+ * dev mode (devx's dev.x/enabled-at record on it).
+ */
+function trickle(everyMs = 100): { stop(): Promise<{ answered: number; failed: string[] }> } {
+  let stopped = false;
+  let answered = 0;
+  const failed: string[] = [];
+  const loop = (async () => {
+    for (let i = 0; !stopped; i++) {
+      const name = `trickle-${i}`;
+      const body = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, labels: { 'dev.x/enabled': 'true' } }, spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: c.node.images.reviews }] } } } };
+      try {
+        const r = await c.request('POST', `/apis/apps/v1/namespaces/${APP_NS}/deployments?dryRun=All`, body);
+        if (r.status === 201 && JSON.parse(r.body).metadata?.annotations?.['dev.x/enabled-at']) answered++;
+        else failed.push(`${new Date().toISOString()} HTTP ${r.status}: ${r.body.slice(0, 300)}`);
+      } catch (err) {
+        failed.push(`${new Date().toISOString()} ${(err as Error).message}`);
+      }
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return { answered, failed };
+    },
+  };
+}
+
+async function devxPods(): Promise<any[]> {
+  return ((await getJson(c, ['pods', '-l', 'app.kubernetes.io/name=devx'], NS)).items as any[]).filter((p) => !p.metadata.deletionTimestamp);
+}
+
+async function leaseHolder(): Promise<string | undefined> {
+  return (await getJson(c, ['lease', 'devx-reconciler'], NS).catch(() => undefined))?.spec?.holderIdentity;
+}
+
+/** reviews is in dev mode with its one dev pod Running; returns that pod. */
+async function devPodOfReviews(): Promise<any> {
+  return eventually('the dev pod of reviews Running, alone', async () => {
+    const all = (await getJson(c, ['pods', '-l', 'app=reviews'], APP_NS)).items as any[];
+    return all.length === 1 && all[0].metadata.annotations?.['dev.x/status'] && ready(all[0]) ? all[0] : undefined;
+  }, 90_000);
 }
 
 const ready = (p: any): boolean => p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).length > 0 && p.status.containerStatuses.every((s: any) => s.ready);
@@ -86,10 +137,7 @@ describe('devx installed by its chart on the node', () => {
     await k.apply(deploy, APP_NS);
     const labelled = await k.ok(['label', 'deploy', 'reviews', 'dev.x/enabled=true'], { namespace: APP_NS });
     assert.match(labelled.stderr, /dev mode on: replicas 3 -> 1/, 'the warnings come from devx in its pods');
-    const pod = await eventually('the dev pod Running, alone', async () => {
-      const all = (await getJson(c, ['pods', '-l', 'app=reviews'], APP_NS)).items as any[];
-      return all.length === 1 && all[0].metadata.annotations?.['dev.x/status'] && ready(all[0]) ? all[0] : undefined;
-    }, 90_000);
+    const pod = await devPodOfReviews();
     const local = path.join(tmp, 'src');
     fs.mkdirSync(local);
     fs.writeFileSync(path.join(local, 'hello.txt'), 'from the laptop\n');
@@ -101,5 +149,114 @@ describe('devx installed by its chart on the node', () => {
     } finally {
       await agent.interrupt();
     }
+  });
+
+  test('the leader pod deleted: the other replica takes the Lease, every review of a steady trickle is answered, the replacement joins with the same CA', async (t) => {
+    const caBefore = (await getJson(c, ['secret', 'devx-webhook-ca'], NS)).data;
+    const bundleBefore = (await getJson(c, ['mutatingwebhookconfiguration', 'devx'])).webhooks[0].clientConfig.caBundle;
+    const leader = await leaseHolder();
+    assert.ok(leader);
+    const flow = trickle();
+    let stopped: { answered: number; failed: string[] } | undefined;
+    const stopFlow = async (): Promise<{ answered: number; failed: string[] }> => (stopped ??= await flow.stop());
+    t.after(stopFlow);
+    await sleep(2000);
+    const t0 = performance.now();
+    await k.ok(['delete', 'pod', leader, '-n', NS, '--wait=false']);
+    const next = await eventually('the Lease taken over by the other replica', async () => {
+      const h = await leaseHolder();
+      return h && h !== leader ? h : undefined;
+    }, 60_000, );
+    const takeover = performance.now() - t0;
+    const pods = await eventually('two devx pods Ready again', async () => {
+      const ps = await devxPods();
+      return ps.length === 2 && ps.every(ready) ? ps : undefined;
+    }, 120_000);
+    await sleep(2000);
+    const { answered, failed } = await stopFlow();
+    console.log(`# leader ${leader} deleted -> Lease held by ${next} after ${(takeover / 1000).toFixed(1)} s; ${answered} reviews answered during the failover, ${failed.length} failed`);
+    assert.deepEqual(failed, [], 'no review fails while the leader goes');
+    assert.ok(answered > 20, `the trickle ran (${answered} reviews)`);
+    assert.ok(pods.some((p) => p.metadata.name !== leader && p.metadata.name !== next), 'a replacement pod joined');
+    assert.deepEqual((await getJson(c, ['secret', 'devx-webhook-ca'], NS)).data, caBefore, 'the same CA');
+    assert.equal((await getJson(c, ['mutatingwebhookconfiguration', 'devx'])).webhooks[0].clientConfig.caBundle, bundleBefore);
+    await devPodOfReviews();
+  });
+
+  test('helm upgrade with a changed value while reviews is in dev mode: no review fails, dev mode intact', async (t) => {
+    const devPod = await devPodOfReviews();
+    const flow = trickle();
+    let stopped: { answered: number; failed: string[] } | undefined;
+    const stopFlow = async (): Promise<{ answered: number; failed: string[] }> => (stopped ??= await flow.stop());
+    t.after(stopFlow);
+    await helmOk(['upgrade', 'devx', CHART_DIR, '--namespace', NS, '--reuse-values', '--set', 'logLevel=debug', '--wait', '--timeout=180s']);
+    await eventually('two devx pods of the new revision Ready', async () => {
+      const ps = await devxPods();
+      return ps.length === 2 && ps.every((p) => ready(p) && p.spec.containers[0].args.includes('--log-level=debug')) ? ps : undefined;
+    }, 120_000);
+    await sleep(2000);
+    const { answered, failed } = await stopFlow();
+    console.log(`# helm upgrade: ${answered} reviews answered during the rollout, ${failed.length} failed`);
+    assert.deepEqual(failed, []);
+    const afterUpgrade = await devPodOfReviews();
+    assert.equal(afterUpgrade.metadata.uid, devPod.metadata.uid, 'the same dev pod, untouched');
+    assert.equal((await getJson(c, ['deploy', 'reviews'], APP_NS)).metadata.labels['dev.x/enabled'], 'true');
+  });
+
+  test('the CA Secret deleted: a new CA, the caBundle holds old and new, no review fails', async () => {
+    const fingerprints = (pem: string): string[] => (pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((c1) => new X509Certificate(c1).fingerprint256);
+    const caOf = async (): Promise<string | undefined> => {
+      const data = (await getJson(c, ['secret', 'devx-webhook-ca'], NS).catch(() => undefined))?.data;
+      return data ? fingerprints(Buffer.from(data['ca.crt'], 'base64').toString())[0] : undefined;
+    };
+    const bundles = async (): Promise<string[][]> => {
+      const configs = await Promise.all(['mutatingwebhookconfiguration', 'validatingwebhookconfiguration'].map((kind) => getJson(c, [kind, 'devx'])));
+      return configs.flatMap((cfg) => (cfg.webhooks as any[]).map((w) => fingerprints(Buffer.from(w.clientConfig.caBundle, 'base64').toString())));
+    };
+    const oldCa = await caOf();
+    assert.ok(oldCa);
+    const flow = trickle();
+    try {
+      await k.ok(['delete', 'secret', 'devx-webhook-ca', '-n', NS]);
+      // The chart's CA lives a year: replicas read the Secret once a minute, then trust a new CA 10 s before using it.
+      const newCa = await eventually('a new CA Secret', async () => {
+        const ca = await caOf();
+        return ca && ca !== oldCa ? ca : undefined;
+      }, 120_000);
+      await eventually('every caBundle holds the old and the new CA', async () => (await bundles()).every((b) => b.includes(oldCa) && b.includes(newCa)), 60_000);
+      await sleep(15_000);
+    } finally {
+      const { answered, failed } = await flow.stop();
+      console.log(`# CA Secret deleted: ${answered} reviews answered during the CA change, ${failed.length} failed`);
+      assert.deepEqual(failed, []);
+    }
+  });
+
+  test('helm uninstall while reviews is in dev mode: what the README says remains; after a reinstall, removing the label restores reviews', async () => {
+    await helmOk(['uninstall', 'devx', '--namespace', NS, '--wait', '--timeout=120s']);
+    // Left: the workload as dev mode made it (label, one replica, its dev pod and sync Secret), the CRD and the
+    // DevPolicies, devx's CA and record-key Secrets. Gone: devx's pods and every webhook configuration.
+    assert.equal((await devxPods()).length, 0);
+    assert.equal((await c.kubectl(['get', 'mutatingwebhookconfiguration', 'devx'])).code, 1);
+    assert.equal((await c.kubectl(['get', 'validatingwebhookconfiguration', 'devx'])).code, 1);
+    const deploy = await getJson(c, ['deploy', 'reviews'], APP_NS);
+    assert.equal(deploy.metadata.labels['dev.x/enabled'], 'true');
+    assert.equal(deploy.spec.replicas, 1);
+    await devPodOfReviews();
+    await getJson(c, ['secret', 'devx-sync-deployment-reviews'], APP_NS);
+    await getJson(c, ['secret', 'devx-webhook-ca'], NS);
+    await getJson(c, ['secret', 'devx-records-key'], NS);
+    await getJson(c, ['devpolicy', 'default']);
+    // The README's way back: the label removed (nothing restores yet), devx installed again: its reconciler restores.
+    await k.ok(['label', 'deploy', 'reviews', 'dev.x/enabled-'], { namespace: APP_NS });
+    assert.equal((await getJson(c, ['deploy', 'reviews'], APP_NS)).spec.replicas, 1, 'without devx nothing is restored');
+    await helmOk(['install', 'devx', CHART_DIR, '--namespace', NS, '--set', `image.repository=${image.repository}`, '--set', `image.tag=${image.tag}`, '--set', 'image.pullPolicy=Never', '--wait', '--timeout=180s']);
+    await eventually('reviews restored: 3 original pods Running', async () => {
+      const all = (await getJson(c, ['pods', '-l', 'app=reviews'], APP_NS)).items as any[];
+      return all.length === 3 && all.every((p) => ready(p) && !p.metadata.annotations?.['dev.x/status']);
+    }, 120_000);
+    const restored = await getJson(c, ['deploy', 'reviews'], APP_NS);
+    assert.equal(restored.spec.replicas, 3);
+    assert.equal(restored.spec.template.spec.containers[0].image, c.node.images.reviews);
   });
 });
