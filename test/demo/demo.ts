@@ -3,7 +3,8 @@
 // kubelet; all built from Go modules on first use, runc from Debian's packages), installs devx, applies bookinfo
 // `reviews`, labels it, shows the dev pod Running, syncs a local directory into it with `kubectl devx sync` and shows
 // a saved file inside the dev container, removes the label and shows the original pods Running again.
-// `--api-server-only` (or no root) skips the node: admission and the restored template only, pods stay Pending.
+// `--in-cluster`: devx installed by `helm install` into the node (its image written by tools/devx-image.ts) instead of
+// running on this machine. `--api-server-only` (or no root) skips the node: admission and the restored template only.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,7 +13,8 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../e2e/harness/control-plane.ts';
 import { applyPolicy, bookinfoReviews, DEMO_POLICY_SPEC, eventually, installCrd, REPO, startDevx, type DevxServer } from '../e2e/harness/devx.ts';
-import { startNodeCluster, type NodeImages } from '../e2e/harness/node.ts';
+import { CHART_DIR, helm } from '../e2e/harness/helm.ts';
+import { startNodeCluster, type NodeCluster, type NodeImages } from '../e2e/harness/node.ts';
 import { startAgent } from '../e2e/harness/syncthing.ts';
 import { lineDiff } from './diff.ts';
 
@@ -158,21 +160,55 @@ async function podsTable(kubectl: Kubectl, ns: string): Promise<void> {
   console.log(r.stdout.trimEnd().split('\n').map((l) => `  ${l}`).join('\n'));
 }
 
-async function run(target: Target, startDevxHere: () => Promise<DevxServer>, ns: string, node?: OnNode): Promise<void> {
+/** devx, installed and running: what to say about it, and how to stop it at the end. */
+interface Installed {
+  where: string;
+  stop(): Promise<void>;
+}
+
+/** devx-webhook as a process on this machine, registering its webhooks with a https://127.0.0.1 URL. */
+function onThisMachine(start: () => Promise<DevxServer>): () => Promise<Installed> {
+  return async () => {
+    const devx = await start();
+    return { where: `devx-webhook listening on https://127.0.0.1:${devx.port}`, stop: () => devx.stop() };
+  };
+}
+
+/** devx as a cluster admin installs it: its image (written from the Dockerfile's facts) and `helm install`. */
+function byHelm(c: NodeCluster): () => Promise<Installed> {
+  return async () => {
+    step('devx-webhook image: tools/devx-image.ts (no Docker engine), imported into the node; then helm install charts/devx');
+    const out = execFileSync(process.execPath, [path.join(REPO, 'tools/devx-image.ts'), '--out', path.join(c.dir, 'image')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const [archive, ref] = out.trim().split('\n').slice(-2) as [string, string];
+    const imported = await c.node.ctr(['images', 'import', archive]);
+    if (imported.code !== 0) throw new Error(`ctr images import: ${imported.stderr}`);
+    await c.kubectl(['label', 'namespace', 'devx-system', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite']);
+    const at = ref.lastIndexOf(':');
+    const args = ['install', 'devx', CHART_DIR, '-n', 'devx-system', '--set', `image.repository=${ref.slice(0, at)}`, '--set', `image.tag=${ref.slice(at + 1)}`];
+    console.log(`  ${dim('$')} helm ${args.join(' ')} --set image.pullPolicy=Never --wait`);
+    const r = await helm([...args, '--set', 'image.pullPolicy=Never', '--wait', '--timeout=180s'], { kubeconfig: c.kubeconfigPath, timeoutMs: 240_000 });
+    if (r.code !== 0) throw new Error(`helm install: ${r.stderr}`);
+    const pods = await c.kubectl(['get', 'pods', '-n', 'devx-system', '-o', 'wide']);
+    console.log(pods.stdout.trimEnd().split('\n').map((l) => `  ${l}`).join('\n'));
+    return { where: 'devx runs in its own pods (2 replicas, Pod Security restricted), called through its Service', stop: async () => {} };
+  };
+}
+
+async function run(target: Target, install: () => Promise<Installed>, ns: string, node?: OnNode): Promise<void> {
   const kubectl: Kubectl = (args, opts) => target.kubectl(args, opts);
   const ok = async (args: string[], opts: Parameters<Kubectl>[1] = {}): Promise<{ stdout: string; stderr: string }> => {
     const r = await kubectl(args, opts);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
     return r;
   };
-  step('Installing devx: the DevPolicy CRD, a policy, and devx-webhook (registers its webhooks with its own CA)');
+  step('Installing devx: the DevPolicy CRD, a policy, then devx itself');
   await ok(['apply', '--server-side', '-f', path.join(REPO, 'deploy/crds/devpolicies.dev.x.yaml')]);
   await ok(['wait', '--for=condition=Established', '--timeout=30s', 'crd/devpolicies.dev.x']);
   await applyPolicy({ kubectl } as ControlPlane, node ? { spec: nodePolicy(node.images) } : {});
   // devx's own namespace: its leader Lease and the key it signs its records with.
   await kubectl(['create', 'namespace', 'devx-system']);
-  const devx = await startDevxHere();
-  console.log(`  devx-webhook listening on https://127.0.0.1:${devx.port}`);
+  const devx = await install();
+  console.log(`  ${devx.where}`);
 
   step(`A cluster admin enables dev mode in namespace ${ns}:  kubectl label ns ${ns} dev.x/policy=default`);
   await kubectl(['create', 'namespace', ns]);
@@ -248,7 +284,13 @@ async function run(target: Target, startDevxHere: () => Promise<DevxServer>, ns:
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { kubeconfig: { type: 'string' }, context: { type: 'string' }, namespace: { type: 'string' }, 'api-server-only': { type: 'boolean' } },
+    options: {
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      namespace: { type: 'string' },
+      'api-server-only': { type: 'boolean' },
+      'in-cluster': { type: 'boolean' },
+    },
     strict: true,
   });
   const ns = values.namespace ?? 'bookinfo';
@@ -257,7 +299,7 @@ async function main(): Promise<void> {
     step(`Using your cluster (${target.kubeconfigPath}${values.context ? `, context ${values.context}` : ''})`);
     const fake = { kubectl: target.kubectl, dir: target.dir, kubeconfigPath: target.kubeconfigPath } as unknown as ControlPlane;
     try {
-      await run(target, () => startDevx(fake, { args: values.context ? ['--context', values.context] : [] }), ns);
+      await run(target, onThisMachine(() => startDevx(fake, { args: values.context ? ['--context', values.context] : [] })), ns);
     } finally {
       await target.stop();
     }
@@ -279,7 +321,8 @@ async function main(): Promise<void> {
       try {
         await installCrd(cluster);
         const node = { images: cluster.node.images, kubeconfigPath: cluster.kubeconfigPath };
-        await run({ kubectl: (a, o) => cluster.kubectl(a, o), dir: cluster.dir, stop: () => cluster.stop() }, () => startDevx(cluster), ns, node);
+        const install = values['in-cluster'] ? byHelm(cluster) : onThisMachine(() => startDevx(cluster));
+        await run({ kubectl: (a, o) => cluster.kubectl(a, o), dir: cluster.dir, stop: () => cluster.stop() }, install, ns, node);
       } finally {
         step('Shutting down the cluster');
         await cluster.stop();
@@ -295,7 +338,7 @@ async function main(): Promise<void> {
   console.log(`  ready in ${(cp.timings.total / 1000).toFixed(1)} s: ${cp.server}`);
   try {
     await installCrd(cp);
-    await run({ kubectl: (a, o) => cp.kubectl(a, o), dir: cp.dir, stop: () => cp.stop() }, () => startDevx(cp), ns);
+    await run({ kubectl: (a, o) => cp.kubectl(a, o), dir: cp.dir, stop: () => cp.stop() }, onThisMachine(() => startDevx(cp)), ns);
   } finally {
     step('Shutting down the control plane');
     await cp.stop();
