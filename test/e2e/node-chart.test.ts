@@ -43,21 +43,28 @@ async function helmOk(args: string[]): Promise<string> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A steady trickle of reviews devx must answer: server-side dry-run creations of a labelled Deployment (admission
- * runs in full, nothing is stored), one every `everyMs`. A review counts as answered when the object comes back in
- * dev mode (devx's dev.x/enabled-at record on it).
+ * A steady trickle of reviews devx must answer: server-side dry-run creations (admission runs in full, nothing is
+ * stored), one every `everyMs`, alternating a labelled Deployment (answered: devx's dev.x/enabled-at record on it) and
+ * a labelled bare pod (answered: injected, devx's dev.x/status on it).
  */
 function trickle(everyMs = 100): { stop(): Promise<{ answered: number; failed: string[] }> } {
   let stopped = false;
   let answered = 0;
   const failed: string[] = [];
+  const review = (i: number): { path: string; body: unknown; record: string } => {
+    const name = `trickle-${i}`;
+    const labels = { app: name, 'dev.x/enabled': 'true' };
+    const spec = { containers: [{ name: 'c', image: c.node.images.reviews }] };
+    return i % 2 === 0
+      ? { path: `/apis/apps/v1/namespaces/${APP_NS}/deployments?dryRun=All`, record: 'dev.x/enabled-at', body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, labels }, spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec } } } }
+      : { path: `/api/v1/namespaces/${APP_NS}/pods?dryRun=All`, record: 'dev.x/status', body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, labels }, spec } };
+  };
   const loop = (async () => {
     for (let i = 0; !stopped; i++) {
-      const name = `trickle-${i}`;
-      const body = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, labels: { 'dev.x/enabled': 'true' } }, spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: c.node.images.reviews }] } } } };
+      const { path: apiPath, body, record } = review(i);
       try {
-        const r = await c.request('POST', `/apis/apps/v1/namespaces/${APP_NS}/deployments?dryRun=All`, body);
-        if (r.status === 201 && JSON.parse(r.body).metadata?.annotations?.['dev.x/enabled-at']) answered++;
+        const r = await c.request('POST', apiPath, body);
+        if (r.status === 201 && JSON.parse(r.body).metadata?.annotations?.[record]) answered++;
         else failed.push(`${new Date().toISOString()} HTTP ${r.status}: ${r.body.slice(0, 300)}`);
       } catch (err) {
         failed.push(`${new Date().toISOString()} ${(err as Error).message}`);
