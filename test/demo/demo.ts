@@ -308,7 +308,7 @@ async function main(): Promise<void> {
   const root = process.getuid?.() === 0;
   if (!values['api-server-only'] && root) {
     buildRealParts(true);
-    step('Starting a throwaway cluster on this machine: etcd, kube-apiserver, kube-controller-manager, and a node (kube-scheduler, containerd, runc, CNI, kubelet)');
+    step('Starting a throwaway cluster on this machine: etcd, kube-apiserver, kube-controller-manager, and a node (kube-scheduler, containerd, runc, CNI, kubelet, kube-proxy)');
     let c: Awaited<ReturnType<typeof startNodeCluster>> | undefined;
     try {
       c = await startNodeCluster({ lockTimeoutMs: 5_000 });
