@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startNodeCluster, type NodeCluster } from '../test/e2e/harness/node.ts';
+import { nodePolicySpec, podReady, startNodeCluster, type NodeCluster } from '../test/e2e/harness/node.ts';
 import { startReconcilingDevx } from '../test/e2e/harness/reconciler.ts';
 import { startAgent } from '../test/e2e/harness/syncthing.ts';
 import { percentile } from './load.ts';
@@ -30,7 +30,7 @@ interface PodLite {
   status?: { phase?: string; containerStatuses?: Array<{ ready: boolean }> };
 }
 
-const ready = (p: PodLite): boolean => !p.metadata.deletionTimestamp && p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).length > 0 && (p.status.containerStatuses ?? []).every((s) => s.ready);
+const ready = (p: PodLite): boolean => !p.metadata.deletionTimestamp && podReady(p);
 
 async function pods(c: NodeCluster, ns: string): Promise<PodLite[]> {
   const r = await c.request('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=app%3Dreviews`);
@@ -176,7 +176,7 @@ try {
   const tagged = await c.node.ctr(['images', 'tag', images.reviews, `${images.reviews.replace(/:[^:/]+$/, '')}:rollout`]);
   if (tagged.code !== 0) throw new Error(tagged.stderr);
   const devx = await startReconcilingDevx(c, 'bench-warmup', [
-    { name: 'default', spec: { images: [{ match: 'devx.local/reviews:*', devImage: images.dev }], allowedImages: ['devx.local/*'], sidecar: { image: images.syncthing } } },
+    { name: 'default', spec: nodePolicySpec(images) },
   ]);
   try {
     for (let i = 0; i < RUNS; i++) {

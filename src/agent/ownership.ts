@@ -4,6 +4,7 @@
 // read-only for the dev container. The kubelet reports the uid each container really runs as
 // (status.containerStatuses[].user); from it the agent says so, with the one command that fixes it. Pure.
 import type { DevPod } from './dev-pod.ts';
+import { sidecarUidOf } from './pod-side.ts';
 import type { WorkloadRef } from './workload-ref.ts';
 
 export interface RunningUsers {
@@ -38,9 +39,6 @@ export function ownershipAdvice(users: RunningUsers, ref: WorkloadRef): string |
 export function runningUsers(pod: DevPod): RunningUsers {
   const status = (pod.pod.status?.containerStatuses ?? []).find((s) => s.name === pod.target);
   const linux = status?.user?.linux;
-  return {
-    target: pod.target,
-    ...(linux ? { dev: { uid: linux.uid, gid: linux.gid } } : {}),
-    ...(pod.sidecar?.securityContext?.runAsUser === undefined ? {} : { sidecarUid: pod.sidecar.securityContext.runAsUser }),
-  };
+  const sidecarUid = sidecarUidOf(pod.sidecar);
+  return { target: pod.target, ...(linux ? { dev: { uid: linux.uid, gid: linux.gid } } : {}), ...(sidecarUid === undefined ? {} : { sidecarUid }) };
 }

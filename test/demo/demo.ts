@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../e2e/harness/control-plane.ts';
 import { applyPolicy, bookinfoReviews, DEMO_POLICY_SPEC, eventually, installCrd, REPO, startDevx, type DevxServer } from '../e2e/harness/devx.ts';
 import { CHART_DIR, helm } from '../e2e/harness/helm.ts';
-import { startNodeCluster, type NodeCluster, type NodeImages } from '../e2e/harness/node.ts';
+import { nodePolicySpec, podReady, startNodeCluster, type NodeCluster, type NodeImages } from '../e2e/harness/node.ts';
 import { startAgent } from '../e2e/harness/syncthing.ts';
 import { lineDiff } from './diff.ts';
 
@@ -110,7 +110,8 @@ interface OnNode {
 }
 
 function nodePolicy(images: NodeImages): Record<string, unknown> {
-  return { ...DEMO_POLICY_SPEC, images: [{ match: 'devx.local/reviews:*', devImage: images.dev }], allowedImages: ['devx.local/*'], sidecar: { image: images.syncthing } };
+  const spec = nodePolicySpec(images);
+  return { ...DEMO_POLICY_SPEC, ...spec, sidecar: { ...DEMO_POLICY_SPEC.sidecar, ...(spec.sidecar as Record<string, unknown>) } };
 }
 
 /** The seed's reviews, with the node's stand-in for its image (pulled never: it is imported). */
@@ -124,7 +125,7 @@ function reviewsFor(ns: string, node: OnNode | undefined): Record<string, any> {
   return d;
 }
 
-const runningReady = (p: any): boolean => p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((s: any) => s.ready);
+const runningReady = podReady;
 
 /** `kubectl devx sync` into the dev pod; a file saved locally, then read inside the dev container. */
 async function syncDemo(kubectl: Kubectl, node: OnNode, ns: string, dir: string, pod: string): Promise<void> {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually, getJson, REPO } from './harness/devx.ts';
 import { CHART_DIR, helm } from './harness/helm.ts';
-import { startNodeCluster, type NodeCluster } from './harness/node.ts';
+import { nodePolicySpec, podReady, startNodeCluster, type NodeCluster } from './harness/node.ts';
 import { runToEnd } from './harness/processes.ts';
 import { kube, type Kube } from './harness/reconciler.ts';
 import { startAgent } from './harness/syncthing.ts';
@@ -97,7 +97,7 @@ async function devPodOfReviews(): Promise<any> {
   }, 90_000);
 }
 
-const ready = (p: any): boolean => p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).length > 0 && p.status.containerStatuses.every((s: any) => s.ready);
+const ready = podReady;
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-e2e-chart-'));
@@ -136,7 +136,7 @@ describe('devx installed by its chart on the node', () => {
 
   test('a developer labels bookinfo reviews: the dev pod runs, and kubectl devx sync brings a file into it', async () => {
     const images = c.node.images;
-    const policy = { apiVersion: 'dev.x/v1alpha1', kind: 'DevPolicy', metadata: { name: 'default' }, spec: { images: [{ match: 'devx.local/reviews:*', devImage: images.dev }], allowedImages: ['devx.local/*'], sidecar: { image: images.syncthing } } };
+    const policy = { apiVersion: 'dev.x/v1alpha1', kind: 'DevPolicy', metadata: { name: 'default' }, spec: nodePolicySpec(images) };
     await k.ok(['apply', '-f', '-'], { input: JSON.stringify(policy) });
     await c.createNamespace(APP_NS, { 'dev.x/policy': 'default' });
     const probe = { httpGet: { path: '/health', port: 9080 }, periodSeconds: 1 };

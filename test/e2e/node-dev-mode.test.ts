@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually, getJson, type DevxServer } from './harness/devx.ts';
-import { startNodeCluster, type NodeCluster } from './harness/node.ts';
+import { nodePolicySpec, podReady, startNodeCluster, type NodeCluster } from './harness/node.ts';
 import { kube, startReconcilingDevx, type Kube } from './harness/reconciler.ts';
 import { listeningSockets, startAgent, type AgentProcess } from './harness/syncthing.ts';
 
@@ -26,18 +26,7 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-e2e-node-'));
   c = await startNodeCluster();
   k = kube(c);
-  const images = c.node.images;
-  devx = await startReconcilingDevx(c, NS, [
-    {
-      name: 'default',
-      spec: {
-        images: [{ match: 'devx.local/reviews:*', devImage: images.dev }],
-        allowedImages: ['devx.local/*'],
-        sidecar: { image: images.syncthing },
-        maxDuration: '8h',
-      },
-    },
-  ]);
+  devx = await startReconcilingDevx(c, NS, [{ name: 'default', spec: nodePolicySpec(c.node.images) }]);
 });
 
 after(async () => {
@@ -76,8 +65,7 @@ function reviews(name: string, replicas: number, extra: { securityContext?: Reco
   };
 }
 
-const running = (p: any): boolean =>
-  p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).length > 0 && p.status.containerStatuses.every((s: any) => s.ready);
+const running = podReady;
 
 /** The one dev pod of `selector`, Running with every container ready, and no other pod left. */
 async function devPodRunning(selector: string, timeoutMs = 60_000): Promise<any> {

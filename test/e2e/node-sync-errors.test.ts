@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventually, getJson, type DevxServer } from './harness/devx.ts';
-import { startNodeCluster, type NodeCluster } from './harness/node.ts';
+import { nodePolicySpec, podReady, startNodeCluster, type NodeCluster } from './harness/node.ts';
 import { kube, startReconcilingDevx, type Kube } from './harness/reconciler.ts';
 import { startAgent, type AgentProcess } from './harness/syncthing.ts';
 
@@ -26,17 +26,7 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'devx-node-errors-'));
   c = await startNodeCluster();
   k = kube(c);
-  devx = await startReconcilingDevx(c, NS, [
-    {
-      name: 'default',
-      spec: {
-        images: [{ match: 'devx.local/reviews:*', devImage: c.node.images.dev }],
-        allowedImages: ['devx.local/*'],
-        sidecar: { image: c.node.images.syncthing },
-        maxDuration: '8h',
-      },
-    },
-  ]);
+  devx = await startReconcilingDevx(c, NS, [{ name: 'default', spec: nodePolicySpec(c.node.images) }]);
 });
 
 after(async () => {
@@ -62,7 +52,7 @@ function deployment(name: string): Record<string, unknown> {
   };
 }
 
-const running = (p: any): boolean => p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).length > 0 && p.status.containerStatuses.every((s: any) => s.ready);
+const running = podReady;
 
 async function devPodRunning(selector: string): Promise<any> {
   return eventually(

@@ -174,7 +174,8 @@ function makePki(l: Layout): Pki {
   return { ca, admin, controllerManager };
 }
 
-function kubeconfig(server: string, ca: KeyPairPem, user: KeyPairPem): string {
+/** A kubeconfig for `server` that trusts `ca` and authenticates with `user`'s client certificate. */
+export function kubeconfig(server: string, ca: KeyPairPem, user: KeyPairPem): string {
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
   return stringify({
     apiVersion: 'v1',

@@ -26,7 +26,7 @@ import { stringify } from 'yaml';
 import { isAlive } from '../../../src/agent/pidfile.ts';
 import { issueCertificate } from '../../../src/tls/pki.ts';
 import type { KeyPairPem } from '../../../src/tls/pki.ts';
-import { startControlPlane } from './control-plane.ts';
+import { kubeconfig, startControlPlane } from './control-plane.ts';
 import type { ControlPlane, ControlPlaneOptions } from './control-plane.ts';
 import { httpsRequest } from './https-client.ts';
 import { freePorts, LOOPBACK } from './ports.ts';
@@ -63,6 +63,18 @@ export interface NodeImages {
   dev: string;
   devNonroot: string;
   reviews: string;
+}
+
+/** A DevPolicy spec for the node's stand-in images: `reviews` gets the dev image, devx.local images are allowed, and the
+ * sidecar is the syncthing stand-in. */
+export function nodePolicySpec(images: NodeImages): Record<string, unknown> {
+  return { images: [{ match: 'devx.local/reviews:*', devImage: images.dev }], allowedImages: ['devx.local/*'], sidecar: { image: images.syncthing }, maxDuration: '8h' };
+}
+
+/** A pod Running with every container reported and ready. */
+export function podReady(p: any): boolean {
+  const statuses: Array<{ ready?: boolean }> = p?.status?.containerStatuses ?? [];
+  return p?.status?.phase === 'Running' && statuses.length > 0 && statuses.every((st) => st.ready === true);
 }
 
 export interface Node {
@@ -382,18 +394,6 @@ function runcPath(): string {
   return found;
 }
 
-function kubeconfigFor(server: string, ca: KeyPairPem, user: KeyPairPem): string {
-  const b64 = (s: string): string => Buffer.from(s).toString('base64');
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'devx', cluster: { server, 'certificate-authority-data': b64(ca.certPem) } }],
-    users: [{ name: 'u', user: { 'client-certificate-data': b64(user.certPem), 'client-key-data': b64(user.keyPem) } }],
-    contexts: [{ name: 'devx', context: { cluster: 'devx', user: 'u' } }],
-    'current-context': 'devx',
-  });
-}
-
 function readImages(dir: string): { images: NodeImages; archives: Array<{ ref: string; file: string }> } {
   let archives: Array<{ ref: string; file: string }>;
   try {
@@ -532,10 +532,10 @@ class RunningNode implements Node {
     const serving = issueCertificate(cp.ca, { commonName: NODE_NAME, usage: 'server', dnsNames: [NODE_NAME], ipAddresses: [NODE_IP], notBefore, validityMs });
     fs.writeFileSync(l.file('kubelet.crt'), serving.certPem);
     fs.writeFileSync(l.file('kubelet.key'), serving.keyPem, { mode: 0o600 });
-    fs.writeFileSync(l.file('kubelet.kubeconfig'), kubeconfigFor(cp.server, cp.ca, client(`system:node:${NODE_NAME}`, ['system:nodes'])), { mode: 0o600 });
-    fs.writeFileSync(l.file('scheduler.kubeconfig'), kubeconfigFor(cp.server, cp.ca, client('system:kube-scheduler')), { mode: 0o600 });
+    fs.writeFileSync(l.file('kubelet.kubeconfig'), kubeconfig(cp.server, cp.ca, client(`system:node:${NODE_NAME}`, ['system:nodes'])), { mode: 0o600 });
+    fs.writeFileSync(l.file('scheduler.kubeconfig'), kubeconfig(cp.server, cp.ca, client('system:kube-scheduler')), { mode: 0o600 });
     // The user the built-in ClusterRoleBinding system:node-proxier names.
-    fs.writeFileSync(l.file('kube-proxy.kubeconfig'), kubeconfigFor(cp.server, cp.ca, client('system:kube-proxy')), { mode: 0o600 });
+    fs.writeFileSync(l.file('kube-proxy.kubeconfig'), kubeconfig(cp.server, cp.ca, client('system:kube-proxy')), { mode: 0o600 });
   }
 
   async start(cp: ControlPlane): Promise<void> {
