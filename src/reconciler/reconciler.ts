@@ -14,17 +14,20 @@ import type { BuildSyncSecretOptions, SyncSecretData } from '../sync/secret.ts';
 import { syncSecretName } from '../sync/secret.ts';
 import { apiVersionOf } from '../core/kinds.ts';
 import { copyKindOf, copyName, type OwnerReference } from './copies.ts';
-import { keyOfSecret, keyOfWorkloadObject, keyString, parseKeyString, type WorkloadKey } from './keys.ts';
+import { keyOfSecret, keyOfVolume, keyOfWorkloadObject, keyString, parseKeyString, type WorkloadKey } from './keys.ts';
 import { planStep, type EventSpec, type Observed, type Step } from './plan.ts';
 import { parsePendingPod, storedOriginalOf } from './pods.ts';
 import { statusOf, type ApiKind, type ObjectApi } from './ports.ts';
 import { createWorkQueue, type WorkQueue } from './queue.ts';
 import { isSyncSecretOf, secretDataUsable, SYNC_SECRET_SELECTOR, syncSecretObject } from './sync-secret-object.ts';
+import { isWorkdirVolumeOf, WORKDIR_VOLUME_SELECTOR, workdirVolumeObject } from './workdir-volume-object.ts';
+import { workdirClaimName } from '../core/secret-name.ts';
 
 export type { Logger as ReconcilerLogger } from '../logger.ts';
 
 export interface ObjectChange {
-  /** Kind of the object seen: one of the six workload kinds, or `Secret`, or a copy's `Job`/`Deployment`. */
+  /** Kind of the object seen: one of the six workload kinds, `Secret`, `PersistentVolumeClaim`, or a copy's
+   * `Job`/`Deployment`. */
   kind: string;
   type: 'add' | 'update' | 'delete';
   object: KubeObject;
@@ -123,6 +126,14 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     if (pending) observed.pending = pending;
   }
 
+  /** The workdir claim, sorted into ours (its signed dev.x/volume-of names this workload) or someone else's. */
+  function withVolume(observed: Observed, claim: KubeObject | undefined): void {
+    if (!claim) return;
+    const { key } = observed;
+    if (isWorkdirVolumeOf(claim, key, verify({ ...claim, kind: 'PersistentVolumeClaim' }, key.namespace))) observed.volume = claim;
+    else observed.volumeForeign = true;
+  }
+
   /** A copy whose dev.x/copy-of devx cannot verify is someone else's object of that name. */
   function verifiedCopy(copy: KubeObject | undefined, namespace: string): KubeObject | undefined {
     if (!copy) return undefined;
@@ -134,10 +145,12 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
 
   async function observeKey(key: WorkloadKey, hints: ReadonlySet<string>, tried: ReadonlySet<Step['type']>): Promise<Observed> {
     const copyKind = copyKindOf(key.kind);
-    const [workload, secret, copy] = await Promise.all([
+    const [workload, secret, copy, claim] = await Promise.all([
       o.api.get(key.kind, key.namespace, key.name),
       o.api.get('Secret', key.namespace, syncSecretName(key.kind, key.name)),
       copyKind ? o.api.get(copyKind, key.namespace, copyName(key.name)) : Promise.resolve(undefined),
+      // A bare pod never has a workdir claim (it keeps its emptyDir).
+      key.kind === 'Pod' ? Promise.resolve(undefined) : o.api.get('PersistentVolumeClaim', key.namespace, workdirClaimName(key.kind, key.name)),
     ]);
     const policy = o.policyOf(key.namespace);
     const ownCopy = verifiedCopy(copy ? { ...copy, kind: copy.kind ?? copyKind } : undefined, key.namespace);
@@ -154,6 +167,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       ...(policy ? { policy } : {}),
     };
     withSecret(observed, secret);
+    withVolume(observed, claim);
     return observed;
   }
 
@@ -210,6 +224,16 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     'update-copy': async (step, ob) => {
       const copy = signed(step.object, ob);
       await o.api.replace(copyKind(ob), { ...copy, metadata: { ...copy.metadata, resourceVersion: ob.copy?.metadata?.resourceVersion } });
+    },
+    'create-volume': async (step, ob) => {
+      const claim = workdirVolumeObject(ob.key, step.persistence, step.owner);
+      signRecords(claim, { signer: o.signer, namespace: ob.key.namespace });
+      await ignoring(409, o.api.create('PersistentVolumeClaim', claim));
+    },
+    // Only this incarnation (uid): never a claim made since under the name. A pod still using it keeps it until it
+    // stops (the API server's pvc-protection finalizer).
+    'delete-volume': async (_step, ob) => {
+      await o.api.delete('PersistentVolumeClaim', ob.key.namespace, workdirClaimName(ob.key.kind, ob.key.name), { uid: uidOf(ob.volume) });
     },
     'delete-copy': async (_step, ob) => {
       await o.api.delete(copyKind(ob), ob.key.namespace, copyName(ob.key.name), { uid: uidOf(ob.copy) });
@@ -312,7 +336,9 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   // ---- what to look at ----------------------------------------------------------------------------------------
 
   function keyOfChange(c: ObjectChange): WorkloadKey | undefined {
-    return c.kind === 'Secret' ? keyOfSecret(c.object) : keyOfWorkloadObject(c.kind, c.object);
+    if (c.kind === 'Secret') return keyOfSecret(c.object);
+    if (c.kind === 'PersistentVolumeClaim') return keyOfVolume(c.object);
+    return keyOfWorkloadObject(c.kind, c.object);
   }
 
   /** Whether an object found by the namespace scan may have dev mode to finish or undo. */
@@ -326,6 +352,8 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       if (k) found.set(keyString(k), k);
     };
     for (const s of await o.api.list('Secret', ns, SYNC_SECRET_SELECTOR)) add(keyOfSecret(s));
+    // A kept workdir claim outlives dev mode: its workload is looked at again (the label dev.x/keep-volume removed).
+    for (const c of await o.api.list('PersistentVolumeClaim', ns, WORKDIR_VOLUME_SELECTOR)) add(keyOfVolume(c));
     for (const kind of WORKLOAD_KINDS) {
       for (const obj of await o.api.list(kind, ns)) if (mayNeedWork(kind, obj)) add(keyOfWorkloadObject(kind, obj));
     }
