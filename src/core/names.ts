@@ -12,6 +12,11 @@ export const ANN_COMMAND = 'dev.x/command';
 export const ANN_TTL = 'dev.x/ttl';
 export const OVERRIDE_ANNOTATIONS = [ANN_IMAGE, ANN_CONTAINER, ANN_WORKDIR, ANN_COMMAND] as const;
 
+/** Read by the agent only (`kubectl devx`), never by admission: the shell `up --sync` and `exec` open in the dev
+ * container, and the local ports forwarded to it while the agent runs (`8080,9229:9229`). */
+export const ANN_SHELL = 'dev.x/shell';
+export const ANN_PORTS = 'dev.x/ports';
+
 /** State devx keeps in the objects themselves so that restoring needs no memory. */
 export const ANN_ORIGINAL_REPLICAS = 'dev.x/original-replicas';
 export const ANN_ORIGINAL_SUSPEND = 'dev.x/original-suspend';
