@@ -15,6 +15,11 @@ export const OVERRIDE_ANNOTATIONS = [ANN_IMAGE, ANN_CONTAINER, ANN_WORKDIR, ANN_
  * ends and used again the next time; deleting the workload still deletes it. */
 export const LABEL_KEEP_VOLUME = 'dev.x/keep-volume';
 
+/** Read by the agent only (`kubectl devx`), never by admission: the shell `up --sync` and `exec` open in the dev
+ * container, and the local ports forwarded to it while the agent runs (`8080,9229:9229`). */
+export const ANN_SHELL = 'dev.x/shell';
+export const ANN_PORTS = 'dev.x/ports';
+
 /** State devx keeps in the objects themselves so that restoring needs no memory. */
 export const ANN_ORIGINAL_REPLICAS = 'dev.x/original-replicas';
 export const ANN_ORIGINAL_SUSPEND = 'dev.x/original-suspend';

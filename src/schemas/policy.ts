@@ -3,6 +3,7 @@ import { formatIssue } from './issues.ts';
 import { z } from 'zod';
 import { WORKLOAD_KINDS, DEFAULT_WORKDIR } from '../core/names.ts';
 import { DURATION_PATTERN } from './duration.ts';
+import { SHELL_PATTERN } from '../core/shell.ts';
 import { err, ok, type Result } from '../core/result.ts';
 
 const quantity = z
@@ -94,6 +95,11 @@ export const DevPolicySpecSchema = z
       .min(1)
       .optional()
       .describe('Command of the dev container; default: a keep-alive shell that exits on SIGTERM.'),
+    shell: z
+      .string()
+      .regex(SHELL_PATTERN, 'must name one program, e.g. bash or /bin/zsh (no arguments)')
+      .optional()
+      .describe('Shell that kubectl devx up --sync and kubectl devx exec open in the dev container, unless the workload sets dev.x/shell; default sh (and sh when this one is missing in the container).'),
     stripProbes: z.boolean().default(true).describe('Remove liveness, readiness and startup probes of the dev container.'),
     sidecar: z
       .object({
