@@ -354,6 +354,13 @@ export async function checkMutation(server: Server, body: string, expect: 'full'
   const probesGone = !target?.readinessProbe && !target?.livenessProbe;
   const devImage = target?.image !== pod.spec.containers[0]?.image;
   const mounts = (target?.volumeMounts ?? []).some((m) => newVolumes.includes(m.name));
+  const names = (xs: Array<{ name: string }> | undefined): string[] => (xs ?? []).map((x) => x.name);
+  const lost = [
+    ...names(pod.spec.volumes).filter((n) => !names(after.spec.volumes).includes(n)),
+    ...names(pod.spec.containers[0]?.volumeMounts).filter((n) => !names(target?.volumeMounts).includes(n)),
+    ...names(pod.spec.containers).filter((n) => !names(after.spec.containers).includes(n)),
+  ];
+  if (lost.length > 0) throw new Error(`${server.name}'s patch loses what the pod had: ${lost.join(', ')}`);
   const records = Object.keys(after.metadata?.annotations ?? {}).filter((k) => k.startsWith('dev.x/') && after.metadata?.annotations?.[k] !== pod.metadata?.annotations?.[k]);
   const words = [
     `sidecar ${sidecar.name}`,

@@ -176,7 +176,7 @@ function push<V>(m: Map<Key, Map<Point, V[]>>, key: Key, point: Point, v: V): vo
 }
 
 /** Starts one contender and checks its answer; only Kyverno may drop out ("if it cannot run here, say exactly why"). */
-async function startContender(c: Contender, opts: { body: string; run: number }, result: GroupResult, servers: Map<Key, Server>): Promise<void> {
+async function startContender(c: Contender, opts: { body: string; announce: boolean }, result: GroupResult, servers: Map<Key, Server>): Promise<void> {
   try {
     const s = await withRetry(LABEL[c.key], c.start, c.key === 'kyverno' ? 2 : 3);
     servers.set(c.key, s);
@@ -184,7 +184,7 @@ async function startContender(c: Contender, opts: { body: string; run: number },
     if (!c.expect) return;
     const m = await awaitMutation(s, opts.body, c.expect, c.key === 'kyverno' ? 120_000 : 20_000);
     result.mutations.set(c.key, m);
-    if (opts.run === 0) console.log(`  ${LABEL[c.key].padEnd(15)} ready in ${fmt(s.readyMs)} ms, answers a ${m.ops}-operation patch (${m.patchBytes} bytes): ${m.does}`);
+    if (opts.announce) console.log(`  ${LABEL[c.key].padEnd(15)} ready in ${fmt(s.readyMs)} ms, answers a ${m.ops}-operation patch (${m.patchBytes} bytes): ${m.does}`);
   } catch (err) {
     if (c.key !== 'kyverno') throw err;
     result.failed.set(c.key, (err as Error).message);
@@ -199,7 +199,15 @@ async function startContender(c: Contender, opts: { body: string; run: number },
  * each point measures devx before every other contender measured there: devx, A, devx, B, … The others' order
  * rotates from run to run so that none is always first.
  */
-async function measureGroup(opts: { contenders: Contender[]; body: string; label: string; points: Array<{ point: Point; others: Key[] }>; run: number }): Promise<GroupResult> {
+async function measureGroup(opts: {
+  contenders: Contender[];
+  body: string;
+  label: string;
+  points: Array<{ point: Point; others: Key[] }>;
+  run: number;
+  /** Print what each contender's answer does (the first run's reviews pod group). */
+  announce: boolean;
+}): Promise<GroupResult> {
   const result: GroupResult = { rows: [], phases: new Map(), pairedDevx: new Map(), readyMs: new Map(), mutations: new Map(), failed: new Map() };
   const servers = new Map<Key, Server>();
   try {
@@ -289,6 +297,7 @@ async function oneRun(b: Bench, run: number): Promise<RunOutcome> {
     body: small,
     label: 'reviews pod',
     run,
+    announce: run === 0,
     points: [
       { point: 500, others: ['baseline'] },
       { point: 1000, others: [...PEERS, 'baseline', 'devx-cluster'] },
@@ -304,6 +313,7 @@ async function oneRun(b: Bench, run: number): Promise<RunOutcome> {
     body: big,
     label: '64 KiB pod',
     run,
+    announce: false,
     points: [500, 1000, 2000, 'max'].map((point) => ({ point: point as Point, others: ['baseline'] as Key[] })),
   });
   printRows([...A.rows, ...B.rows]);
@@ -500,8 +510,10 @@ async function main(): Promise<void> {
     const runs: RunOutcome[] = [];
     for (let i = 0; i < RUNS; i++) {
       console.log(`\n=== run ${i + 1} of ${RUNS}${QUICK ? ' (quick)' : ''}`);
+      const started = performance.now();
       const outcome = await oneRun(bench, i);
       runs.push(outcome);
+      console.log(`run ${i + 1} took ${Math.round((performance.now() - started) / 1000)} s`);
       for (const [k, why] of Object.entries(outcome.failed)) console.log(`  ${LABEL[k as Key]} did not run in run ${i + 1}: ${why}`);
     }
     const median = medians(runs);
