@@ -1,6 +1,6 @@
 // `npm run bench`: admission speed and memory of devx-webhook against its peers and a bare fastify baseline, in the
 // same run.
-//   npm run bench                 # full run: medians of 3 runs (about 18 minutes; the first run also builds the peers)
+//   npm run bench                 # full run: medians of 3 runs (about 17 minutes; the first run also builds the peers)
 //   npm run bench -- --quick      # shorter phases, one run, for a smoke check
 //   npm run bench -- --runs 5     # repeat and report the median of each number
 // The peers (bench/peers.ts) do the same mutation of the same bookinfo `reviews` pod: agnhost (Kubernetes' own Go
