@@ -35,7 +35,7 @@ function run(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<strin
 }
 
 /** One fixed-rate phase against `url`, POSTing `body` over TLS keep-alive (HTTP/1.1, as the API server does). */
-export async function vegetaFixedRate(opts: { url: string; body: string; rate: number; durationMs: number }): Promise<FixedRateResult> {
+export async function vegetaFixedRate(opts: { url: string; body: string; rate: number; durationMs: number; maxConnections?: number }): Promise<FixedRateResult> {
   const bin = vegetaBinary();
   const dir = mkdtempSync(join(tmpdir(), 'devx-vegeta-'));
   try {
@@ -44,7 +44,7 @@ export async function vegetaFixedRate(opts: { url: string; body: string; rate: n
     const results = join(dir, 'results.bin');
     await run(
       bin,
-      ['attack', `-targets=${join(dir, 'targets.txt')}`, `-rate=${opts.rate}/1s`, `-duration=${opts.durationMs}ms`, '-insecure', '-keepalive', '-http2=false', '-max-body=0', '-timeout=10s', `-output=${results}`],
+      ['attack', `-targets=${join(dir, 'targets.txt')}`, `-rate=${opts.rate}/1s`, `-duration=${opts.durationMs}ms`, '-insecure', '-keepalive', '-http2=false', '-max-body=0', '-timeout=10s', `-output=${results}`, ...(opts.maxConnections ? [`-max-connections=${opts.maxConnections}`] : [])],
       { GOMAXPROCS: '1' },
     );
     return summarize(await run(bin, ['encode', '--to=csv', results], {}), opts.rate);

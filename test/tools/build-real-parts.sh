@@ -19,6 +19,8 @@ helm_dir="$cache/helm-v$HELM_VERSION"
 syncthing_dir="$cache/syncthing-v$SYNCTHING_SIDECAR_VERSION"
 syncthing_oldest_dir="$cache/syncthing-v$SYNCTHING_OLDEST_VERSION"
 vegeta_dir="$cache/vegeta-v$VEGETA_VERSION"
+kyverno_dir="$cache/kyverno-v$KYVERNO_VERSION"
+agnhost_dir="$cache/agnhost-v$K8S_VERSION"
 node_dir="$cache/k8s-node-v$K8S_VERSION"
 containerd_dir="$cache/containerd-v$CONTAINERD_VERSION"
 cni_dir="$cache/cni-plugins-v$CNI_PLUGINS_VERSION"
@@ -32,11 +34,13 @@ command -v go >/dev/null || { log "go is not on PATH: install Go >= 1.26 (https:
 scratch() { local d; d=$(mktemp -d "${TMPDIR:-/tmp}/devx-build.XXXXXX"); echo "$d"; }
 
 # build_k8s_cmds DIR CMD...: binaries of k8s.io/kubernetes/cmd/* at K8S_VERSION, in a scratch module (every staging
-# module is required as v0.0.0 by k8s.io/kubernetes and published as v0.<minor>, hence the replace lines).
+# module is required as v0.0.0 by k8s.io/kubernetes and published as v0.<minor>, hence the replace lines). A CMD with a
+# slash is a package path inside k8s.io/kubernetes (test/images/agnhost).
+k8s_pkg() { if [[ $1 == */* ]]; then echo "k8s.io/kubernetes/$1"; else echo "k8s.io/kubernetes/cmd/$1"; fi; }
 build_k8s_cmds() {
   local dir=$1; shift
   local cmd missing=()
-  for cmd in "$@"; do [[ -x "$dir/$cmd" ]] || missing+=("$cmd"); done
+  for cmd in "$@"; do [[ -x "$dir/$(basename "$cmd")" ]] || missing+=("$cmd"); done
   if [[ ${#missing[@]} -eq 0 ]]; then log "$* v$K8S_VERSION cached in $dir"; return; fi
   local work minor; work=$(scratch); minor=${K8S_VERSION#*.}
   log "building $* v$K8S_VERSION in $work"
@@ -52,12 +56,12 @@ build_k8s_cmds() {
       for m in $staging; do echo "replace $m => $m v0.$minor"; done
     } >> go.mod
     { echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
-      for cmd in "$@"; do echo "	_ \"k8s.io/kubernetes/cmd/$cmd\""; done; echo ')'; } > tools.go
+      for cmd in "$@"; do echo "	_ \"$(k8s_pkg "$cmd")\""; done; echo ')'; } > tools.go
     log "go mod tidy (resolves $(echo "$staging" | wc -w) staging modules)"
     go mod tidy >/dev/null
     mkdir -p "$dir.tmp"
     log "go build $* (the long part)"
-    local pkgs=(); for cmd in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$cmd"); done
+    local pkgs=(); for cmd in "$@"; do pkgs+=("$(k8s_pkg "$cmd")"); done
     go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}" \
       -o "$dir.tmp/" "${pkgs[@]}"
   )
@@ -111,6 +115,65 @@ build_syncthing_oldest() {
 build_vegeta() {
   build_go_tool "$vegeta_dir" vegeta "github.com/tsenart/vegeta/v12 v$VEGETA_VERSION" github.com/tsenart/vegeta/v12 -ldflags "-s -w"
 }
+
+# Only for `npm run bench`: Kubernetes' own e2e test image, whose `webhook` subcommand is the Go floor among the peers.
+build_agnhost() { build_k8s_cmds "$agnhost_dir" test/images/agnhost; }
+
+# Only for `npm run bench`: Kyverno's admission controller, a peer of devx. Its go.mod replaces one module (its own
+# fork of k8s.io/pod-security-admission) and a dependency's replace directives do not apply to the module that requires
+# it, so they are copied into the scratch module. Built at the lowest priority: it is big (about 2,000 packages, some
+# 30 minutes on two cores).
+build_kyverno() {
+  local dir=$kyverno_dir
+  if [[ -x "$dir/kyverno" && -f "$dir/install.yaml" ]]; then log "kyverno v$KYVERNO_VERSION cached in $dir"; return; fi
+  local work; work=$(scratch)
+  log "building kyverno v$KYVERNO_VERSION in $work (the long part: tens of minutes on two cores)"
+  (
+    cd "$work"
+    go mod init devx.local/kyverno-build >/dev/null 2>&1
+    go mod download -json "github.com/kyverno/kyverno@v$KYVERNO_VERSION" >/dev/null
+    echo "require github.com/kyverno/kyverno v$KYVERNO_VERSION" >> go.mod
+    grep '^replace ' "$(go env GOMODCACHE)/cache/download/github.com/kyverno/kyverno/@v/v$KYVERNO_VERSION.mod" >> go.mod
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/kyverno/kyverno/cmd/kyverno"\n' > tools.go
+    go mod tidy >/dev/null
+    mkdir -p "$dir.tmp"
+    # Its install manifest (CRDs, ConfigMaps, RBAC and the admission controller's arguments), which the bench applies.
+    cp "$(go list -m -f '{{.Dir}}' github.com/kyverno/kyverno)/config/install-latest-testing.yaml" "$dir.tmp/install.yaml"
+    nice -n 19 go build -trimpath -ldflags "-s -w -X github.com/kyverno/kyverno/pkg/version.BuildVersion=v$KYVERNO_VERSION" \
+      -o "$dir.tmp/kyverno" github.com/kyverno/kyverno/cmd/kyverno
+  ) || { log "kyverno v$KYVERNO_VERSION did not build (its output is above)"; rm -rf "$work"; return 1; }
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"; rm -rf "$work"
+  log "done: $dir"
+}
+
+# Only for `npm run bench`: Pepr, a peer of devx. The npm package goes into the cache, not into the repository's
+# dependencies, installed from the bench's Pepr module (bench/peers/pepr: its package.json and lock file), which
+# `pepr build` then type-checks and bundles as for a deployment. The cache is keyed by the module's files.
+build_pepr() {
+  local src; src=$(cd "$here/../../bench/peers/pepr" && pwd)
+  grep -q "\"pepr\": \"$PEPR_VERSION\"" "$src/package.json" ||
+    { log "bench/peers/pepr/package.json does not pin pepr $PEPR_VERSION (versions.env): make them agree"; exit 1; }
+  local key; key=$(cd "$src" && find . -type f -not -path './node_modules/*' -not -path './dist/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
+  local dir="$cache/pepr-v$PEPR_VERSION-$key"
+  if [[ -f "$dir/dist/pepr-devx-bench.js" ]]; then log "pepr v$PEPR_VERSION and the bench's module cached in $dir"; return; fi
+  command -v npm >/dev/null || { log "npm is not on PATH: install Node.js >= 20"; exit 1; }
+  log "installing pepr v$PEPR_VERSION and building the bench's Pepr module in $dir"
+  rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+  (cd "$src" && tar --exclude=./node_modules --exclude=./dist -cf - .) | (cd "$dir.tmp" && tar -xf -)
+  (
+    cd "$dir.tmp"
+    npm ci --no-audit --no-fund >npm-ci.log 2>&1 || { log "npm ci failed: see $dir.tmp/npm-ci.log"; exit 1; }
+    npx --no-install pepr build >pepr-build.log 2>&1 || { log "pepr build failed: see $dir.tmp/pepr-build.log"; exit 1; }
+    [[ -f dist/pepr-devx-bench.js ]] || { log "pepr build wrote no dist/pepr-devx-bench.js: see $dir.tmp/pepr-build.log"; exit 1; }
+  )
+  local old; for old in "$cache"/pepr-v*; do [[ $old == "$dir.tmp" ]] || rm -rf "$old"; done
+  mv "$dir.tmp" "$dir"
+  log "done: $dir"
+}
+
+# Everything `npm run bench` runs besides devx: its load generator and devx's peers. Kyverno is the one peer the bench
+# can do without (it then says why in one line).
+build_bench() { build_vegeta; build_agnhost; build_pepr; build_kyverno || log "npm run bench will run without Kyverno"; }
 
 # ---- The node: kubelet, scheduler, kubectl, containerd, CNI plugins, runc, and the images its pods run ----
 
@@ -195,8 +258,12 @@ case "$what" in
   helm) build_helm ;;
   syncthing) build_syncthing; build_syncthing_oldest ;;
   vegeta) build_vegeta ;;
+  kyverno) build_kyverno ;;
+  agnhost) build_agnhost ;;
+  pepr) build_pepr ;;
+  bench) build_bench ;;
   node) build_node ;;
   images) build_images ;;
   all) build_etcd; build_k8s; build_helm; build_syncthing; build_syncthing_oldest; build_node ;;
-  *) log "usage: $0 [all|k8s|etcd|helm|syncthing|vegeta|node|images]"; exit 2 ;;
+  *) log "usage: $0 [all|k8s|etcd|helm|syncthing|vegeta|node|images|bench|agnhost|pepr|kyverno]"; exit 2 ;;
 esac

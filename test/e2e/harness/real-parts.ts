@@ -17,6 +17,9 @@ export interface RealParts {
   syncthingOldest: string;
   /** The benchmark's load generator. */
   vegeta: string;
+  /** The benchmark's peers of devx (`build-real-parts.sh bench`): Kubernetes' e2e test image and Kyverno's directory. */
+  agnhost: string;
+  kyvernoDir: string;
   /** The node (`npm run real-parts` builds them; runc and busybox come from Debian's packages). */
   kubelet: string;
   kubeScheduler: string;
@@ -69,6 +72,8 @@ export function realPartPaths(): RealParts {
     syncthingSidecar: path.join(cache, `syncthing-v${need(versions, 'SYNCTHING_SIDECAR_VERSION')}`, 'syncthing'),
     syncthingOldest: path.join(cache, `syncthing-v${need(versions, 'SYNCTHING_OLDEST_VERSION')}`, 'syncthing'),
     vegeta: path.join(cache, `vegeta-v${need(versions, 'VEGETA_VERSION')}`, 'vegeta'),
+    agnhost: path.join(cache, `agnhost-v${need(versions, 'K8S_VERSION')}`, 'agnhost'),
+    kyvernoDir: path.join(cache, `kyverno-v${need(versions, 'KYVERNO_VERSION')}`),
     kubelet: path.join(node, 'kubelet'),
     kubeScheduler: path.join(node, 'kube-scheduler'),
     kubeProxy: path.join(node, 'kube-proxy'),
