@@ -23,7 +23,7 @@ export interface SyncOptions {
 
 export type AgentCommand =
   | { command: 'sync'; common: CommonOptions; workload: WorkloadArg; dir?: string; sync: SyncOptions }
-  | { command: 'up'; common: CommonOptions; workload: WorkloadArg; image?: string; syncDir?: string; sync: SyncOptions }
+  | { command: 'up'; common: CommonOptions; workload: WorkloadArg; image?: string; syncDir?: string; sync: SyncOptions; duplicate?: true }
   | { command: 'down'; common: CommonOptions; workload: WorkloadArg }
   | { command: 'status'; common: CommonOptions; allNamespaces: boolean };
 
@@ -42,7 +42,7 @@ const SYNC = { mode: { type: 'string' }, address: { type: 'string' } } as const;
 
 const OPTIONS = {
   sync: { ...COMMON, ...SYNC },
-  up: { ...COMMON, ...SYNC, image: { type: 'string' }, sync: { type: 'string' } },
+  up: { ...COMMON, ...SYNC, image: { type: 'string' }, sync: { type: 'string' }, duplicate: { type: 'boolean' } },
   down: COMMON,
   status: { ...COMMON, 'all-namespaces': { type: 'boolean', short: 'A' } },
 } as const;
@@ -95,7 +95,7 @@ function buildSyncOrUp(command: 'sync' | 'up', c: CommonOptions, v: Values, posi
   const [workload, sync] = [parsed.value, options.value];
   if (command === 'sync') return ok({ command, common: c, workload, sync, ...(positionals[1] !== undefined ? { dir: positionals[1] } : {}) });
   const extra = { ...(typeof v.image === 'string' ? { image: v.image } : {}), ...(typeof v.sync === 'string' ? { syncDir: v.sync } : {}) };
-  return ok({ command, common: c, workload, sync, ...extra });
+  return ok({ command, common: c, workload, sync, ...extra, ...(v.duplicate === true ? { duplicate: true as const } : {}) });
 }
 
 function build(command: keyof typeof OPTIONS, v: Values, positionals: string[]): Result<AgentCommand> {

@@ -79,7 +79,7 @@ async function dispatch(c: AgentCommand, io: AgentIo, out: Pick<Context, 'style'
     case 'down':
       return runDown({ ...base(c, x), workload: c.workload });
     case 'up': {
-      const up = await runUp({ ...base(c, x), workload: c.workload, ...(c.image ? { image: c.image } : {}) });
+      const up = await runUp({ ...base(c, x), workload: c.workload, duplicate: c.duplicate === true, ...(c.image ? { image: c.image } : {}) });
       // The sync that follows names the workload by the kind `up` found, so it needs no second lookup.
       return c.syncDir === undefined ? up.exitCode : sync({ ...c, workload: { kind: up.found.ref.kind, name: up.found.ref.name } }, c.syncDir, x);
     }

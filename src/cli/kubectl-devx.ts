@@ -16,11 +16,15 @@ Usage:
       synced; add syncthing ignore patterns to LOCAL_DIR/.devxignore. REMOTE_DIR (absolute, in the dev container)
       moves the synced directory there (sets dev.x/workdir; the dev pod is recreated). --mode push: local changes
       go to the pod, changes made in the pod stay there. --address: dial the sidecar there instead of
-      port-forwarding (e.g. behind your own kubectl port-forward to port 22000).
-  kubectl devx up WORKLOAD [-n NS] [--image IMAGE] [--sync LOCAL_DIR[:REMOTE_DIR] [--mode M]]
+      port-forwarding (e.g. behind your own kubectl port-forward to port 22000). In duplicate mode: the dev pod of
+      your own copy.
+  kubectl devx up WORKLOAD [-n NS] [--image IMAGE] [--duplicate] [--sync LOCAL_DIR[:REMOTE_DIR] [--mode M]]
       Label WORKLOAD dev.x/enabled=true (and set dev.x/image), wait for its dev pod; with --sync, then sync.
+      --duplicate (or a WORKLOAD already in duplicate mode): WORKLOAD keeps serving untouched and you get your own
+      copy WORKLOAD-devx-<you> whose pod is in dev mode (dev.x/mode=duplicate).
   kubectl devx down WORKLOAD [-n NS]
-      Remove the label, wait until the workload is restored and its dev pod is gone.
+      Remove the label, wait until the workload is restored and its dev pod is gone. In duplicate mode: delete your
+      copy (and remove the label when no copy is left).
   kubectl devx status [-n NS | -A]
       Workloads in dev mode: who turned it on, since when, TTL left, dev pod and phase, image, local sync.
   kubectl devx inject -f FILE --policy FILE [--as USER] [--as-group GROUP]...

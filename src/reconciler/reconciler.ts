@@ -7,19 +7,21 @@ import type { KubeObject } from '../core/kube.ts';
 import type { Logger } from '../logger.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
 import { signRecords, verifiedRecords, type RecordSigner, type Records } from '../core/records.ts';
-import { ANN_COPY_OF, ANN_ORIGINAL_REPLICAS, ANN_PENDING_POD, ANN_SIGNATURE, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
+import { ANN_COPY_OF, ANN_DUPLICATES, ANN_ORIGINAL_REPLICAS, ANN_PENDING_POD, ANN_SIGNATURE, ANN_WORKLOAD, LABEL_COPY, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
+import { DUPLICATE_KINDS, duplicateName } from '../core/duplicate.ts';
+import { duplicateSecretName, isDuplicateOf, wantedUsers, type DuplicatesSeen } from './duplicates.ts';
 import { hasDevState } from '../core/workload.ts';
 import type { DevPolicySpec } from '../schemas/policy.ts';
 import type { BuildSyncSecretOptions, SyncSecretData } from '../sync/secret.ts';
 import { syncSecretName } from '../sync/secret.ts';
 import { apiVersionOf } from '../core/kinds.ts';
 import { copyKindOf, copyName, type OwnerReference } from './copies.ts';
-import { keyOfSecret, keyOfWorkloadObject, keyString, parseKeyString, type WorkloadKey } from './keys.ts';
+import { keyOfSecret, keyOfWorkloadObject, keyString, parseKeyString, refOf, type WorkloadKey } from './keys.ts';
 import { planStep, type EventSpec, type Observed, type Step } from './plan.ts';
 import { parsePendingPod, storedOriginalOf } from './pods.ts';
 import { statusOf, type ApiKind, type ObjectApi } from './ports.ts';
 import { createWorkQueue, type WorkQueue } from './queue.ts';
-import { isSyncSecretOf, secretDataUsable, SYNC_SECRET_SELECTOR, syncSecretObject } from './sync-secret-object.ts';
+import { duplicateSecretObject, isSyncSecretOf, secretDataUsable, SYNC_SECRET_SELECTOR, syncSecretObject } from './sync-secret-object.ts';
 
 export type { Logger as ReconcilerLogger } from '../logger.ts';
 
@@ -132,6 +134,30 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     return { ...copy, metadata: { ...copy.metadata, annotations } };
   }
 
+  /** What stands under one wanted name: nothing, ours (in `ours`), or someone else's. */
+  const taken = (found: Array<KubeObject | undefined>, ours: KubeObject[]): string[] =>
+    found.filter((x): x is KubeObject => x !== undefined && !ours.some((m) => m.metadata?.uid === x.metadata?.uid)).map((x) => x.metadata?.name ?? '');
+
+  /** devx's duplicate copies of a Deployment or StatefulSet and their Secrets (copies' records verified), and the
+   * names its record asks for that someone else holds. Not looked at while it is in dev mode in replace mode. */
+  async function observeDuplicates(key: WorkloadKey, workload: KubeObject | undefined, records: Records | undefined): Promise<DuplicatesSeen | undefined> {
+    if (!DUPLICATE_KINDS.includes(key.kind)) return undefined;
+    if (workload && isDevEnabled(labelsOf(workload)) && records?.[ANN_DUPLICATES] === undefined) return undefined;
+    const names = wantedUsers(records).map((u) => duplicateName(key.name, u));
+    const [listed, secrets, named, namedSecrets] = await Promise.all([
+      o.api.list('Deployment', key.namespace, LABEL_COPY),
+      o.api.list('Secret', key.namespace, `${SYNC_SECRET_SELECTOR},${LABEL_COPY}`),
+      Promise.all(names.map((n) => o.api.get('Deployment', key.namespace, n))),
+      Promise.all(names.map((n) => o.api.get('Secret', key.namespace, duplicateSecretName(n)))),
+    ]);
+    const copies = listed.map((c) => ({ ...c, kind: 'Deployment' })).filter((c) => {
+      const verified = verify(c, key.namespace);
+      return verified !== undefined && isDuplicateOf({ metadata: { annotations: verified } }, key);
+    });
+    const ownSecrets = secrets.filter((x) => annotationsOf(x)[ANN_WORKLOAD] === refOf(key));
+    return { copies, secrets: ownSecrets, takenCopies: taken(named, copies), takenSecrets: taken(namedSecrets, ownSecrets) };
+  }
+
   async function observeKey(key: WorkloadKey, hints: ReadonlySet<string>, tried: ReadonlySet<Step['type']>): Promise<Observed> {
     const copyKind = copyKindOf(key.kind);
     const [workload, secret, copy] = await Promise.all([
@@ -142,6 +168,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     const policy = o.policyOf(key.namespace);
     const ownCopy = verifiedCopy(copy ? { ...copy, kind: copy.kind ?? copyKind } : undefined, key.namespace);
     const records = workload ? verify({ ...workload, kind: key.kind }, key.namespace) : {};
+    const duplicates = await observeDuplicates(key, workload, records);
     const observed: Observed = {
       key,
       now: now(),
@@ -152,6 +179,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       ...(workload ? { workload } : {}),
       ...(ownCopy ? { copy: ownCopy } : {}),
       ...(policy ? { policy } : {}),
+      ...(duplicates ? { duplicates } : {}),
     };
     withSecret(observed, secret);
     return observed;
@@ -241,6 +269,21 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       await o.api.delete('Pod', ob.key.namespace, ob.key.name, { uid: step.uid, resourceVersion: step.resourceVersion });
     },
     'create-pod': async (step, ob) => createPod(step, ob),
+    'create-duplicate-secret': async (step, ob) => {
+      const data = await o.generateSecretData({ workloadKind: 'Deployment', workloadName: step.copy, namespace: ob.key.namespace, now: now() });
+      await ignoring(409, o.api.create('Secret', duplicateSecretObject(ob.key, step.copy, data, [step.owner])));
+    },
+    'delete-duplicate-secret': async (step, ob) => {
+      await o.api.delete('Secret', ob.key.namespace, step.name, { uid: step.uid });
+    },
+    'create-duplicate': async (step, ob) => ignoring(409, o.api.create('Deployment', signed(step.object, ob))),
+    'update-duplicate': async (step, ob) => {
+      const copy = signed(step.object, ob);
+      await o.api.replace('Deployment', { ...copy, metadata: { ...copy.metadata, resourceVersion: step.resourceVersion } });
+    },
+    'delete-duplicate': async (step, ob) => {
+      await o.api.delete('Deployment', ob.key.namespace, step.name, { uid: step.uid });
+    },
     'clear-pending': async (step, ob) => {
       const metadata = { annotations: pendingAnnotations(ob, undefined), ownerReferences: step.owner ? [step.owner] : null, resourceVersion: ob.secret?.metadata?.resourceVersion };
       await o.api.patch('Secret', ob.key.namespace, secretName(ob), { metadata });
