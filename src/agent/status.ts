@@ -93,10 +93,10 @@ function rowOf(kind: WorkloadKind, w: Workload, input: StatusInput, user?: strin
   };
 }
 
-/** One row per workload; in duplicate mode one per copy (none while nobody has a copy). */
+/** One row per workload; in duplicate mode one per copy (one for the workload while nobody has a copy). */
 function rowsOf(kind: WorkloadKind, w: Workload, input: StatusInput): StatusRow[] {
-  const users = parseDuplicates(w.metadata.annotations?.[ANN_DUPLICATES]);
-  return users === undefined ? [rowOf(kind, w, input)] : users.map((u) => rowOf(kind, w, input, u));
+  const users = parseDuplicates(w.metadata.annotations?.[ANN_DUPLICATES]) ?? [];
+  return users.length === 0 ? [rowOf(kind, w, input)] : users.map((u) => rowOf(kind, w, input, u));
 }
 
 /** Rows for every workload in dev mode (every copy in duplicate mode), sorted by namespace, kind, name and copy. */

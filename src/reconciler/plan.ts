@@ -39,8 +39,8 @@ export interface Observed {
   copy?: KubeObject;
   /** The DevPolicy of the namespace, if it resolves (for the TTL cap). */
   policy?: DevPolicySpec;
-  /** Deployments and StatefulSets, unless in dev mode in replace mode: devx's duplicate copies of it and their
-   * Secrets, and copy names someone else holds. */
+  /** Deployments and StatefulSets: devx's duplicate copies of it and their Secrets, and the copy names its record
+   * asks for that someone else holds. */
   duplicates?: DuplicatesSeen;
   now: Date;
   /** Why the key was queued, when an event said more than "something changed" (e.g. `secret-deleted`). */
@@ -193,8 +193,14 @@ function planOn(o: Observed, w: KubeObject): Step {
   if (o.records === undefined) return unverified(o);
   if (o.records[ANN_ENABLED_AT] === undefined) return planReadmit(o);
   if (o.records[ANN_DUPLICATES] !== undefined) return planDuplicateMode(o, w, o.records);
+  return planReplaceMode(o, w);
+}
+
+/** Replace mode: the workload's own pods in dev mode, one replica, its sync Secret (and its dev copy, for some kinds). */
+function planReplaceMode(o: Observed, w: KubeObject): Step {
   if (o.secretForeign) return done('secret name taken', undefined, [warning('SecretNameTaken', `Secret ${secretName(o)} exists and is not devx's: rename or delete it`)]);
-  return planExpiry(o, w) ?? planRepin(o, w) ?? planSecret(o, w) ?? planCopy(o, w) ?? planRecreate(o, w) ?? inDevMode(o, w);
+  // Copies left by a duplicate session that ended just before this one began go first.
+  return planExpiry(o, w) ?? planDuplicatesGone(o.duplicates) ?? planRepin(o, w) ?? planSecret(o, w) ?? planCopy(o, w) ?? planRecreate(o, w) ?? inDevMode(o, w);
 }
 
 function fromWait(s: DuplicateStep | DuplicateWait | undefined): Step | undefined {

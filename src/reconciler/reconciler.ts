@@ -7,7 +7,7 @@ import type { KubeObject } from '../core/kube.ts';
 import type { Logger } from '../logger.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
 import { signRecords, verifiedRecords, type RecordSigner, type Records } from '../core/records.ts';
-import { ANN_COPY_OF, ANN_DUPLICATES, ANN_ORIGINAL_REPLICAS, ANN_PENDING_POD, ANN_SIGNATURE, ANN_WORKLOAD, LABEL_COPY, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
+import { ANN_COPY_OF, ANN_ORIGINAL_REPLICAS, ANN_PENDING_POD, ANN_SIGNATURE, ANN_WORKLOAD, LABEL_COPY, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
 import { DUPLICATE_KINDS, duplicateName } from '../core/duplicate.ts';
 import { duplicateSecretName, isDuplicateOf, wantedUsers, type DuplicatesSeen } from './duplicates.ts';
 import { hasDevState } from '../core/workload.ts';
@@ -139,10 +139,9 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     found.filter((x): x is KubeObject => x !== undefined && !ours.some((m) => m.metadata?.uid === x.metadata?.uid)).map((x) => x.metadata?.name ?? '');
 
   /** devx's duplicate copies of a Deployment or StatefulSet and their Secrets (copies' records verified), and the
-   * names its record asks for that someone else holds. Not looked at while it is in dev mode in replace mode. */
-  async function observeDuplicates(key: WorkloadKey, workload: KubeObject | undefined, records: Records | undefined): Promise<DuplicatesSeen | undefined> {
+   * names its record asks for that someone else holds. */
+  async function observeDuplicates(key: WorkloadKey, records: Records | undefined): Promise<DuplicatesSeen | undefined> {
     if (!DUPLICATE_KINDS.includes(key.kind)) return undefined;
-    if (workload && isDevEnabled(labelsOf(workload)) && records?.[ANN_DUPLICATES] === undefined) return undefined;
     const names = wantedUsers(records).map((u) => duplicateName(key.name, u));
     const [listed, secrets, named, namedSecrets] = await Promise.all([
       o.api.list('Deployment', key.namespace, LABEL_COPY),
@@ -168,7 +167,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     const policy = o.policyOf(key.namespace);
     const ownCopy = verifiedCopy(copy ? { ...copy, kind: copy.kind ?? copyKind } : undefined, key.namespace);
     const records = workload ? verify({ ...workload, kind: key.kind }, key.namespace) : {};
-    const duplicates = await observeDuplicates(key, workload, records);
+    const duplicates = await observeDuplicates(key, records);
     const observed: Observed = {
       key,
       now: now(),

@@ -271,4 +271,8 @@ test('reconciler: dev mode off deletes every copy, then every copy Secret; a lef
   assert.deepEqual(steps.map((s) => s.type), ['delete-duplicate', 'delete-duplicate', 'delete-duplicate-secret', 'done']);
   const own = planStep(observe(inDuplicateMode(['alice']), seen(), { secret: { kind: 'Secret', metadata: { name: 'devx-sync-deployment-web' } }, secretValid: true }));
   assert.equal(own.type, 'delete-secret');
+  // Labelled again in replace mode before the copies of the duplicate session were gone: they go first.
+  const replace = web({ annotations: { 'dev.x/mode': 'replace', 'dev.x/enabled-by': 'alice', 'dev.x/enabled-at': '2026-01-02T03:04:05Z', 'dev.x/original-replicas': '3' } });
+  signRecords(replace, { signer: GOLDEN_SIGNER, namespace: 'bookinfo' });
+  assert.equal(planStep(observe(replace, seen({ copies: [existing('alice')] }))).type, 'delete-duplicate');
 });
