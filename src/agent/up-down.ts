@@ -9,7 +9,7 @@ import { err, ok } from '../core/result.ts';
 import { KubeApiError, kubeMergePatch, type AgentKube } from '../k8s/agent-api.ts';
 import { callFailure, listDevPods, readWorkload, resolveWorkload, waitForDevPod, waitUntil, workloadPermission, type FoundWorkload } from './cluster.ts';
 import { pickDevPod } from './dev-pod.ts';
-import { EXIT, type ExitCode } from './exit-codes.ts';
+import { AgentError, EXIT, type ExitCode } from './exit-codes.ts';
 import type { Reporter } from './reporter.ts';
 import { objectPath, refString, type WorkloadArg, type WorkloadRef } from './workload-ref.ts';
 
@@ -71,6 +71,10 @@ async function join(cmd: UpDownCommand & { image?: string }, found: FoundWorkloa
 async function upDuplicate(cmd: UpDownCommand & { image?: string }, found: FoundWorkload, started: number): Promise<{ exitCode: ExitCode; found: FoundWorkload }> {
   const user = await callerName(cmd.kube.kubeConfig);
   const { already, warnings } = await join(cmd, found, user);
+  if (!duplicateUsers(await readWorkload(cmd.kube.kubeConfig, found.ref)).includes(user)) {
+    // Admission names copies after the request's user, except devx's own: a devx-webhook running with your credentials.
+    throw new AgentError(EXIT.FAILURE, `${refString(found.ref)} is in duplicate mode but devx gave you (${user}) no copy: devx gives none to its own user; run devx-webhook with credentials of its own`);
+  }
   const target = { ...found.ref, copy: duplicateName(found.ref.name, user) };
   const pod = await waitForDevPod(cmd.kube.kubeConfig, target, { ...cmd, intervalMs: 250, ready: (p) => !p.terminating && (cmd.image === undefined || p.image === cmd.image) });
   const seconds = (Date.now() - started) / 1000;
