@@ -127,6 +127,16 @@ export async function readSecretData(kc: KubeConfig, namespace: string, name: st
   }
 }
 
+/** The pod as the API server has it now; undefined when it is gone. Other failures are thrown as they come. */
+export async function readPod(kc: KubeConfig, namespace: string, name: string): Promise<Pod | undefined> {
+  try {
+    return PodSchema.parse(await kubeGet(kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`));
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
 /** Pods labelled dev.x/enabled=true in `namespace` (all namespaces when undefined). */
 export async function listDevPods(kc: KubeConfig, namespace: string | undefined): Promise<Pod[]> {
   try {
@@ -207,12 +217,16 @@ export async function lookForVerifiedDevPod(kc: KubeConfig, ref: WorkloadRef): P
  * Waits for the verified dev pod of `ref` that `ready` accepts. While only rejected pods claim to be it, the waiting
  * text (and the timeout's error) names them and why.
  */
-export function waitForVerifiedDevPod(kc: KubeConfig, ref: WorkloadRef, opts: Omit<WaitOptions<DevPod>, 'probe'> & { ready: (p: DevPod) => boolean }): Promise<DevPod> {
+export function waitForVerifiedDevPod(
+  kc: KubeConfig,
+  ref: WorkloadRef,
+  opts: Omit<WaitOptions<DevPod>, 'probe'> & { ready: (p: DevPod) => boolean; forExec?: boolean },
+): Promise<DevPod> {
   return waitUntil<DevPod>({
     ...opts,
     probe: async () => {
       const look = await lookForVerifiedDevPod(kc, ref);
-      return look.pod && opts.ready(look.pod) ? ok(look.pod) : err(waitingFor(look.pod, ref, look.rejected));
+      return look.pod && opts.ready(look.pod) ? ok(look.pod) : err(waitingFor(look.pod, ref, look.rejected, opts.forExec));
     },
   });
 }

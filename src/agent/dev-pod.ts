@@ -18,6 +18,8 @@ export interface DevPod {
   sidecarRestarts: number;
   /** The dev container (dev.x/status `target`) and the directory the synced volume is mounted at in it. */
   target: string;
+  /** The dev container is running (a terminal can be opened in it). */
+  targetRunning: boolean;
   workdir: string | undefined;
   image: string | undefined;
   /** The injected devx-sync container as the API server stored it. */
@@ -38,9 +40,9 @@ function sidecarOf(pod: Pod): Container | undefined {
   return [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === SIDECAR_NAME);
 }
 
-function sidecarStatus(pod: Pod): { running: boolean; restarts: number } {
+function containerStatus(pod: Pod, name: string): { running: boolean; restarts: number } {
   const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])];
-  const s = statuses.find((c) => c.name === SIDECAR_NAME);
+  const s = statuses.find((c) => c.name === name);
   return { running: s?.state?.running !== undefined, restarts: s?.restartCount ?? 0 };
 }
 
@@ -67,7 +69,7 @@ function targetOf(pod: Pod, name: string | undefined): { target: string; workdir
 export function describeDevPod(pod: Pod): DevPod {
   const status = injection(pod);
   const target = targetOf(pod, status?.target);
-  const side = sidecarStatus(pod);
+  const side = containerStatus(pod, SIDECAR_NAME);
   return {
     name: pod.metadata.name,
     uid: pod.metadata.uid ?? '',
@@ -76,6 +78,7 @@ export function describeDevPod(pod: Pod): DevPod {
     sidecarRunning: side.running,
     sidecarRestarts: side.restarts,
     ...target,
+    targetRunning: containerStatus(pod, target.target).running,
     image: status?.image ?? target.image,
     sidecar: sidecarOf(pod),
     pod,
@@ -104,6 +107,11 @@ export function readyToSync(pod: DevPod): boolean {
   return !pod.terminating && pod.phase === 'Running' && pod.sidecarRunning;
 }
 
+/** Whether a terminal can be opened in the dev container now. */
+export function readyToExec(pod: DevPod): boolean {
+  return !pod.terminating && pod.phase === 'Running' && pod.targetRunning;
+}
+
 function waitingContainer(pod: Pod): string | undefined {
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   for (const s of statuses) {
@@ -122,15 +130,19 @@ function waitingReason(pod: Pod): string | undefined {
   return pod.status?.message;
 }
 
-/** One sentence for the spinner: what the agent waits for before it can sync; `rejected`: the pods that claim to be
- * the dev pod but are not (named with the reason while there is no other). */
-export function waitingFor(pod: DevPod | undefined, ref: WorkloadRef, rejected: readonly Rejection[] = []): string {
+/** One sentence for the spinner: what the agent waits for before it can sync (`forExec`: open a terminal);
+ * `rejected`: the pods that claim to be the dev pod but are not (named with the reason while there is no other). */
+export function waitingFor(pod: DevPod | undefined, ref: WorkloadRef, rejected: readonly Rejection[] = [], forExec = false): string {
   if (pod === undefined && rejected.length > 0) {
     return `the dev pod of ${refText(ref)}; not syncing with ${rejected.length === 1 ? 'a pod that is' : `${rejected.length} pods that are`} not devx's dev pod of it: ${rejectionsText(rejected)}`;
   }
   if (pod === undefined) return `the dev pod of ${refText(ref)} (devx injects it when the workload's pod is created)`;
   if (pod.terminating) return `pod ${pod.name} to finish terminating and its replacement to start`;
+  return podToRun(pod, forExec ? pod.target : SIDECAR_NAME);
+}
+
+function podToRun(pod: DevPod, container: string): string {
   const why = waitingReason(pod.pod);
   if (pod.phase !== 'Running') return `pod ${pod.name} to run (${pod.phase}${why ? `: ${why}` : ''})`;
-  return `container ${SIDECAR_NAME} of pod ${pod.name} to run${why ? ` (${why})` : ''}`;
+  return `container ${container} of pod ${pod.name} to run${why ? ` (${why})` : ''}`;
 }

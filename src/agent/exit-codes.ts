@@ -20,6 +20,9 @@ export const EXIT = {
   SYNCTHING_MISSING: 7,
   /** Another `kubectl devx sync` already runs for this workload on this machine. */
   ALREADY_RUNNING: 8,
+  /** `exec`: the command is not in the dev container (as a shell says it). Once a command ran, `exec` exits with its
+   * exit code instead, whatever that is. */
+  COMMAND_NOT_FOUND: 127,
   /** Ctrl-C before the command was done (a running sync stopped with Ctrl-C exits OK: that is how it ends). */
   INTERRUPTED: 130,
 } as const;

@@ -36,3 +36,8 @@ export function forbiddenMessage(what: string, missing: readonly Permission[]): 
 export function portForwardPermissions(namespace: string): Permission[] {
   return ['get', 'create'].map((verb) => ({ verb, group: '', resource: 'pods', subresource: 'portforward', namespace }));
 }
+
+/** The permissions a terminal in a pod needs: `create` on pods/exec (and `get`, which a WebSocket upgrade is). */
+export function execPermissions(namespace: string): Permission[] {
+  return ['get', 'create'].map((verb) => ({ verb, group: '', resource: 'pods', subresource: 'exec', namespace }));
+}

@@ -103,3 +103,6 @@ export const AccessReviewSchema = z.object({ status: z.object({ allowed: z.boole
 
 /** `{metadata: {name}}` of a DevPolicy and the one spec field the agent reads (`maxDuration`). */
 export const PolicyTtlSchema = z.object({ spec: z.object({ maxDuration: z.string().optional() }).loose() });
+
+/** The DevPolicy's `shell` (kubectl devx up --sync, exec); anything but a string counts as not set. */
+export const PolicyShellSchema = z.object({ spec: z.object({ shell: z.string().optional().catch(undefined) }).loose() });

@@ -9,16 +9,22 @@ import { kubeMergePatch } from '../k8s/agent-api.ts';
 import type { SyncMode } from '../sync/config.ts';
 import { readSyncSecretData, type SyncSecret } from '../sync/secret.ts';
 import { callFailure, deniedOf, readSecretData, requireDevMode, resolveWorkload, waitForVerifiedDevPod, waitUntil, workloadPermission, type FoundWorkload } from './cluster.ts';
+import { assertPortsFree } from './app-ports.ts';
+import { portsOf, shellOf } from './dev-settings.ts';
 import { readyToSync, type DevPod } from './dev-pod.ts';
-import { AgentError, EXIT, type ExitCode } from './exit-codes.ts';
+import { requireExecRights } from './exec-command.ts';
+import { AgentError, EXIT } from './exit-codes.ts';
+import { holdableReporter } from './held-reporter.ts';
+import type { PortMapping } from './port-spec.ts';
 import { sessionHome } from './paths.ts';
 import { forbiddenMessage, portForwardPermissions } from './rbac.ts';
 import { decideRemoteDir, type DirSpec } from './remote-dir.ts';
 import type { Reporter } from './reporter.ts';
 import type { Style } from './render.ts';
 import { assertStignoreOurs } from './session-home.ts';
-import { runSession } from './sync-session.ts';
+import { runSession, type SessionInput } from './sync-session.ts';
 import { findSyncthing } from './syncthing-process.ts';
+import type { TerminalIo } from './terminal.ts';
 import { ownerChainPermissions } from './verify-dev-pod.ts';
 import { objectPath, refString, refText, syncSecretOf, type WorkloadArg, type WorkloadRef } from './workload-ref.ts';
 import { syncTarget } from './duplicate-target.ts';
@@ -34,6 +40,10 @@ export interface SyncCommand {
    * `kubectl port-forward`. The pod then only has to exist, not to run (the tests use this with a stand-in).
    */
   address?: string;
+  /** --forward: local ports to the dev pod's, over the workload's dev.x/ports. */
+  forward: readonly PortMapping[];
+  /** `up --sync` on a terminal: a shell opens in it once the first full sync is complete. */
+  shellIo?: TerminalIo;
   timeoutMs: number;
   reporter: Reporter;
   style: Style;
@@ -101,17 +111,30 @@ async function moveWorkdir(cmd: SyncCommand, at: { found: FoundWorkload; target:
   return waitForVerifiedDevPod(cmd.kube.kubeConfig, at.target, { ...cmd, ready: (p) => p.workdir === workdir && ready(p) });
 }
 
-/** Runs the sync command until Ctrl-C (OK) or a failure (its exit code). */
-export async function runSync(cmd: SyncCommand): Promise<ExitCode> {
-  const binary = await findSyncthing(cmd.env, process.platform);
-  checkLocalDir(cmd.dirs.local);
-  const kc = cmd.kube.kubeConfig;
-  const found = await resolveWorkload(kc, cmd.workload, cmd.namespace);
+/** The shell of `up --sync` (the reporter is held while it has the screen), checked before anything starts. */
+async function terminalOf(cmd: SyncCommand, found: FoundWorkload, ref: WorkloadRef): Promise<{ cmd: SyncCommand; terminal?: SessionInput['terminal'] }> {
+  if (cmd.shellIo === undefined) return { cmd };
+  const shell = await shellOf(cmd.kube.kubeConfig, found);
+  await requireExecRights(cmd.kube.kubeConfig, ref);
+  const reporter = holdableReporter(cmd.reporter);
+  return { cmd: { ...cmd, reporter }, terminal: { shell, io: cmd.shellIo, reporter } };
+}
+
+/** Runs the sync command until Ctrl-C (OK), a failure (its exit code), or the exit of the shell of `up --sync` (its
+ * exit code). */
+export async function runSync(command: SyncCommand): Promise<number> {
+  const binary = await findSyncthing(command.env, process.platform);
+  checkLocalDir(command.dirs.local);
+  const kc = command.kube.kubeConfig;
+  const found = await resolveWorkload(kc, command.workload, command.namespace);
   requireDevMode(found);
   // In duplicate mode: the caller's own copy, its own sync Secret.
   const ref = await syncTarget(kc, found);
+  const ports = portsOf(found, command.forward);
+  await assertPortsFree(ports);
+  const { cmd, terminal } = await terminalOf(command, found, ref);
   const secret = await waitForSecret(cmd, ref);
-  if (cmd.address === undefined) await requirePortForward(cmd, ref.namespace);
+  if (cmd.address === undefined || ports.length > 0) await requirePortForward(cmd, ref.namespace);
   await requireOwnerChainReads(cmd, ref);
   // Behind an explicit address nothing is port-forwarded, so the pod only has to exist.
   const ready = cmd.address === undefined ? readyToSync : (p: DevPod) => !p.terminating;
@@ -128,5 +151,7 @@ export async function runSync(cmd: SyncCommand): Promise<ExitCode> {
     ready,
     binary: binary.path,
     home: sessionHome(cmd.configDir, cmd.kube.context, ref),
+    ports,
+    ...(terminal ? { terminal } : {}),
   });
 }

@@ -1,17 +1,24 @@
 // A running sync session: the claimed home, the tunnel to the dev pod, the local syncthing, and the loops that watch
-// them (syncthing's events and REST, the dev pod, the workload's dev mode) until Ctrl-C or a failure. Everything it
-// starts, it stops, in reverse order, whatever the way out.
+// them (syncthing's events and REST, the dev pod, the workload's dev mode) until Ctrl-C or a failure; with them the
+// app's ports (app-ports.ts) and, for `up --sync` on a terminal, the shell (session-terminal.ts) once the first full
+// sync is complete. Everything it starts, it stops, in reverse order, whatever the way out.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDevEnabled } from '../core/names.ts';
+import type { ShellChoice } from '../core/shell.ts';
 import { forwardSocket, PortForwardRefusedError } from '../k8s/portforward.ts';
 import { FOLDER_ID, GUI_PORT, SYNC_PORT } from '../sync/constants.ts';
 import { defaultFolderLabel, type SyncSecret } from '../sync/secret.ts';
 import { forbiddenFor, lookForVerifiedDevPod, readWorkload, type DevPodLook } from './cluster.ts';
 import { waitingFor, type DevPod } from './dev-pod.ts';
-import { EXIT, type ExitCode } from './exit-codes.ts';
+import { appPortNotes, openAppPorts, type AppPorts } from './app-ports.ts';
+import { describeFailure, EXIT } from './exit-codes.ts';
+import type { HeldReporter } from './held-reporter.ts';
+import { portsText, type PortMapping } from './port-spec.ts';
+import { shellInSession } from './session-terminal.ts';
+import type { TerminalIo } from './terminal.ts';
 import { DEVXIGNORE } from './ignore.ts';
 import { removeFile, writePid } from './pidfile.ts';
 import { applyEvent, initialView, phaseOf, type SyncthingEvent, type SyncView } from './progress.ts';
@@ -38,10 +45,15 @@ export interface SessionInput {
   ready: (p: DevPod) => boolean;
   binary: string;
   home: string;
+  /** The app's ports, forwarded while the session runs (dev.x/ports and --forward). */
+  ports: readonly PortMapping[];
+  /** `up --sync` on a terminal: the shell opened once the first full sync is complete (cmd.reporter is `reporter`). */
+  terminal?: { shell: ShellChoice; io: TerminalIo; reporter: HeldReporter };
 }
 
 interface Stop {
-  code: ExitCode;
+  /** The agent's exit code: one of EXIT, or the exit code of the shell of `up --sync`. */
+  code: number;
   message?: string;
 }
 
@@ -65,6 +77,11 @@ function stopper(): Stopper {
       controller.abort();
     },
   };
+}
+
+function failureStop(err: unknown): Stop {
+  const { exitCode, message } = describeFailure(err);
+  return { code: exitCode, message };
 }
 
 const pause = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal }).catch(() => undefined);
@@ -135,6 +152,14 @@ function watchCluster(input: SessionInput, stop: Stopper): { watch: PodWatch; do
 
 // ---- the tunnel ----------------------------------------------------------------------------------------------------
 
+/** A port-forward refused by RBAC stops the session with the missing verbs named; true when `error` was that. */
+function stopIfForbidden(input: SessionInput, stop: Stopper, error: unknown): boolean {
+  if (!(error instanceof PortForwardRefusedError) || error.status !== 403) return false;
+  const wanted = portForwardPermissions(input.ref.namespace);
+  void forbiddenFor(input.cmd.kube.kubeConfig, 'the API server refused the port-forward (403)', wanted).then((message) => stop.stop({ code: EXIT.FORBIDDEN, message }));
+  return true;
+}
+
 function tunnelNote(input: SessionInput, stop: Stopper): (e: TunnelEvent) => void {
   let last = '';
   const once = (text: string): void => {
@@ -144,14 +169,22 @@ function tunnelNote(input: SessionInput, stop: Stopper): (e: TunnelEvent) => voi
   return (e) => {
     if (e.type === 'open') last = '';
     if (e.type === 'closed' && !stop.signal.aborted) once(`connection to the pod closed${e.error ? `: ${e.error}` : ''}; syncthing reconnects`);
-    if (e.type !== 'refused' || stop.signal.aborted) return;
-    if (e.error instanceof PortForwardRefusedError && e.error.status === 403) {
-      const wanted = portForwardPermissions(input.ref.namespace);
-      void forbiddenFor(input.cmd.kube.kubeConfig, 'the API server refused the port-forward (403)', wanted).then((message) => stop.stop({ code: EXIT.FORBIDDEN, message }));
-      return;
-    }
+    if (e.type !== 'refused' || stop.signal.aborted || stopIfForbidden(input, stop, e.error)) return;
     once(`port-forward not possible now: ${(e.error as Error).message}; retrying`);
   };
+}
+
+/** Listens on the app's local ports (an AgentError when one is taken: the session stops with it). */
+async function forwardAppPorts(input: SessionInput, stop: Stopper, watch: PodWatch): Promise<AppPorts | undefined> {
+  if (input.ports.length === 0) return undefined;
+  const notes = appPortNotes(
+    (message) => input.cmd.reporter.note(message),
+    (error) => stopIfForbidden(input, stop, error),
+  );
+  const onEvent = (p: PortMapping, e: TunnelEvent): void => (stop.signal.aborted ? undefined : notes(p, e));
+  const ports = await openAppPorts({ ports: input.ports, connect: (remote) => podConnect(input, watch, remote), onEvent });
+  input.cmd.reporter.step(`forwarding ${portsText(input.ports)} of the dev pod while this runs`);
+  return ports;
 }
 
 /** Carries a local connection to `port` of the dev pod there is now, if it is ready. */
@@ -181,7 +214,8 @@ interface Display {
   view(): SyncView;
 }
 
-function display(input: SessionInput, watch: PodWatch, startedAt: number): Display {
+function display(input: SessionInput, live: Live, startedAt: number): Display {
+  const { watch } = live;
   const { cmd } = input;
   let view = initialView(input.secret.sidecar.deviceId, FOLDER_ID);
   let synced = false;
@@ -199,6 +233,7 @@ function display(input: SessionInput, watch: PodWatch, startedAt: number): Displ
       if (!synced && phaseOf(view, cmd.mode) === 'in-sync') {
         synced = true;
         cmd.reporter.synced({ files: view.global.items, bytes: view.global.bytes, seconds: (Date.now() - startedAt) / 1000, pod: ctx().pod });
+        live.firstSync();
       }
       if (synced) cmd.reporter.live(view, ctx());
       else cmd.reporter.progress(view, cmd.mode);
@@ -301,8 +336,17 @@ async function waitForApi(api: SyncthingApi, st: RunningSyncthing, signal: Abort
   return undefined;
 }
 
-async function superviseSyncthing(input: SessionInput, address: string, stop: Stopper, watch: PodWatch): Promise<void> {
+/** What the loops of a running session share. */
+interface Live {
+  stop: Stopper;
+  watch: PodWatch;
+  /** Called once, when the first full sync is complete. */
+  firstSync: () => void;
+}
+
+async function superviseSyncthing(input: SessionInput, address: string, live: Live): Promise<void> {
   const { cmd, home, secret } = input;
+  const { stop, watch } = live;
   const guiAddress = `127.0.0.1:${await freeLoopbackPort()}`;
   const apiKey = randomBytes(24).toString('base64url');
   writeIdentityAndConfig(home, secret, {
@@ -324,7 +368,7 @@ async function superviseSyncthing(input: SessionInput, address: string, stop: St
     if (failed) return stop.stop(failed);
     cmd.reporter.step(`syncthing started (pid ${st.pid}), ${cmd.mode === 'push' ? 'pushing' : 'syncing both ways'}: ${cmd.dirs.local} ⇄ ${refString(input.ref)} via ${address}`);
     void st.exited.then((code) => stop.stop({ code: EXIT.FAILURE, message: `syncthing exited unexpectedly (${code}):\n${st.logTail()}` }));
-    const d = display(input, watch, Date.now());
+    const d = display(input, live, Date.now());
     await Promise.all([
       eventLoop(api, d, stop.signal),
       pollLoop(input, api, d, stop.signal),
@@ -337,8 +381,26 @@ async function superviseSyncthing(input: SessionInput, address: string, stop: St
   }
 }
 
+/**
+ * After the first full sync, the shell of `up --sync` (if asked for); when it exits, the session stops with its code.
+ * Resolves once the shell is over and the terminal restored (at once when the session stops before the first sync).
+ */
+async function shellAfterFirstSync(input: SessionInput, live: Omit<Live, 'firstSync'>, firstSync: Promise<void>): Promise<void> {
+  const { terminal } = input;
+  if (terminal === undefined) return;
+  const { stop, watch } = live;
+  const stopped = new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await Promise.race([firstSync, stopped]);
+  if (stop.signal.aborted) return;
+  try {
+    stop.stop(await shellInSession({ kc: input.cmd.kube.kubeConfig, ref: input.ref, ...terminal, signal: stop.signal, currentPod: () => watch.current() }));
+  } catch (err) {
+    stop.stop(failureStop(err));
+  }
+}
+
 /** Runs the session until it stops; returns the exit code and prints why it stopped. */
-export async function runSession(input: SessionInput): Promise<ExitCode> {
+export async function runSession(input: SessionInput): Promise<number> {
   const { cmd, home } = input;
   const claim = await claimHome(home, refString(input.ref));
   const stop = stopper();
@@ -353,10 +415,16 @@ export async function runSession(input: SessionInput): Promise<ExitCode> {
     const record: SessionRecord = { folderPath: cmd.dirs.local, podUid: input.pod.uid, pod: input.pod.name, mode: cmd.mode, agentPid: process.pid, startedAt: new Date().toISOString() };
     writeSessionRecord(home, record);
     const cluster = watchCluster(input, stop);
-    const running = withTunnel(input, stop, cluster.watch, (address) => superviseSyncthing(input, address, stop, cluster.watch));
-    running.catch((err: unknown) => stop.stop({ code: EXIT.FAILURE, message: (err as Error).message }));
+    let firstSync = (): void => undefined;
+    const synced = new Promise<void>((resolve) => (firstSync = resolve));
+    const live: Live = { stop, watch: cluster.watch, firstSync };
+    const ports = forwardAppPorts(input, stop, cluster.watch);
+    const running = ports.then(() => withTunnel(input, stop, cluster.watch, (address) => superviseSyncthing(input, address, live)));
+    running.catch((err: unknown) => stop.stop(failureStop(err)));
+    const shell = shellAfterFirstSync(input, live, synced);
     const reason = await stop.reason;
-    await Promise.allSettled([running, cluster.done]);
+    await Promise.allSettled([running, cluster.done, shell]);
+    await (await ports.catch(() => undefined))?.close();
     writeSessionRecord(home, { ...record, stoppedAt: new Date().toISOString() });
     cmd.reporter.stopped(reason.code, reason.message);
     return reason.code;

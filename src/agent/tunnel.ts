@@ -31,6 +31,8 @@ export interface TunnelOptions {
   onEvent: (event: TunnelEvent) => void;
   /** Default 127.0.0.1: nothing but this machine may use the tunnel. */
   host?: string;
+  /** Default 0: a free port. */
+  port?: number;
 }
 
 export async function openTunnel(opts: TunnelOptions): Promise<Tunnel> {
@@ -60,7 +62,7 @@ export async function openTunnel(opts: TunnelOptions): Promise<Tunnel> {
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port: 0 }, resolve);
+    server.listen({ host, port: opts.port ?? 0 }, resolve);
   });
   const port = (server.address() as net.AddressInfo).port;
   return {

@@ -126,10 +126,18 @@ async function downDuplicate(cmd: UpDownCommand, found: FoundWorkload, started: 
 
 // ---- up, down -----------------------------------------------------------------------------------------------------
 
+/** `check`: what must hold before the label is set (`up --sync`: the shell and ports it will use), so that a bad
+ * setting fails with nothing changed. */
+export interface UpCommand extends UpDownCommand {
+  image?: string;
+  check?: (found: FoundWorkload) => Promise<void>;
+}
+
 /** Labels the workload (and sets dev.x/image), then waits for its injected dev pod. */
-export async function runUp(cmd: UpDownCommand & { image?: string }): Promise<{ exitCode: ExitCode; found: FoundWorkload }> {
+export async function runUp(cmd: UpCommand): Promise<{ exitCode: ExitCode; found: FoundWorkload }> {
   const started = Date.now();
   const found = await resolveWorkload(cmd.kube.kubeConfig, cmd.workload, cmd.namespace);
+  await cmd.check?.(found);
   if (cmd.duplicate === true || wantsDuplicate(found.object)) return upDuplicate(cmd, found, started);
   const { already, warnings } = await label(cmd, found);
   const pod = await waitForDevPod(cmd.kube.kubeConfig, found.ref, { ...cmd, intervalMs: 250, ready: (p) => !p.terminating && (cmd.image === undefined || p.image === cmd.image) });

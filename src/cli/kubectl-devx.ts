@@ -16,12 +16,19 @@ Usage:
       synced; add syncthing ignore patterns to LOCAL_DIR/.devxignore. REMOTE_DIR (absolute, in the dev container)
       moves the synced directory there (sets dev.x/workdir; the dev pod is recreated). --mode push: local changes
       go to the pod, changes made in the pod stay there. --address: dial the sidecar there instead of
-      port-forwarding (e.g. behind your own kubectl port-forward to port 22000). In duplicate mode: the dev pod of
-      your own copy.
-  kubectl devx up WORKLOAD [-n NS] [--image IMAGE] [--duplicate] [--sync LOCAL_DIR[:REMOTE_DIR] [--mode M]]
-      Label WORKLOAD dev.x/enabled=true (and set dev.x/image), wait for its dev pod; with --sync, then sync.
+      port-forwarding (e.g. behind your own kubectl port-forward to port 22000). --forward PORTS (repeatable;
+      PORT or LOCAL:REMOTE, comma-separated): forward 127.0.0.1:LOCAL to the dev pod's REMOTE while syncing, on top
+      of the workload's dev.x/ports annotation (a --forward of the same REMOTE port replaces the annotation's).
+      In duplicate mode: the dev pod of your own copy.
+  kubectl devx up WORKLOAD [-n NS] [--image IMAGE] [--duplicate] [--sync LOCAL_DIR[:REMOTE_DIR] [--mode M] [--forward PORTS] [--no-shell]]
+      Label WORKLOAD dev.x/enabled=true (and set dev.x/image), wait for its dev pod; with --sync, then sync, and on
+      a terminal open a shell in the dev container once the first full sync is complete (the sync keeps running;
+      exiting the shell stops it). The shell: dev.x/shell on the workload, else the DevPolicy's, else sh.
       --duplicate (or a WORKLOAD already in duplicate mode): WORKLOAD keeps serving untouched and you get your own
       copy WORKLOAD-devx-<you> whose pod is in dev mode (dev.x/mode=duplicate).
+  kubectl devx exec WORKLOAD [-n NS] [-- COMMAND [ARG...]]
+      A shell (or COMMAND) in the dev container of WORKLOAD, in a terminal when stdin and stdout are one; exits
+      with the command's exit code. In duplicate mode: in your own copy's dev pod.
   kubectl devx down WORKLOAD [-n NS]
       Remove the label, wait until the workload is restored and its dev pod is gone. In duplicate mode: delete your
       copy (and remove the label when no copy is left).
@@ -40,7 +47,8 @@ NO_COLOR.
 
 Exit codes: 0 ok (a sync stopped with Ctrl-C included); 1 failed (inject: an object was denied); 2 bad usage;
 3 workload not found; 4 workload not in dev mode; 5 forbidden by RBAC (the missing verb is named); 6 timed out
-waiting; 7 syncthing missing or too old; 8 a sync of that workload already runs here; 130 interrupted.
+waiting; 7 syncthing missing or too old; 8 a sync of that workload already runs here; 127 exec: no such program in
+the dev container; 130 interrupted. Once exec's command (or up's shell) ran, its exit code is the agent's.
 `;
 
 function inject(argv: string[]): number {
@@ -63,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (cmd === 'inject') return inject(rest);
-    if (isAgentCommand(cmd)) return await runAgentCommand(cmd as string, rest, { env: process.env, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() });
+    if (isAgentCommand(cmd)) return await runAgentCommand(cmd as string, rest, { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() });
     if (cmd === 'version' || cmd === '--version') {
       process.stdout.write(`${VERSION}\n`);
       return 0;

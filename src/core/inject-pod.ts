@@ -17,6 +17,7 @@ import {
 } from './names.ts';
 import { readOverrides, type Overrides } from './overrides.ts';
 import { parseWorkloadRef } from './workload-ref.ts';
+import { prepareWorkdir, workdirVolume } from './workdir-volume.ts';
 import { deny, err, ok, skip, type Decision, type Result } from './result.ts';
 
 export interface InjectOptions {
@@ -118,9 +119,9 @@ function sidecarContainer(spec: DevPolicySpec, user: { uid: number; gid: number 
   return container;
 }
 
-function injectedVolumes(secretName: string): Volume[] {
+function injectedVolumes(secretName: string, claim: string | undefined): Volume[] {
   return [
-    { name: VOLUME_WORKDIR, emptyDir: {} },
+    workdirVolume(claim),
     { name: VOLUME_SYNC_HOME, emptyDir: {} },
     { name: VOLUME_SYNC_SECRET, secret: { secretName } },
   ];
@@ -207,8 +208,10 @@ export function injectPod(opts: InjectOptions): Decision<Pod> {
   const from = target.image;
   const stripped = rewriteTarget(target, { image: image.image, overrides, stripProbes: opts.spec.stripProbes });
   const secret = secretOf(opts.workload);
-  pod.spec.containers.push(sidecarContainer(opts.spec, sidecarUser(pod.spec, target)));
-  pod.spec.volumes = [...(pod.spec.volumes ?? []), ...injectedVolumes(secret)];
+  const user = sidecarUser(pod.spec, target);
+  const workdir = prepareWorkdir(pod, { spec: opts.spec, workload: opts.workload, sidecarGid: user.gid });
+  pod.spec.containers.push(sidecarContainer(opts.spec, user));
+  pod.spec.volumes = [...(pod.spec.volumes ?? []), ...injectedVolumes(secret, workdir.claim)];
   pod.metadata ??= {};
   const status: InjectionStatus = {
     version: opts.version,
@@ -221,7 +224,7 @@ export function injectPod(opts: InjectOptions): Decision<Pod> {
   return {
     kind: 'mutate',
     object: pod,
-    warnings: warningsFor({ target, from, to: image.image, stripped, secret }),
+    warnings: [...warningsFor({ target, from, to: image.image, stripped, secret }), ...workdir.warnings],
     reason: `injected: container ${target.name}, image from ${image.source}`,
   };
 }

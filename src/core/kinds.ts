@@ -31,6 +31,7 @@ export const KINDS = {
   Pod: info('', 'pods', { workload: true, shortNames: ['po'] }),
   ReplicaSet: info('apps', 'replicasets'),
   Secret: info('', 'secrets'),
+  PersistentVolumeClaim: info('', 'persistentvolumeclaims', { shortNames: ['pvc'] }),
 } as const satisfies Record<string, KindInfo>;
 
 export type KnownKind = keyof typeof KINDS;

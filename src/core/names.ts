@@ -11,6 +11,14 @@ export const ANN_WORKDIR = 'dev.x/workdir';
 export const ANN_COMMAND = 'dev.x/command';
 export const ANN_TTL = 'dev.x/ttl';
 export const OVERRIDE_ANNOTATIONS = [ANN_IMAGE, ANN_CONTAINER, ANN_WORKDIR, ANN_COMMAND] as const;
+/** Label a user sets on a workload: its workdir PersistentVolumeClaim (DevPolicy `persistence`) is kept when dev mode
+ * ends and used again the next time; deleting the workload still deletes it. */
+export const LABEL_KEEP_VOLUME = 'dev.x/keep-volume';
+
+/** Read by the agent only (`kubectl devx`), never by admission: the shell `up --sync` and `exec` open in the dev
+ * container, and the local ports forwarded to it while the agent runs (`8080,9229:9229`). */
+export const ANN_SHELL = 'dev.x/shell';
+export const ANN_PORTS = 'dev.x/ports';
 
 /** State devx keeps in the objects themselves so that restoring needs no memory. */
 export const ANN_ORIGINAL_REPLICAS = 'dev.x/original-replicas';
@@ -36,6 +44,9 @@ export const ANN_ORIGINAL_POD = 'dev.x/original-pod';
  * is the record because it outlives both pods (it is un-owned meanwhile), so a crash between delete and create
  * loses nothing. */
 export const ANN_PENDING_POD = 'dev.x/pending-pod';
+/** On a workdir PersistentVolumeClaim devx made: `<kind>/<name>` of its workload. Signed, so a claim of that name
+ * someone else made (with the same labels even) is never taken for devx's: not mounted as devx's, never deleted. */
+export const ANN_VOLUME_OF = 'dev.x/volume-of';
 
 /** On every object that carries devx's records: an HMAC over them (and the object's kind, namespace and name), keyed
  * by a Secret only devx can read. devx acts only on records whose signature it can verify (DESIGN §10). */
@@ -73,11 +84,16 @@ export const RECORD_ANNOTATIONS = [
   ANN_PENDING_POD,
   ANN_DUPLICATES,
   ANN_DUPLICATE_FOR,
+  ANN_VOLUME_OF,
   ANN_SIGNATURE,
 ] as const;
 
 /** Labels on every sync Secret: the selector devx watches them by, and what marks a Secret as devx's. */
 export const SYNC_SECRET_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/managed-by': 'devx', 'app.kubernetes.io/component': 'sync-secret' };
+
+/** Labels on every workdir PersistentVolumeClaim: what devx watches them by (devx's own claim is proven by its signed
+ * `dev.x/volume-of`, since nothing stops a user from copying labels onto a claim). */
+export const WORKDIR_VOLUME_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/managed-by': 'devx', 'app.kubernetes.io/component': 'workdir' };
 
 export const SIDECAR_NAME = 'devx-sync';
 export const VOLUME_WORKDIR = 'devx-workdir';

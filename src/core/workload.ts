@@ -227,10 +227,27 @@ export function leaveDevMode(kind: WorkloadKind, object: KubeObject, trusted: Re
 export function templateAsPod(kind: WorkloadKind, obj: KubeObject): Pod | undefined {
   const template = podTemplateOf(kind, obj);
   if (!template?.spec) return undefined;
+  const spec = structuredClone(template.spec);
+  if (kind === 'StatefulSet') addClaimTemplateVolumes(spec, obj);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { ...structuredClone(template.metadata ?? {}), ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}) },
-    spec: structuredClone(template.spec),
+    spec,
   } as Pod;
+}
+
+/**
+ * A StatefulSet's pods get a claim volume per `volumeClaimTemplates` entry from its controller (`<template>-<set>-<n>`,
+ * in place of a template volume of that name), so the pod admission sees has them: added for the first pod, so a
+ * preview decides what the pod webhook will (e.g. whether devx may set an fsGroup).
+ */
+function addClaimTemplateVolumes(spec: PodSpec, sts: KubeObject): void {
+  const templates = (sts.spec as { volumeClaimTemplates?: Array<{ metadata?: { name?: string } }> } | undefined)?.volumeClaimTemplates ?? [];
+  for (const t of templates) {
+    const name = t.metadata?.name;
+    if (!name) continue;
+    const volume = { name, persistentVolumeClaim: { claimName: `${name}-${sts.metadata?.name ?? ''}-0` } };
+    spec.volumes = [...(spec.volumes ?? []).filter((v) => v.name !== name), volume];
+  }
 }

@@ -20,7 +20,9 @@
 //    - Deployments and Jobs it creates or deletes are its dev copies (label `dev.x/copy`), and a copy stays one;
 //      StatefulSets, DaemonSets and CronJobs it only updates;
 //    - Secrets it writes outside its own namespace are sync Secrets (labels app.kubernetes.io/managed-by=devx and
-//      app.kubernetes.io/component=sync-secret), before and after the write;
+//      app.kubernetes.io/component=sync-secret), before and after the write; PersistentVolumeClaims it writes are
+//      workdir claims (app.kubernetes.io/managed-by=devx, app.kubernetes.io/component=workdir), and only created or
+//      deleted;
 //    - what it updates or deletes (besides Secrets) carries a `dev.x/` label or annotation already: a workload in dev
 //      mode or with dev-mode state to undo, a dev copy, a pod devx recreated; the user's other objects are out of reach;
 //    - pods it creates are bare (no owner references), left to the scheduler (no spec.nodeName), and either dev pods
@@ -32,7 +34,7 @@
 //    - Events only about a workload, and only created.
 //    A token of devx's ServiceAccount taken from its pod is therefore worth far less than its RBAC suggests.
 import type { V1ClusterRole, V1NamedRuleWithOperations, V1ValidatingAdmissionPolicyBindingSpec, V1ValidatingAdmissionPolicySpec, V1Validation } from '@kubernetes/client-node';
-import { LABEL_COPY, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS } from '../core/names.ts';
+import { LABEL_COPY, LABEL_ENABLED, LABEL_POLICY, WORKDIR_VOLUME_LABELS, WORKLOAD_KINDS } from '../core/names.ts';
 
 /** Secrets devx keeps in its own namespace: the CA of self-managed TLS and the key of its records' HMAC. */
 export const OWN_SECRETS = ['devx-webhook-ca', 'devx-records-key'] as const;
@@ -179,7 +181,7 @@ const EVENT_RULE: V1NamedRuleWithOperations = { apiGroups: ['events.k8s.io'], ap
 /** Everything devx's RBAC lets it write, except its Lease (the chart's Role: its namespace, its name) and its webhook
  * configurations (resourceNames). RBAC grants it no subresource. */
 const SERVICE_ACCOUNT_RULES: V1NamedRuleWithOperations[] = [
-  { apiGroups: [''], apiVersions: ['v1'], operations: WRITES, resources: ['pods', 'secrets'], scope: '*' },
+  { apiGroups: [''], apiVersions: ['v1'], operations: WRITES, resources: ['pods', 'secrets', 'persistentvolumeclaims'], scope: '*' },
   { apiGroups: ['apps'], apiVersions: ['v1'], operations: WRITES, resources: ['deployments', 'statefulsets', 'daemonsets'], scope: '*' },
   { apiGroups: ['batch'], apiVersions: ['v1'], operations: WRITES, resources: ['jobs', 'cronjobs'], scope: '*' },
   EVENT_RULE,
@@ -192,11 +194,17 @@ function metaMap(which: 'object' | 'oldObject', field: 'labels' | 'annotations')
   return `${absent} || !has(${which}.metadata.${field}) ? {} : ${which}.metadata.${field}`;
 }
 
-function syncMarks(labels: string): string {
-  return Object.entries(SYNC_SECRET_MARKS)
+function hasMarks(labels: string, marks: Readonly<Record<string, string>>): string {
+  return Object.entries(marks)
     .map(([k, v]) => `${labels}[?${lit(k)}].orValue('') == ${lit(v)}`)
     .join(' && ');
 }
+
+const syncMarks = (labels: string): string => hasMarks(labels, SYNC_SECRET_MARKS);
+const describeMarks = (marks: Readonly<Record<string, string>>): string =>
+  Object.entries(marks)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
 
 function serviceAccountVariables(o: Required<AdmissionPolicyOptions>): V1ValidatingAdmissionPolicySpec['variables'] {
   return [
@@ -240,9 +248,18 @@ function serviceAccountValidations(o: Required<AdmissionPolicyOptions>): V1Valid
         `((request.operation == 'CREATE' || (${syncMarks('variables.oldLabels')})) &&`,
         ` (request.operation == 'DELETE' || (${syncMarks('variables.newLabels')})))`,
       ),
-      message: `${WHO} may write only its sync Secrets outside ${o.namespace}: labels ${Object.entries(SYNC_SECRET_MARKS)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(', ')}`,
+      message: `${WHO} may write only its sync Secrets outside ${o.namespace}: labels ${describeMarks(SYNC_SECRET_MARKS)}`,
+      reason: 'Forbidden',
+    },
+    {
+      // PersistentVolumeClaims: its workdir claims, created with its marks and deleted only when they carry them; never
+      // changed (a claim's size or class is the policy's at creation).
+      expression: cel(
+        `variables.resource != 'persistentvolumeclaims' ||`,
+        `(request.operation == 'CREATE' && (${hasMarks('variables.newLabels', WORKDIR_VOLUME_LABELS)})) ||`,
+        `(request.operation == 'DELETE' && (${hasMarks('variables.oldLabels', WORKDIR_VOLUME_LABELS)}))`,
+      ),
+      message: `${WHO} may only create and delete its workdir PersistentVolumeClaims: labels ${describeMarks(WORKDIR_VOLUME_LABELS)}`,
       reason: 'Forbidden',
     },
     {
@@ -264,7 +281,7 @@ function serviceAccountValidations(o: Required<AdmissionPolicyOptions>): V1Valid
     },
     {
       // What it changes or deletes carries devx's marks already (Secrets: their own marks, above).
-      expression: `request.operation == 'CREATE' || variables.resource in ['secrets', 'events'] || variables.oldMarked`,
+      expression: `request.operation == 'CREATE' || variables.resource in ['secrets', 'persistentvolumeclaims', 'events'] || variables.oldMarked`,
       messageExpression: `"${WHO} may " + variables.verb + ' ' + variables.resource + ' only when they carry a dev.x/ label or annotation (in dev mode, or with dev-mode state to undo)'`,
       reason: 'Forbidden',
     },

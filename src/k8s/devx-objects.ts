@@ -1,22 +1,26 @@
-// Informers on the objects devx itself makes: sync Secrets and dev copies (Jobs and Deployments). Their changes
-// (e.g. someone deletes a sync Secret or a copy) wake the reconciler for the workload they belong to at once,
-// instead of at the next resync. Only devx's objects are watched (label selectors), never all Secrets.
+// Informers on the objects devx itself makes: sync Secrets, workdir claims and dev copies (Jobs and Deployments).
+// Their changes (e.g. someone deletes a sync Secret or a copy) wake the reconciler for the workload they belong to at
+// once, instead of at the next resync. Only devx's objects are watched (label selectors), never all Secrets.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { collectionPathOf } from '../core/kinds.ts';
 import { LABEL_COPY } from '../core/names.ts';
 import { SYNC_SECRET_SELECTOR } from '../reconciler/sync-secret-object.ts';
+import { WORKDIR_VOLUME_SELECTOR } from '../reconciler/workdir-volume-object.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 import type { Logger } from './logger.ts';
 import { resilientInformer, type Backoff, type ChangeType, type ResilientInformer } from './resilient-informer.ts';
 
-const WATCHED: Array<{ kind: 'Secret' | 'Job' | 'Deployment'; selector: string }> = [
+type WatchedKind = 'Secret' | 'PersistentVolumeClaim' | 'Job' | 'Deployment';
+
+const WATCHED: Array<{ kind: WatchedKind; selector: string }> = [
   { kind: 'Secret', selector: SYNC_SECRET_SELECTOR },
+  { kind: 'PersistentVolumeClaim', selector: WORKDIR_VOLUME_SELECTOR },
   { kind: 'Job', selector: LABEL_COPY },
   { kind: 'Deployment', selector: LABEL_COPY },
 ];
 
 export interface DevxObjectChange {
-  kind: 'Secret' | 'Job' | 'Deployment';
+  kind: WatchedKind;
   type: ChangeType;
   object: KubernetesObject;
 }
@@ -26,7 +30,7 @@ export interface DevxObjects {
   ready(): boolean;
   /** A dev copy (Job or Deployment) by name, as the informer holds it. */
   get(kind: string, namespace: string, name: string): KubernetesObject | undefined;
-  /** Every sync Secret and dev copy known. */
+  /** Every sync Secret, workdir claim and dev copy known. */
   list(): DevxObjectChange[];
   onChange(cb: (change: DevxObjectChange) => void): () => void;
   stop(): Promise<void>;

@@ -5,6 +5,7 @@
 import type net from 'node:net';
 import { Writable } from 'node:stream';
 import { PortForward, type KubeConfig } from '@kubernetes/client-node';
+import { refusalParts, UpgradeRefusedError } from './upgrade-refused.ts';
 
 export interface ForwardTarget {
   namespace: string;
@@ -19,13 +20,10 @@ export interface ForwardedConnection {
 }
 
 /** The API server (or the network) refused the port-forward; `status` is the HTTP status of a refused upgrade. */
-export class PortForwardRefusedError extends Error {
-  readonly status: number | undefined;
-
+export class PortForwardRefusedError extends UpgradeRefusedError {
   constructor(message: string, status: number | undefined) {
-    super(message);
+    super(message, status);
     this.name = 'PortForwardRefusedError';
-    this.status = status;
   }
 }
 
@@ -45,10 +43,8 @@ const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
 
 function refusal(err: unknown, target: ForwardTarget): PortForwardRefusedError {
-  const text = (err as { message?: unknown })?.message;
-  const message = typeof text === 'string' && text !== '' ? text : String(err);
-  const status = /Unexpected server response: (\d{3})/.exec(message)?.[1];
-  return new PortForwardRefusedError(`port-forward to pod ${target.namespace}/${target.pod} port ${target.port}: ${message}`, status === undefined ? undefined : Number(status));
+  const { message, status } = refusalParts(err, `port-forward to pod ${target.namespace}/${target.pod} port ${target.port}`);
+  return new PortForwardRefusedError(message, status);
 }
 
 /** Pauses the local socket while the WebSocket's send queue is long (the client library itself never waits). */

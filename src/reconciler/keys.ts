@@ -1,8 +1,9 @@
 // What the reconciler works on: one source workload, named by kind, namespace and name. Every object devx makes
-// (sync Secret, dev copy, recreated pod) points back to its source, so any event maps to the key of that source.
+// (sync Secret, workdir claim, dev copy, recreated pod) points back to its source, so any event maps to the key of
+// that source.
 import type { KubeObject } from '../core/kube.ts';
 import { annotationsOf } from '../core/kube.ts';
-import { ANN_COPY_OF, ANN_WORKLOAD, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
+import { ANN_COPY_OF, ANN_VOLUME_OF, ANN_WORKLOAD, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.ts';
 import { formatWorkloadRef, parseWorkloadRef } from '../core/workload-ref.ts';
 
 export interface WorkloadKey {
@@ -54,4 +55,9 @@ export function keyOfWorkloadObject(kind: string, obj: KubeObject): WorkloadKey 
 /** The workload a sync Secret belongs to (its `dev.x/workload` annotation). */
 export function keyOfSecret(secret: KubeObject): WorkloadKey | undefined {
   return keyFromRef(annotationsOf(secret)[ANN_WORKLOAD], secret.metadata?.namespace);
+}
+
+/** The workload a workdir claim belongs to (its `dev.x/volume-of`; whether devx wrote it is checked when acting). */
+export function keyOfVolume(claim: KubeObject): WorkloadKey | undefined {
+  return keyFromRef(annotationsOf(claim)[ANN_VOLUME_OF], claim.metadata?.namespace);
 }

@@ -5,11 +5,12 @@
 // whatever it finds, and a step repeated by accident changes nothing.
 import type { KubeObject } from '../core/kube.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
-import { ANN_DUPLICATES, ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_ORIGINAL_POD, isDevEnabled } from '../core/names.ts';
+import { ANN_DUPLICATES, ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_ORIGINAL_POD, LABEL_KEEP_VOLUME, isDevEnabled } from '../core/names.ts';
 import { planDuplicates, planDuplicatesGone, type DuplicateStep, type DuplicateWait, type DuplicatesSeen } from './duplicates.ts';
 import type { Records } from '../core/records.ts';
 import { hasDevState, leaveDevMode } from '../core/workload.ts';
-import type { DevPolicySpec } from '../schemas/policy.ts';
+import { workdirClaimName } from '../core/secret-name.ts';
+import type { DevPolicySpec, Persistence } from '../schemas/policy.ts';
 import { syncSecretName } from '../sync/secret.ts';
 import { copyKindOf, desiredCopy, isCopyOf, ownerRefTo, ownerUid, sourceHashOf, type OwnerReference } from './copies.ts';
 import { expiryOf } from './expiry.ts';
@@ -37,7 +38,12 @@ export interface Observed {
   pending?: PendingPod;
   /** `<name>-devx` of the copy's kind, if it exists (whoever made it). */
   copy?: KubeObject;
-  /** The DevPolicy of the namespace, if it resolves (for the TTL cap). */
+  /** The workdir claim `devx-workdir-<kind>-<name>`, if it exists and its signed record proves devx made it for
+   * this workload. */
+  volume?: KubeObject;
+  /** A claim of that name exists that devx cannot prove it made (left out of `volume`, and never touched). */
+  volumeForeign?: boolean;
+  /** The DevPolicy of the namespace, if it resolves (for the TTL cap and persistence). */
   policy?: DevPolicySpec;
   /** Deployments and StatefulSets: devx's duplicate copies of it and their Secrets, and the copy names its record
    * asks for that someone else holds. */
@@ -64,6 +70,8 @@ export type Step =
   | { type: 'create-copy'; object: KubeObject; events: EventSpec[] }
   | { type: 'update-copy'; object: KubeObject; events: EventSpec[] }
   | { type: 'delete-copy'; events: EventSpec[] }
+  | { type: 'create-volume'; owner: OwnerReference; persistence: Persistence; events: EventSpec[] }
+  | { type: 'delete-volume'; events: EventSpec[] }
   | { type: 'readmit'; events: EventSpec[] }
   /** A scale during dev mode (kubectl scale, an HPA): record the count to restore, back to one replica. */
   | { type: 'repin-replicas'; replicas: number; events: EventSpec[] }
@@ -79,6 +87,8 @@ export type Step =
   | { type: 'done'; afterMs?: number; reason: string; events: EventSpec[] };
 
 const WAIT_FOR_DELETION_MS = 250;
+/** A claim is deleted only once no pod uses it (the API server's pvc-protection): a pod's graceful stop, seconds. */
+const WAIT_FOR_VOLUME_MS = 1000;
 
 const normal = (reason: string, note: string): EventSpec => ({ type: 'Normal', reason, note });
 const warning = (reason: string, note: string): EventSpec => ({ type: 'Warning', reason, note });
@@ -101,6 +111,10 @@ export function wantsDevMode(o: Pick<Observed, 'key' | 'workload'>): boolean {
 
 function secretName(o: Observed): string {
   return syncSecretName(o.key.kind, o.key.name);
+}
+
+function volumeName(o: Observed): string {
+  return workdirClaimName(o.key.kind, o.key.name);
 }
 
 function describeKey(o: Observed): string {
@@ -126,6 +140,41 @@ function planSecret(o: Observed, w: KubeObject): Step | undefined {
     return { type: 'regenerate-secret', events: [warning('Repaired', `sync Secret ${secretName(o)} held no usable identities; made again`)] };
   }
   return undefined;
+}
+
+/**
+ * A claim devx made for an earlier workload of this name (its owner reference names another uid; the garbage
+ * collector is about to take it). One whose owner reference was removed stays this workload's: data is never deleted
+ * on a guess.
+ */
+function ownedByEarlier(o: Observed, v: KubeObject, w: KubeObject): boolean {
+  const owner = ownerUid(v, o.key.kind);
+  return owner !== undefined && owner !== uidOf(w);
+}
+
+/** A claim of devx's that is not this workload's to use: being deleted, or made for an earlier workload of the name. */
+function staleVolume(o: Observed, v: KubeObject, w: KubeObject): Step | undefined {
+  if (isDeleting(v)) return done('old workdir claim still being deleted', WAIT_FOR_VOLUME_MS);
+  if (!ownedByEarlier(o, v, w)) return undefined;
+  return { type: 'delete-volume', events: [normal('Repaired', `PersistentVolumeClaim ${volumeName(o)} belonged to an earlier ${o.key.kind} of this name; replaced`)] };
+}
+
+/**
+ * The workdir claim, when the policy asks for persistence (bare pods keep their emptyDir). During dev mode devx never
+ * deletes one of its claims for lack of persistence in the policy (a policy edited, or not resolvable for a moment):
+ * a claim holds a developer's work and goes only when dev mode ends.
+ */
+function planVolume(o: Observed, w: KubeObject): Step | undefined {
+  const persistence = o.policy?.persistence;
+  if (o.key.kind === 'Pod' || !persistence) return undefined;
+  if (o.volumeForeign) {
+    const note = `PersistentVolumeClaim ${volumeName(o)} exists and is not devx's: devx neither adopts nor deletes it, but a dev pod would mount the claim of that name; rename or delete it`;
+    return done('volume name taken', undefined, [warning('VolumeNameTaken', note)]);
+  }
+  if (o.volume) return staleVolume(o, o.volume, w);
+  const cls = persistence.storageClassName === undefined ? 'the default StorageClass' : `StorageClass "${persistence.storageClassName}"`;
+  const note = `PersistentVolumeClaim ${volumeName(o)} created (${persistence.size}, ${cls}): the workdir survives pod restarts`;
+  return { type: 'create-volume', owner: ownerRefTo(o.key.kind, w), persistence, events: [normal('VolumeCreated', note)] };
 }
 
 function planCopy(o: Observed, w: KubeObject): Step | undefined {
@@ -189,6 +238,11 @@ function planReadmit(o: Observed): Step {
   return { type: 'readmit', events: [normal('Repaired', 'labelled while devx admission was not running; dev mode completed')] };
 }
 
+/** What devx makes for a workload in dev mode, in order: the sync Secret, the workdir claim, the copy, the new pod. */
+function planObjects(o: Observed, w: KubeObject): Step | undefined {
+  return planSecret(o, w) ?? planVolume(o, w) ?? planCopy(o, w) ?? planRecreate(o, w);
+}
+
 function planOn(o: Observed, w: KubeObject): Step {
   if (o.records === undefined) return unverified(o);
   if (o.records[ANN_ENABLED_AT] === undefined) return planReadmit(o);
@@ -200,7 +254,7 @@ function planOn(o: Observed, w: KubeObject): Step {
 function planReplaceMode(o: Observed, w: KubeObject): Step {
   if (o.secretForeign) return done('secret name taken', undefined, [warning('SecretNameTaken', `Secret ${secretName(o)} exists and is not devx's: rename or delete it`)]);
   // Copies left by a duplicate session that ended just before this one began go first.
-  return planExpiry(o, w) ?? planDuplicatesGone(o.duplicates) ?? planRepin(o, w) ?? planSecret(o, w) ?? planCopy(o, w) ?? planRecreate(o, w) ?? inDevMode(o, w);
+  return planExpiry(o, w) ?? planDuplicatesGone(o.duplicates, w) ?? planRepin(o, w) ?? planObjects(o, w) ?? inDevMode(o, w);
 }
 
 function fromWait(s: DuplicateStep | DuplicateWait | undefined): Step | undefined {
@@ -211,7 +265,7 @@ function fromWait(s: DuplicateStep | DuplicateWait | undefined): Step | undefine
 /** Duplicate mode: the workload itself is left as it is; one copy per user, and no sync Secret of its own. */
 function planDuplicateMode(o: Observed, w: KubeObject, records: Records): Step {
   const leftover = o.secret ? { type: 'delete-secret' as const, events: [normal('SyncSecretDeleted', `sync Secret ${secretName(o)} deleted: in duplicate mode each copy has its own`)] } : undefined;
-  const copies = o.duplicates ? fromWait(planDuplicates({ kind: o.key.kind, source: w, records, seen: o.duplicates })) : undefined;
+  const copies = o.duplicates ? fromWait(planDuplicates({ kind: o.key.kind, source: w, records, seen: o.duplicates, persistence: o.policy?.persistence })) : undefined;
   return planExpiry(o, w) ?? leftover ?? copies ?? inDevMode(o, w);
 }
 
@@ -244,11 +298,28 @@ function deleteCopy(o: Observed, present: boolean): Step | undefined {
   return { type: 'delete-copy', events };
 }
 
+/** The workload (present, not in dev mode) keeps its claim for next time: dev.x/keep-volume=true, and it is its own. */
+function keepsVolume(o: Observed, v: KubeObject): boolean {
+  const w = o.workload;
+  return w !== undefined && labelsOf(w)[LABEL_KEEP_VOLUME] === 'true' && !ownedByEarlier(o, v, w);
+}
+
+/** Dev mode is over: the claim goes, unless the workload keeps it. Once the workload is gone it goes too. */
+function deleteVolume(o: Observed, present: boolean): Step | undefined {
+  const v = o.volume;
+  if (!v || isDeleting(v) || (present && keepsVolume(o, v))) return undefined;
+  const hint = present ? ` (label the ${o.key.kind} ${LABEL_KEEP_VOLUME}=true to keep it for next time)` : '';
+  return { type: 'delete-volume', events: [normal('VolumeDeleted', `PersistentVolumeClaim ${volumeName(o)} deleted${hint}`)] };
+}
+
 function deleteSecret(o: Observed, present: boolean): Step | undefined {
   if (!o.secret) return undefined;
   const events = [normal('SyncSecretDeleted', `sync Secret ${secretName(o)} deleted`)];
   if (!present) return { type: 'delete-secret', events };
   events.unshift(normal('DevModeLeft', `dev mode off: ${describeKey(o)} is as before`));
+  if (o.volume && !isDeleting(o.volume)) {
+    events.push(normal('VolumeKept', `PersistentVolumeClaim ${volumeName(o)} kept (${LABEL_KEEP_VOLUME}=true): dev mode uses it again next time; kubectl delete pvc ${volumeName(o)} frees it`));
+  }
   const w = o.workload as KubeObject;
   if (o.key.kind === 'Pod' && isInjected(w) && !storedOriginalOf(w)) {
     events.push(warning('NoOriginal', 'this pod was created in dev mode, so there is no earlier pod to go back to; create it again from its manifest'));
@@ -259,7 +330,7 @@ function deleteSecret(o: Observed, present: boolean): Step | undefined {
 /** Dev mode is off (or the workload is gone): what devx made for it goes, the copy first and the Secret last. */
 function planCleanup(o: Observed): Step {
   const present = o.workload !== undefined && !isDeleting(o.workload);
-  return deleteCopy(o, present) ?? planDuplicatesGone(o.duplicates) ?? deleteSecret(o, present) ?? done(present ? 'not in dev mode' : 'workload gone');
+  return deleteCopy(o, present) ?? planDuplicatesGone(o.duplicates, present ? o.workload : undefined) ?? deleteVolume(o, present) ?? deleteSecret(o, present) ?? done(present ? 'not in dev mode' : 'workload gone');
 }
 
 function planOff(o: Observed): Step {

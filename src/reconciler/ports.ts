@@ -4,7 +4,7 @@ import type { KubeObject } from '../core/kube.ts';
 import type { WorkloadKind } from '../core/names.ts';
 import type { EventSpec } from './plan.ts';
 
-export type ApiKind = WorkloadKind | 'Secret';
+export type ApiKind = WorkloadKind | 'Secret' | 'PersistentVolumeClaim';
 
 export interface DeleteOptions {
   /** Delete only this incarnation of the object (a precondition), never a newer one of the same name. */

@@ -9,24 +9,27 @@ import { annotationsOf, labelsOf } from '../core/kube.ts';
 import { signRecords, verifiedRecords, type RecordSigner, type Records } from '../core/records.ts';
 import { ANN_COPY_OF, ANN_ORIGINAL_REPLICAS, ANN_PENDING_POD, ANN_SIGNATURE, ANN_WORKLOAD, LABEL_COPY, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
 import { DUPLICATE_KINDS, duplicateName } from '../core/duplicate.ts';
-import { duplicateSecretName, isDuplicateOf, wantedUsers, type DuplicatesSeen } from './duplicates.ts';
+import { duplicateSecretName, duplicateVolumeName, isDuplicateOf, wantedUsers, type DuplicatesSeen } from './duplicates.ts';
 import { hasDevState } from '../core/workload.ts';
 import type { DevPolicySpec } from '../schemas/policy.ts';
 import type { BuildSyncSecretOptions, SyncSecretData } from '../sync/secret.ts';
 import { syncSecretName } from '../sync/secret.ts';
 import { apiVersionOf } from '../core/kinds.ts';
 import { copyKindOf, copyName, type OwnerReference } from './copies.ts';
-import { keyOfSecret, keyOfWorkloadObject, keyString, parseKeyString, refOf, type WorkloadKey } from './keys.ts';
+import { keyOfSecret, keyOfVolume, keyOfWorkloadObject, keyString, parseKeyString, refOf, type WorkloadKey } from './keys.ts';
 import { planStep, type EventSpec, type Observed, type Step } from './plan.ts';
 import { parsePendingPod, storedOriginalOf } from './pods.ts';
 import { statusOf, type ApiKind, type ObjectApi } from './ports.ts';
 import { createWorkQueue, type WorkQueue } from './queue.ts';
 import { duplicateSecretObject, isSyncSecretOf, secretDataUsable, SYNC_SECRET_SELECTOR, syncSecretObject } from './sync-secret-object.ts';
+import { duplicateVolumeObject, isWorkdirVolumeOf, WORKDIR_VOLUME_SELECTOR, workdirVolumeObject } from './workdir-volume-object.ts';
+import { workdirClaimName } from '../core/secret-name.ts';
 
 export type { Logger as ReconcilerLogger } from '../logger.ts';
 
 export interface ObjectChange {
-  /** Kind of the object seen: one of the six workload kinds, or `Secret`, or a copy's `Job`/`Deployment`. */
+  /** Kind of the object seen: one of the six workload kinds, `Secret`, `PersistentVolumeClaim`, or a copy's
+   * `Job`/`Deployment`. */
   kind: string;
   type: 'add' | 'update' | 'delete';
   object: KubeObject;
@@ -125,6 +128,14 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     if (pending) observed.pending = pending;
   }
 
+  /** The workdir claim, sorted into ours (its signed dev.x/volume-of names this workload) or someone else's. */
+  function withVolume(observed: Observed, claim: KubeObject | undefined): void {
+    if (!claim) return;
+    const { key } = observed;
+    if (isWorkdirVolumeOf(claim, key, verify({ ...claim, kind: 'PersistentVolumeClaim' }, key.namespace))) observed.volume = claim;
+    else observed.volumeForeign = true;
+  }
+
   /** A copy whose dev.x/copy-of devx cannot verify is someone else's object of that name. */
   function verifiedCopy(copy: KubeObject | undefined, namespace: string): KubeObject | undefined {
     if (!copy) return undefined;
@@ -138,31 +149,39 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   const taken = (found: Array<KubeObject | undefined>, ours: KubeObject[]): string[] =>
     found.filter((x): x is KubeObject => x !== undefined && !ours.some((m) => m.metadata?.uid === x.metadata?.uid)).map((x) => x.metadata?.name ?? '');
 
-  /** devx's duplicate copies of a Deployment or StatefulSet and their Secrets (copies' records verified), and the
-   * names its record asks for that someone else holds. */
-  async function observeDuplicates(key: WorkloadKey, records: Records | undefined): Promise<DuplicatesSeen | undefined> {
-    if (!DUPLICATE_KINDS.includes(key.kind)) return undefined;
+  /** devx's duplicate copies of a Deployment or StatefulSet, their Secrets and workdir claims (records verified where
+   * they carry any), and the names its record asks for that someone else holds. */
+  async function observeDuplicates(key: WorkloadKey, records: Records | undefined): Promise<{ duplicates?: DuplicatesSeen }> {
+    if (!DUPLICATE_KINDS.includes(key.kind)) return {};
     const names = wantedUsers(records).map((u) => duplicateName(key.name, u));
-    const [listed, secrets, named, namedSecrets] = await Promise.all([
-      o.api.list('Deployment', key.namespace, LABEL_COPY),
-      o.api.list('Secret', key.namespace, `${SYNC_SECRET_SELECTOR},${LABEL_COPY}`),
-      Promise.all(names.map((n) => o.api.get('Deployment', key.namespace, n))),
-      Promise.all(names.map((n) => o.api.get('Secret', key.namespace, duplicateSecretName(n)))),
+    const ns = key.namespace;
+    const [listed, secrets, claims, named] = await Promise.all([
+      o.api.list('Deployment', ns, LABEL_COPY),
+      o.api.list('Secret', ns, `${SYNC_SECRET_SELECTOR},${LABEL_COPY}`),
+      o.api.list('PersistentVolumeClaim', ns, `${WORKDIR_VOLUME_SELECTOR},${LABEL_COPY}`),
+      Promise.all(names.flatMap((n) => [o.api.get('Deployment', ns, n), o.api.get('Secret', ns, duplicateSecretName(n)), o.api.get('PersistentVolumeClaim', ns, duplicateVolumeName(n))])),
     ]);
     const copies = listed.map((c) => ({ ...c, kind: 'Deployment' })).filter((c) => {
-      const verified = verify(c, key.namespace);
+      const verified = verify(c, ns);
       return verified !== undefined && isDuplicateOf({ metadata: { annotations: verified } }, key);
     });
-    const ownSecrets = secrets.filter((x) => annotationsOf(x)[ANN_WORKLOAD] === refOf(key));
-    return { copies, secrets: ownSecrets, takenCopies: taken(named, copies), takenSecrets: taken(namedSecrets, ownSecrets) };
+    // A copy's Secret and claim carry the copy's name in dev.x/copy: the workload's own never do.
+    const ofCopy = (x: KubeObject): boolean => labelsOf(x)[LABEL_COPY] !== undefined;
+    const ownSecrets = secrets.filter((x) => ofCopy(x) && annotationsOf(x)[ANN_WORKLOAD] === refOf(key));
+    const volumes = claims.filter((c) => ofCopy(c) && isWorkdirVolumeOf(c, key, verify({ ...c, kind: 'PersistentVolumeClaim' }, ns)));
+    const nth = (i: number): Array<KubeObject | undefined> => named.filter((_x, j) => j % 3 === i);
+    const duplicates = { copies, secrets: ownSecrets, volumes, takenCopies: taken(nth(0), copies), takenSecrets: taken(nth(1), ownSecrets), takenVolumes: taken(nth(2), volumes) };
+    return { duplicates };
   }
 
   async function observeKey(key: WorkloadKey, hints: ReadonlySet<string>, tried: ReadonlySet<Step['type']>): Promise<Observed> {
     const copyKind = copyKindOf(key.kind);
-    const [workload, secret, copy] = await Promise.all([
+    const [workload, secret, copy, claim] = await Promise.all([
       o.api.get(key.kind, key.namespace, key.name),
       o.api.get('Secret', key.namespace, syncSecretName(key.kind, key.name)),
       copyKind ? o.api.get(copyKind, key.namespace, copyName(key.name)) : Promise.resolve(undefined),
+      // A bare pod never has a workdir claim (it keeps its emptyDir).
+      key.kind === 'Pod' ? Promise.resolve(undefined) : o.api.get('PersistentVolumeClaim', key.namespace, workdirClaimName(key.kind, key.name)),
     ]);
     const policy = o.policyOf(key.namespace);
     const ownCopy = verifiedCopy(copy ? { ...copy, kind: copy.kind ?? copyKind } : undefined, key.namespace);
@@ -178,9 +197,10 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       ...(workload ? { workload } : {}),
       ...(ownCopy ? { copy: ownCopy } : {}),
       ...(policy ? { policy } : {}),
-      ...(duplicates ? { duplicates } : {}),
+      ...duplicates,
     };
     withSecret(observed, secret);
+    withVolume(observed, claim);
     return observed;
   }
 
@@ -238,6 +258,16 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       const copy = signed(step.object, ob);
       await o.api.replace(copyKind(ob), { ...copy, metadata: { ...copy.metadata, resourceVersion: ob.copy?.metadata?.resourceVersion } });
     },
+    'create-volume': async (step, ob) => {
+      const claim = workdirVolumeObject(ob.key, step.persistence, step.owner);
+      signRecords(claim, { signer: o.signer, namespace: ob.key.namespace });
+      await ignoring(409, o.api.create('PersistentVolumeClaim', claim));
+    },
+    // Only this incarnation (uid): never a claim made since under the name. A pod still using it keeps it until it
+    // stops (the API server's pvc-protection finalizer).
+    'delete-volume': async (_step, ob) => {
+      await o.api.delete('PersistentVolumeClaim', ob.key.namespace, workdirClaimName(ob.key.kind, ob.key.name), { uid: uidOf(ob.volume) });
+    },
     'delete-copy': async (_step, ob) => {
       await o.api.delete(copyKind(ob), ob.key.namespace, copyName(ob.key.name), { uid: uidOf(ob.copy) });
     },
@@ -282,6 +312,14 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     },
     'delete-duplicate': async (step, ob) => {
       await o.api.delete('Deployment', ob.key.namespace, step.name, { uid: step.uid });
+    },
+    'create-duplicate-volume': async (step, ob) => {
+      const claim = duplicateVolumeObject(ob.key, step.copy, step.persistence, step.owner);
+      signRecords(claim, { signer: o.signer, namespace: ob.key.namespace });
+      await ignoring(409, o.api.create('PersistentVolumeClaim', claim));
+    },
+    'delete-duplicate-volume': async (step, ob) => {
+      await o.api.delete('PersistentVolumeClaim', ob.key.namespace, step.name, { uid: step.uid });
     },
     'clear-pending': async (step, ob) => {
       const metadata = { annotations: pendingAnnotations(ob, undefined), ownerReferences: step.owner ? [step.owner] : null, resourceVersion: ob.secret?.metadata?.resourceVersion };
@@ -354,7 +392,9 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
   // ---- what to look at ----------------------------------------------------------------------------------------
 
   function keyOfChange(c: ObjectChange): WorkloadKey | undefined {
-    return c.kind === 'Secret' ? keyOfSecret(c.object) : keyOfWorkloadObject(c.kind, c.object);
+    if (c.kind === 'Secret') return keyOfSecret(c.object);
+    if (c.kind === 'PersistentVolumeClaim') return keyOfVolume(c.object);
+    return keyOfWorkloadObject(c.kind, c.object);
   }
 
   /** Whether an object found by the namespace scan may have dev mode to finish or undo. */
@@ -368,6 +408,8 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       if (k) found.set(keyString(k), k);
     };
     for (const s of await o.api.list('Secret', ns, SYNC_SECRET_SELECTOR)) add(keyOfSecret(s));
+    // A kept workdir claim outlives dev mode: its workload is looked at again (the label dev.x/keep-volume removed).
+    for (const c of await o.api.list('PersistentVolumeClaim', ns, WORKDIR_VOLUME_SELECTOR)) add(keyOfVolume(c));
     for (const kind of WORKLOAD_KINDS) {
       for (const obj of await o.api.list(kind, ns)) if (mayNeedWork(kind, obj)) add(keyOfWorkloadObject(kind, obj));
     }

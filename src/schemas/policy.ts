@@ -3,6 +3,7 @@ import { formatIssue } from './issues.ts';
 import { z } from 'zod';
 import { DEV_MODES, WORKLOAD_KINDS, DEFAULT_WORKDIR } from '../core/names.ts';
 import { DURATION_PATTERN } from './duration.ts';
+import { SHELL_PATTERN } from '../core/shell.ts';
 import { err, ok, type Result } from '../core/result.ts';
 
 const quantity = z
@@ -27,6 +28,28 @@ export const LabelSelectorSchema = z
   })
   .describe('A label selector as in any Kubernetes object; empty matches everything.');
 export type LabelSelector = z.infer<typeof LabelSelectorSchema>;
+
+/** A storage size as a PersistentVolumeClaim requests it: a positive quantity, e.g. 2Gi or 500M. */
+const STORAGE_SIZE = /^([1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+/** A StorageClass name (a DNS-1123 subdomain), or "" for "no class" as in a PersistentVolumeClaim. */
+const STORAGE_CLASS = /^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export const PersistenceSchema = z
+  .object({
+    size: z
+      .string()
+      .regex(STORAGE_SIZE, 'must be a storage size such as 2Gi or 500Mi')
+      .default('2Gi')
+      .describe('Storage each claim requests, e.g. 2Gi. Applies when a claim is created; an existing claim keeps its size.'),
+    storageClassName: z
+      .string()
+      .max(253)
+      .regex(STORAGE_CLASS, 'must be the name of a StorageClass (lower case letters, digits, - and .), or empty')
+      .optional()
+      .describe('StorageClass of the claims. Absent: the cluster\'s default StorageClass; "": only volumes without a class.'),
+  })
+  .strict();
+export type Persistence = z.infer<typeof PersistenceSchema>;
 
 export const DevPolicySpecSchema = z
   .object({
@@ -72,6 +95,11 @@ export const DevPolicySpecSchema = z
       .min(1)
       .optional()
       .describe('Command of the dev container; default: a keep-alive shell that exits on SIGTERM.'),
+    shell: z
+      .string()
+      .regex(SHELL_PATTERN, 'must name one program, e.g. bash or /bin/zsh (no arguments)')
+      .optional()
+      .describe('Shell that kubectl devx up --sync and kubectl devx exec open in the dev container, unless the workload sets dev.x/shell; default sh (and sh when this one is missing in the container).'),
     stripProbes: z.boolean().default(true).describe('Remove liveness, readiness and startup probes of the dev container.'),
     sidecar: z
       .object({
@@ -83,6 +111,12 @@ export const DevPolicySpecSchema = z
       })
       .default({ image: 'syncthing/syncthing:1.27' })
       .describe('The syncthing sidecar.'),
+    persistence: PersistenceSchema.optional().describe(
+      'A PersistentVolumeClaim per workload in dev mode instead of the devx-workdir emptyDir, so synced files, ' +
+        'installed dependencies and build caches survive a pod restart. Absent: off (an emptyDir, gone with the pod). ' +
+        'The reconciler creates the claim devx-workdir-<kind>-<name> when dev mode starts and deletes it when dev mode ' +
+        'ends, unless the workload carries the label dev.x/keep-volume=true. Bare pods keep the emptyDir.',
+    ),
     maxDuration: z
       .string()
       .regex(new RegExp(`(${DURATION_PATTERN})|^$`), 'must be a duration such as 8h or 30m')

@@ -146,6 +146,13 @@ const event = (name: string, regarding: Record<string, string>): unknown => ({
   regarding,
 });
 const SYNC = { 'app.kubernetes.io/managed-by': 'devx', 'app.kubernetes.io/component': 'sync-secret' };
+const WORKDIR = { 'app.kubernetes.io/managed-by': 'devx', 'app.kubernetes.io/component': 'workdir' };
+const claim = (name: string, l: Record<string, string> = {}): unknown => ({
+  apiVersion: 'v1',
+  kind: 'PersistentVolumeClaim',
+  metadata: { name, labels: l },
+  spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+});
 const POLICY_USER_BINDING = 'alice-devx-policy-user';
 
 // ---- setup ----------------------------------------------------------------------------------------------------
@@ -274,7 +281,7 @@ describe('opting a namespace in needs the verb "use" on its DevPolicy', () => {
 describe('devx’s ServiceAccount writes only within dev mode’s bounds', () => {
   test('its RBAC alone would allow every write refused below (so each refusal is the admission policy’s)', async () => {
     for (const ns of ['plain', 'kube-system', NS, 'dev']) {
-      for (const what of [['create', 'pods'], ['create', 'secrets'], ['delete', 'pods'], ['create', 'deployments.apps'], ['delete', 'deployments.apps'], ['update', 'deployments.apps'], ['create', 'events.events.k8s.io']]) {
+      for (const what of [['create', 'pods'], ['create', 'secrets'], ['delete', 'pods'], ['create', 'deployments.apps'], ['delete', 'deployments.apps'], ['update', 'deployments.apps'], ['create', 'events.events.k8s.io'], ['create', 'persistentvolumeclaims'], ['delete', 'persistentvolumeclaims']]) {
         assert.equal(await canI(devx, what, ns), true, `RBAC: ${what.join(' ')} in ${ns}`);
       }
     }
@@ -324,6 +331,19 @@ describe('devx’s ServiceAccount writes only within dev mode’s bounds', () =>
     await createOk(devx, secret('devx-webhook-ca'), NS);
     await createOk(devx, secret('devx-records-key'), NS);
     await createDenied(devx, secret('anything-else'), NS, SA_DENIED('devx-service-account', `may write only the Secrets devx-webhook-ca, devx-records-key in its own namespace ${NS}`));
+  });
+
+  test('PersistentVolumeClaims: only workdir claims (both labels), only created and deleted, only where dev mode is allowed', async () => {
+    const notWorkdir = SA_DENIED('devx-service-account', 'may only create and delete its workdir PersistentVolumeClaims: labels app\\.kubernetes\\.io/managed-by=devx, app\\.kubernetes\\.io/component=workdir');
+    await createDenied(devx, claim('users-data'), 'dev', notWorkdir);
+    await createDenied(devx, claim('half-marked', { 'app.kubernetes.io/managed-by': 'devx' }), 'dev', notWorkdir);
+    await createDenied(devx, claim('devx-workdir-deployment-x', WORKDIR), 'plain', SA_DENIED('devx-service-account', 'may create persistentvolumeclaims only in namespaces labelled dev\\.x/policy; plain is not'));
+    await createDenied(devx, claim('devx-workdir-deployment-x', WORKDIR), NS, SA_DENIED('devx-service-account', `may write only the Secrets devx-webhook-ca, devx-records-key in its own namespace ${NS}`));
+    // Positive control; then a user's claim is never deleted. (Changing a claim RBAC refuses already: no update verb.)
+    await createOk(devx, claim('devx-workdir-deployment-x', WORKDIR), 'dev');
+    await kubectlOk(['create', '-f', '-'], { namespace: 'dev', input: JSON.stringify(claim('users-claim')) });
+    await denied(devx, ['delete', 'pvc', 'users-claim', '--wait=false'], notWorkdir, { namespace: 'dev' });
+    await ok(devx, ['delete', 'pvc', 'devx-workdir-deployment-x', '--wait=false'], { namespace: 'dev' });
   });
 
   test('Deployments and Jobs: only dev copies created or deleted; the user’s workloads updated only when they carry devx’s marks', async () => {

@@ -4,10 +4,10 @@
 //    with a token of the chart's ServiceAccount (TokenRequest API, as a pod would get) — so the API server authorizes
 //    it exactly as it would authorize devx's pods. The chart's own webhook configurations are used, only pointed at
 //    devx's loopback address (the API server here has no route to a Service: no kubelet, no pod network).
-// 2. A tour of every dev-mode transition (DESIGN §3) passes, with devx making its CA, filling the caBundle and holding
-//    the Lease; the audit log shows no request of devx refused (sufficient) — neither by RBAC nor by the chart's
-//    ValidatingAdmissionPolicies that narrow devx's ServiceAccount — and every verb the chart grants used (no more: a
-//    verb nothing uses fails the test, so does one that is missing).
+// 2. A tour of every dev-mode transition (DESIGN §3; a workdir claim of DevPolicy persistence too) passes, with devx
+//    making its CA, filling the caBundle and holding the Lease; the audit log shows no request of devx refused
+//    (sufficient) — neither by RBAC nor by the chart's ValidatingAdmissionPolicies that narrow devx's ServiceAccount —
+//    and every verb the chart grants used (no more: a verb nothing uses fails the test, so does one that is missing).
 // 3. Verbs taken away from the live ClusterRole and Role one at a time, each with what breaks.
 import assert from 'node:assert/strict';
 import { duplicateName } from '../../src/core/duplicate.ts';
@@ -336,6 +336,15 @@ describe('as the chart’s ServiceAccount', () => {
     for (const [kind, name] of made) {
       await eventually(`${kind} ${name} restored`, async () => (await annotations('away', [kind, name]))['dev.x/enabled-at'] === undefined, 30_000);
     }
+  });
+
+  test('DevPolicy persistence: the workdir claim created with dev mode and deleted when it ends', async () => {
+    await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'dev.x/v1alpha1', kind: 'DevPolicy', metadata: { name: 'persist' }, spec: { persistence: { size: '1Gi' } } }) });
+    await cp.createNamespace('keep', { 'dev.x/policy': 'persist' });
+    await apply(WORKLOADS.deployment('notes', ON), 'keep');
+    await eventually('the workdir claim', async () => (await cp.kubectl(['get', 'pvc', 'devx-workdir-deployment-notes'], { namespace: 'keep' })).code === 0, 30_000);
+    await kubectlOk(['label', 'deploy', 'notes', 'dev.x/enabled-'], { namespace: 'keep' });
+    await gone('the workdir claim', ['pvc', 'devx-workdir-deployment-notes'], 'keep');
   });
 
   test('a namespace without dev.x/policy: the label is refused', async () => {

@@ -152,13 +152,16 @@ build_cni() {
 }
 
 # What Go modules cannot give: runc (the OCI runtime containerd's shim runs), a static busybox (the shell and core
-# utilities of the node's images) and nft (kube-proxy's nftables mode programs Services with it). Installed from Debian's packages when missing, as root; otherwise the one command.
+# utilities of the node's images), nft (kube-proxy's nftables mode programs Services with it) and tmux (the
+# pseudo-terminal of the agent's terminal tests, test/e2e/harness/tmux.ts). Installed from Debian's packages when
+# missing, as root; otherwise the one command.
 install_debian_parts() {
   local need=()
   command -v runc >/dev/null 2>&1 || need+=(runc)
   [[ -x /bin/busybox ]] || need+=(busybox-static)
   command -v nft >/dev/null 2>&1 || [[ -x /usr/sbin/nft ]] || need+=(nftables)
-  if [[ ${#need[@]} -eq 0 ]]; then log "runc, busybox-static and nftables are installed"; return; fi
+  command -v tmux >/dev/null 2>&1 || need+=(tmux)
+  if [[ ${#need[@]} -eq 0 ]]; then log "runc, busybox-static, nftables and tmux are installed"; return; fi
   if [[ $(id -u) -ne 0 ]]; then
     log "the node needs Debian packages: run  sudo apt-get install -y ${need[*]}"; exit 1
   fi

@@ -120,12 +120,12 @@ test('command lines of sync, up, down and status', () => {
   const sync = parseAgentArgs('sync', ['deploy/reviews', './src:/app', '-n', 'bookinfo', '--mode', 'push', '-o', 'json', '--timeout', '90s']);
   assert.deepEqual(sync, {
     ok: true,
-    value: { command: 'sync', common: { json: true, timeoutMs: 90_000, namespace: 'bookinfo' }, workload: { kind: 'Deployment', name: 'reviews' }, sync: { mode: 'push' }, dir: './src:/app' },
+    value: { command: 'sync', common: { json: true, timeoutMs: 90_000, namespace: 'bookinfo' }, workload: { kind: 'Deployment', name: 'reviews' }, sync: { mode: 'push', forward: [] }, dir: './src:/app' },
   });
   const up = parseAgentArgs('up', ['reviews', '--image', 'img:1', '--sync', '.', '--context', 'c', '--kubeconfig', '/k']);
   assert.deepEqual(up, {
     ok: true,
-    value: { command: 'up', common: { json: false, timeoutMs: 300_000, kubeconfig: '/k', context: 'c' }, workload: { name: 'reviews' }, sync: { mode: 'two-way' }, image: 'img:1', syncDir: '.' },
+    value: { command: 'up', common: { json: false, timeoutMs: 300_000, kubeconfig: '/k', context: 'c' }, workload: { name: 'reviews' }, sync: { mode: 'two-way', forward: [] }, shell: true, image: 'img:1', syncDir: '.' },
   });
   assert.deepEqual(parseAgentArgs('status', ['-A']), { ok: true, value: { command: 'status', common: { json: false, timeoutMs: 300_000 }, allNamespaces: true } });
   assert.deepEqual(parseAgentArgs('down', ['sts/db']), { ok: true, value: { command: 'down', common: { json: false, timeoutMs: 300_000 }, workload: { kind: 'StatefulSet', name: 'db' } } });

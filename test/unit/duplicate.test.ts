@@ -207,7 +207,7 @@ const KEY: WorkloadKey = { kind: 'Deployment', namespace: 'bookinfo', name: 'web
 const policy = DevPolicySpecSchema.parse({});
 
 function seen(o: Partial<DuplicatesSeen> = {}): DuplicatesSeen {
-  return { copies: [], secrets: [], takenCopies: [], takenSecrets: [], ...o };
+  return { copies: [], secrets: [], volumes: [], takenCopies: [], takenSecrets: [], takenVolumes: [], ...o };
 }
 
 function observe(workload: KubeObject, duplicates: DuplicatesSeen, extra: Partial<Observed> = {}): Observed {
@@ -275,4 +275,26 @@ test('reconciler: dev mode off deletes every copy, then every copy Secret; a lef
   const replace = web({ annotations: { 'dev.x/mode': 'replace', 'dev.x/enabled-by': 'alice', 'dev.x/enabled-at': '2026-01-02T03:04:05Z', 'dev.x/original-replicas': '3' } });
   signRecords(replace, { signer: GOLDEN_SIGNER, namespace: 'bookinfo' });
   assert.equal(planStep(observe(replace, seen({ copies: [existing('alice')] }))).type, 'delete-duplicate');
+});
+
+test('reconciler with persistence: each copy gets its own workdir claim before its copy; it goes with the copy unless the workload keeps its claims', () => {
+  const persistent = { policy: DevPolicySpecSchema.parse({ persistence: { size: '1Gi' } }) };
+  const w = inDuplicateMode(['alice']);
+  const secrets = [secretFor('web-devx-alice')];
+  const claim = planStep(observe(w, seen({ secrets }), persistent));
+  assert.deepEqual(claim.type === 'create-duplicate-volume' && { name: claim.name, copy: claim.copy, size: claim.persistence.size }, { name: 'devx-workdir-deployment-web-devx-alice', copy: 'web-devx-alice', size: '1Gi' });
+  const claimFor = (copy: string): KubeObject => ({ kind: 'PersistentVolumeClaim', metadata: { name: `devx-workdir-deployment-${copy}`, uid: `uid-v-${copy}`, labels: { 'dev.x/copy': copy } } });
+  assert.equal(planStep(observe(w, seen({ secrets, volumes: [claimFor('web-devx-alice')] }), persistent)).type, 'create-duplicate');
+  // Without persistence no claim is asked for.
+  assert.equal(planStep(observe(w, seen({ secrets }))).type, 'create-duplicate');
+  // A claim of that name that is not devx's: reported, never used.
+  const takenClaim = planStep(observe(w, seen({ secrets, takenVolumes: ['devx-workdir-deployment-web-devx-alice'] }), persistent));
+  assert.deepEqual(takenClaim.type === 'done' && takenClaim.events.map((e) => e.reason), ['VolumeNameTaken']);
+  // Dev mode off: copy, Secret, then claim; with dev.x/keep-volume=true the claim stays.
+  const off = web({ labelled: false });
+  const left = seen({ secrets, volumes: [claimFor('web-devx-alice')] });
+  assert.equal(planStep(observe(off, left, persistent)).type, 'delete-duplicate-secret');
+  assert.equal(planStep(observe(off, seen({ volumes: left.volumes }), persistent)).type, 'delete-duplicate-volume');
+  const keeping = { ...off, metadata: { ...off.metadata, labels: { ...off.metadata!.labels, 'dev.x/keep-volume': 'true' } } };
+  assert.equal(planStep(observe(keeping, seen({ volumes: left.volumes }), persistent)).type, 'done');
 });

@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/k8s/logger.ts';
 import type { WorkloadKey } from '../../src/reconciler/keys.ts';
 import type { ApiKind, DeleteOptions, EventRecord, ObjectApi } from '../../src/reconciler/ports.ts';
 import { createReconciler } from '../../src/reconciler/reconciler.ts';
-import { DevPolicySpecSchema } from '../../src/schemas/policy.ts';
+import { DevPolicySpecSchema, type DevPolicySpec } from '../../src/schemas/policy.ts';
 import { buildSyncSecretData, type SyncSecretData } from '../../src/sync/secret.ts';
 
 const NS = 'ns';
@@ -157,13 +157,13 @@ function fakeApi(opts: { refusePods?: boolean } = {}): ObjectApi & { store: Stor
   return Object.assign(self, api);
 }
 
-function reconcilerOn(api: ObjectApi): ReturnType<typeof createReconciler> {
-  return createReconciler({ api, policyOf: () => policy, namespaceEnabled: () => true, signer: SIGNER, logger: silentLogger, identity: 'test', generateSecretData: async () => DATA, known: () => [] });
+function reconcilerOn(api: ObjectApi, spec: DevPolicySpec = policy): ReturnType<typeof createReconciler> {
+  return createReconciler({ api, policyOf: () => spec, namespaceEnabled: () => true, signer: SIGNER, logger: silentLogger, identity: 'test', generateSecretData: async () => DATA, known: () => [] });
 }
 
 /** Reconciles until the plan is done (a delay asked for counts as "look again now", as time passes in between). */
-async function settle(api: ObjectApi, key: WorkloadKey): Promise<void> {
-  const r = reconcilerOn(api);
+async function settle(api: ObjectApi, key: WorkloadKey, spec: DevPolicySpec = policy): Promise<void> {
+  const r = reconcilerOn(api, spec);
   for (let i = 0; i < 10; i++) {
     const { afterMs } = await r.reconcile(key);
     if (afterMs === undefined || afterMs > 60_000) return;
@@ -259,13 +259,13 @@ async function reference(scenario: (api: ReturnType<typeof fakeApi>) => Promise<
 }
 
 /** Runs `scenario` with a crash at every write, before it or after it, then lets a fresh reconciler finish. */
-async function crashEverywhere(name: string, seed: (api: ReturnType<typeof fakeApi>) => void, key: WorkloadKey, between?: (api: ReturnType<typeof fakeApi>) => Promise<void>): Promise<void> {
+async function crashEverywhere(name: string, seed: (api: ReturnType<typeof fakeApi>) => void, key: WorkloadKey, between?: (api: ReturnType<typeof fakeApi>) => Promise<void>, spec: DevPolicySpec = policy): Promise<void> {
   const run = async (api: ReturnType<typeof fakeApi>): Promise<void> => {
     seed(api);
-    await settle(api, key);
+    await settle(api, key, spec);
     if (between) {
       await between(api);
-      await settle(api, key);
+      await settle(api, key, spec);
     }
   };
   const ref = await reference(run);
@@ -277,12 +277,12 @@ async function crashEverywhere(name: string, seed: (api: ReturnType<typeof fakeA
       seed(api);
       const phase = async (): Promise<void> => {
         try {
-          await settle(api, key);
+          await settle(api, key, spec);
         } catch (err) {
           if (!(err instanceof Crash)) throw err;
           // The process died; a new one starts from whatever the objects say.
           api.crashAt = undefined;
-          await settle(api, key);
+          await settle(api, key, spec);
         }
       };
       await phase();
@@ -302,4 +302,84 @@ test('SIGKILL at any write (before or after it lands): a fresh reconciler ends e
   await crashEverywhere('pod enters', (api) => seedPod(api, true), podKey);
   await crashEverywhere('pod enters and leaves', (api) => seedPod(api, true), podKey, (api) => unlabel(api, 'Pod', 'solo'));
   await crashEverywhere('job enters and leaves', seedJob, jobKey, (api) => unlabel(api, 'Job', 'train'));
+});
+
+// ---- DevPolicy persistence: the workdir claim ------------------------------------------------------------------
+
+const persistent = DevPolicySpecSchema.parse({ persistence: { size: '1Gi' } });
+const deployKey: WorkloadKey = { kind: 'Deployment', namespace: NS, name: 'web' };
+const CLAIM = `PersistentVolumeClaim/${NS}/devx-workdir-deployment-web`;
+
+/** A Deployment in dev mode as admission leaves it (records signed), with more labels if asked. */
+function seedDeployment(api: ReturnType<typeof fakeApi>, labels: Record<string, string> = {}): void {
+  api.store.set(`Deployment/${NS}/web`, admitted({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: NS, uid: 'uid-dep', resourceVersion: '1', labels: { 'dev.x/enabled': 'true', ...labels }, annotations: { ...ENABLED, 'dev.x/original-replicas': '2' } },
+    spec: { replicas: 1, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web', 'dev.x/enabled': 'true' } }, spec: { containers: [{ name: 'web', image: 'web:1' }] } } },
+  }));
+}
+
+test('persistence: the claim is made with the Secret, signed and owned by the Deployment; leaving dev mode deletes it', async () => {
+  const api = fakeApi();
+  seedDeployment(api);
+  await settle(api, deployKey, persistent);
+  const claim = api.store.get(CLAIM);
+  assert.ok(claim, 'the claim exists');
+  assert.deepEqual(claim.metadata?.ownerReferences, [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'uid-dep' }]);
+  assert.deepEqual(claim.spec, { accessModes: ['ReadWriteOnce'], volumeMode: 'Filesystem', resources: { requests: { storage: '1Gi' } } });
+  assert.equal(verifiedRecords(claim, { signer: SIGNER, namespace: NS })?.['dev.x/volume-of'], 'deployment/web');
+  assert.deepEqual(api.events.map((e) => e.reason), ['DevModeEntered', 'SyncSecretCreated', 'VolumeCreated']);
+  const writes = api.writes;
+  await settle(api, deployKey, persistent);
+  assert.equal(api.writes, writes, 'a settled workload gets no writes');
+
+  await unlabel(api, 'Deployment', 'web');
+  await settle(api, deployKey, persistent);
+  assert.deepEqual([...api.store.keys()], [`Deployment/${NS}/web`], 'claim and Secret gone');
+  assert.deepEqual(api.events.slice(3).map((e) => e.reason), ['VolumeDeleted', 'DevModeLeft', 'SyncSecretDeleted']);
+});
+
+test('persistence: dev.x/keep-volume=true keeps the claim when dev mode ends and dev mode uses the same one again; deleting the Deployment deletes it', async () => {
+  const api = fakeApi();
+  seedDeployment(api, { 'dev.x/keep-volume': 'true' });
+  await settle(api, deployKey, persistent);
+  const uid = api.store.get(CLAIM)?.metadata?.uid;
+  await unlabel(api, 'Deployment', 'web');
+  await settle(api, deployKey, persistent);
+  assert.equal(api.store.get(CLAIM)?.metadata?.uid, uid, 'kept');
+  assert.equal(api.store.get(`Secret/${NS}/devx-sync-deployment-web`), undefined, 'the Secret goes');
+  assert.ok(api.events.some((e) => e.reason === 'VolumeKept'));
+  // Dev mode again (admission's work done as the user's `kubectl label` would have it): the same claim.
+  seedDeployment(api, { 'dev.x/keep-volume': 'true' });
+  await settle(api, deployKey, persistent);
+  assert.equal(api.store.get(CLAIM)?.metadata?.uid, uid, 'reused, not made again');
+  assert.equal(api.events.filter((e) => e.reason === 'VolumeCreated').length, 1);
+  // The Deployment deleted: the claim goes with it (garbage collection, and the reconciler's own pass).
+  await api.delete('Deployment', NS, 'web');
+  await settle(api, deployKey, persistent);
+  assert.deepEqual([...api.store.keys()], []);
+});
+
+test('persistence: a claim of that name that devx did not make (devx\'s labels and record copied, unsigned) is neither used as devx\'s nor deleted', async () => {
+  const api = fakeApi();
+  const users: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: 'devx-workdir-deployment-web', namespace: NS, uid: 'uid-users', resourceVersion: '1', labels: { 'app.kubernetes.io/managed-by': 'devx', 'app.kubernetes.io/component': 'workdir' }, annotations: { 'dev.x/volume-of': 'deployment/web' } },
+    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '9Gi' } } },
+  };
+  api.store.set(CLAIM, structuredClone(users));
+  seedDeployment(api);
+  await settle(api, deployKey, persistent);
+  const taken = api.events.find((e) => e.reason === 'VolumeNameTaken');
+  assert.equal(taken?.type, 'Warning');
+  await unlabel(api, 'Deployment', 'web');
+  await settle(api, deployKey, persistent);
+  assert.deepEqual(api.store.get(CLAIM), users, 'untouched: not adopted, not deleted');
+});
+
+test('persistence, SIGKILL at any write: a fresh reconciler ends exactly where an uninterrupted one does', async () => {
+  await crashEverywhere('deployment with a claim enters and leaves', (api) => seedDeployment(api), deployKey, (api) => unlabel(api, 'Deployment', 'web'), persistent);
+  await crashEverywhere('deployment keeps its claim', (api) => seedDeployment(api, { 'dev.x/keep-volume': 'true' }), deployKey, (api) => unlabel(api, 'Deployment', 'web'), persistent);
 });

@@ -115,6 +115,9 @@ const CONTROLLERS = [
   // Type-checks ValidatingAdmissionPolicies against the kinds they match and reports it in their status, as in a
   // real cluster (test/e2e/admission-policies.test.ts reads it).
   'validatingadmissionpolicy-status-controller',
+  // Lifts the API server's kubernetes.io/pvc-protection finalizer from a deleted claim no scheduled pod uses: without
+  // it a deleted PersistentVolumeClaim (devx's workdir claims) would stay Terminating for ever.
+  'persistentvolumeclaim-protection-controller',
 ];
 const DAY_MS = 24 * 60 * 60 * 1000;
 const STOP_GRACE_MS = 5000;
