@@ -41,11 +41,13 @@ before(async () => {
   devx = await startReconcilingDevx(cp, 'unused', [
     { name: 'three-at-once', spec: { maxWorkloads: 3 } },
     { name: 'replace-only', spec: { modes: ['replace'] } },
+    { name: 'persistent', spec: { persistence: { size: '1Gi' } } },
   ]);
   k = kube(cp);
   await cp.createNamespace(NS, { 'dev.x/policy': 'three-at-once' });
   await cp.createNamespace('nodup', { 'dev.x/policy': 'replace-only' });
-  for (const ns of [NS, 'nodup']) {
+  await cp.createNamespace('kept', { 'dev.x/policy': 'persistent' });
+  for (const ns of [NS, 'nodup', 'kept']) {
     for (const user of ['alice', 'bob', 'carol', 'dave']) await k.ok(['create', 'rolebinding', `${user}-edit`, '--clusterrole=edit', `--user=${user}`], { namespace: ns });
   }
   await k.apply(web, NS);
@@ -218,5 +220,31 @@ describe('duplicate mode on the real API server', () => {
     assert.deepEqual(Object.keys(now.metadata.annotations ?? {}).filter((a) => a.startsWith('dev.x/') && a !== 'dev.x/mode'), []);
     assert.ok(await k.maybe('deploy', 'web-devx-dave', NS), "dave's own Deployment outlives dev mode");
     await assertOriginalUntouched();
+  });
+
+  test('9. with DevPolicy persistence each copy has its own workdir claim, mounted by its pod, deleted with the copy', async () => {
+    await k.apply(web, 'kept');
+    await k.ok(['annotate', 'deploy', 'web', 'dev.x/mode=duplicate'], { namespace: 'kept', as: 'alice' });
+    await k.ok(['label', 'deploy', 'web', 'dev.x/enabled=true'], { namespace: 'kept', as: 'alice' });
+    await k.ok(['annotate', 'deploy', 'web', 'dev.x/duplicate=join'], { namespace: 'kept', as: 'bob' });
+    for (const user of ['alice', 'bob']) {
+      const claim = await eventually(`${user}'s claim`, () => k.maybe('pvc', `devx-workdir-deployment-web-devx-${user}`, 'kept'));
+      assert.equal(claim.metadata.labels['dev.x/copy'], `web-devx-${user}`);
+      assert.equal(claim.spec.resources.requests.storage, '1Gi');
+      const pod = await eventually(`${user}'s dev pod`, async () => (await k.pods(`dev.x/copy=web-devx-${user}`, 'kept')).find(isInjected));
+      assert.deepEqual(pod.spec.volumes.find((v: any) => v.name === 'devx-workdir').persistentVolumeClaim, { claimName: `devx-workdir-deployment-web-devx-${user}` });
+    }
+    assert.equal(await k.maybe('pvc', 'devx-workdir-deployment-web', 'kept'), undefined, 'the workload itself has no claim in duplicate mode');
+    await k.ok(['annotate', 'deploy', 'web', 'dev.x/duplicate=leave'], { namespace: 'kept', as: 'bob' });
+    await eventually("bob's claim gone", async () => {
+      const c = await k.maybe('pvc', 'devx-workdir-deployment-web-devx-bob', 'kept');
+      return c === undefined || c.metadata.deletionTimestamp !== undefined;
+    });
+    assert.ok(await k.maybe('pvc', 'devx-workdir-deployment-web-devx-alice', 'kept'), "alice's claim stays");
+    await k.ok(['label', 'deploy', 'web', 'dev.x/enabled-'], { namespace: 'kept' });
+    await eventually("alice's claim gone", async () => {
+      const c = await k.maybe('pvc', 'devx-workdir-deployment-web-devx-alice', 'kept');
+      return c === undefined || c.metadata.deletionTimestamp !== undefined;
+    });
   });
 });

@@ -11,7 +11,7 @@ import { eventually, getJson, kubeconfigAs } from './harness/devx.ts';
 import { podReady, type NodeCluster } from './harness/node.ts';
 import { startNodeDevx, type NodeDevx } from './harness/node-devx.ts';
 import type { Kube } from './harness/reconciler.ts';
-import { startAgent } from './harness/syncthing.ts';
+import { runAgent, startAgent } from './harness/syncthing.ts';
 
 const NS = 'shop';
 const WORKDIR = '/home/devx';
@@ -115,6 +115,9 @@ test('duplicate mode: the original keeps serving with its image and alone behind
     };
     await eventually('hello.txt in the dev container of the copy', async () => (await read()) === 'hello from the laptop\n', 30_000);
     assert.ok(agent.stderr().includes(copy) || JSON.stringify(agent.events()).includes(copy), 'the agent says it syncs with the copy');
+    // kubectl devx exec reaches the same pod: alice's copy, where the synced file is.
+    const exec = await runAgent(['exec', 'deploy/reviews', '-n', NS, '--', 'sh', '-c', `cat ${WORKDIR}/hello.txt; hostname`], { KUBECONFIG: kubeconfigAs(c, n.tmp, 'alice'), XDG_CONFIG_HOME: path.join(n.tmp, 'config'), NO_COLOR: '1' });
+    assert.deepEqual({ code: exec.code, stdout: exec.stdout }, { code: 0, stdout: `hello from the laptop\n${dev.metadata.name}\n` }, exec.stderr);
     // The file is not in the original's pods: they run their own image, untouched.
     for (const p of during) {
       const r = await c.kubectl(['exec', '-n', NS, p.metadata.name, '-c', 'reviews', '--', 'ls', WORKDIR]);
