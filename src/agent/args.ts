@@ -26,8 +26,9 @@ export interface SyncOptions {
 
 export type AgentCommand =
   | { command: 'sync'; common: CommonOptions; workload: WorkloadArg; dir?: string; sync: SyncOptions }
-  /** `shell`: open a terminal in the dev container after the first full sync (where there is a terminal; --no-shell: never). */
-  | { command: 'up'; common: CommonOptions; workload: WorkloadArg; image?: string; syncDir?: string; sync: SyncOptions; shell: boolean }
+  /** `shell`: open a terminal in the dev container after the first full sync (where there is a terminal; --no-shell: never).
+   * `duplicate`: a copy of one's own (dev.x/mode=duplicate). */
+  | { command: 'up'; common: CommonOptions; workload: WorkloadArg; image?: string; syncDir?: string; sync: SyncOptions; shell: boolean; duplicate?: true }
   /** `argv`: the command after `--`; undefined: the workload's shell. */
   | { command: 'exec'; common: CommonOptions; workload: WorkloadArg; argv?: string[] }
   | { command: 'down'; common: CommonOptions; workload: WorkloadArg }
@@ -48,7 +49,7 @@ const SYNC = { mode: { type: 'string' }, address: { type: 'string' }, forward: {
 
 const OPTIONS = {
   sync: { ...COMMON, ...SYNC },
-  up: { ...COMMON, ...SYNC, image: { type: 'string' }, sync: { type: 'string' }, 'no-shell': { type: 'boolean' } },
+  up: { ...COMMON, ...SYNC, image: { type: 'string' }, sync: { type: 'string' }, 'no-shell': { type: 'boolean' }, duplicate: { type: 'boolean' } },
   down: COMMON,
   status: { ...COMMON, 'all-namespaces': { type: 'boolean', short: 'A' } },
   // -i and -t are kubectl exec's habit: accepted, and implied (stdin is always passed, a terminal used when there is one).
@@ -103,7 +104,7 @@ function buildUp(c: CommonOptions, v: Values, workload: WorkloadArg, sync: SyncO
     if (v['no-shell'] === true) return err('up: --no-shell goes with --sync (without it, up opens no shell)');
   }
   const extra = { ...(typeof v.image === 'string' ? { image: v.image } : {}), ...(typeof v.sync === 'string' ? { syncDir: v.sync } : {}) };
-  return ok({ command: 'up', common: c, workload, sync, shell: v['no-shell'] !== true, ...extra });
+  return ok({ command: 'up', common: c, workload, sync, shell: v['no-shell'] !== true, ...extra, ...(v.duplicate === true ? { duplicate: true as const } : {}) });
 }
 
 function buildSyncOrUp(command: 'sync' | 'up', c: CommonOptions, v: Values, positionals: string[]): Result<AgentCommand> {

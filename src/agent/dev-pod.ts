@@ -4,7 +4,7 @@
 import { ANN_STATUS, ANN_WORKLOAD, SIDECAR_NAME, VOLUME_WORKDIR } from '../core/names.ts';
 import { InjectionStatusSchema, type Container, type Pod } from './schemas.ts';
 import { rejectionsText, type Rejection } from './verify-dev-pod.ts';
-import { refString, type WorkloadRef } from './workload-ref.ts';
+import { claimOf, refText, type WorkloadRef } from './workload-ref.ts';
 
 /** What the agent knows about a dev pod. */
 export interface DevPod {
@@ -32,7 +32,7 @@ export function belongsTo(pod: Pod, ref: WorkloadRef): boolean {
   const anns = pod.metadata.annotations ?? {};
   if (anns[ANN_STATUS] === undefined) return false;
   const owner = anns[ANN_WORKLOAD];
-  if (owner !== undefined) return owner === refString(ref);
+  if (owner !== undefined) return owner === claimOf(ref);
   return ref.kind === 'Pod' && pod.metadata.name === ref.name;
 }
 
@@ -134,9 +134,9 @@ function waitingReason(pod: Pod): string | undefined {
  * `rejected`: the pods that claim to be the dev pod but are not (named with the reason while there is no other). */
 export function waitingFor(pod: DevPod | undefined, ref: WorkloadRef, rejected: readonly Rejection[] = [], forExec = false): string {
   if (pod === undefined && rejected.length > 0) {
-    return `the dev pod of ${refString(ref)}; not syncing with ${rejected.length === 1 ? 'a pod that is' : `${rejected.length} pods that are`} not devx's dev pod of it: ${rejectionsText(rejected)}`;
+    return `the dev pod of ${refText(ref)}; not syncing with ${rejected.length === 1 ? 'a pod that is' : `${rejected.length} pods that are`} not devx's dev pod of it: ${rejectionsText(rejected)}`;
   }
-  if (pod === undefined) return `the dev pod of ${refString(ref)} (devx injects it when the workload's pod is created)`;
+  if (pod === undefined) return `the dev pod of ${refText(ref)} (devx injects it when the workload's pod is created)`;
   if (pod.terminating) return `pod ${pod.name} to finish terminating and its replacement to start`;
   return podToRun(pod, forExec ? pod.target : SIDECAR_NAME);
 }

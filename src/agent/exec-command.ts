@@ -5,7 +5,8 @@
 import { DEFAULT_SHELL, type ShellChoice } from '../core/shell.ts';
 import { ExecRefusedError, missingProgram, type ExecEnd } from '../k8s/exec.ts';
 import type { AgentKube, KubeConfig } from '../k8s/agent-api.ts';
-import { deniedOf, forbiddenFor, requireDevMode, resolveWorkload, waitForVerifiedDevPod, type FoundWorkload } from './cluster.ts';
+import { deniedOf, forbiddenFor, requireDevMode, resolveWorkload, waitForVerifiedDevPod } from './cluster.ts';
+import { syncTarget } from './duplicate-target.ts';
 import { shellOf } from './dev-settings.ts';
 import { readyToExec, type DevPod } from './dev-pod.ts';
 import { AgentError, EXIT } from './exit-codes.ts';
@@ -37,12 +38,11 @@ export interface TerminalPlace {
   note: (message: string) => void;
 }
 
-/** Fails with the missing RBAC verbs named unless the user may exec into the workload's dev pod and verify it first. */
-export async function requireExecRights(kc: KubeConfig, found: FoundWorkload): Promise<void> {
-  const { ref } = found;
+/** Fails with the missing RBAC verbs named unless the user may exec into the dev pod of `ref` and verify it first. */
+export async function requireExecRights(kc: KubeConfig, ref: WorkloadRef): Promise<void> {
   const exec = await deniedOf(kc, execPermissions(ref.namespace));
   if (exec.length > 0) throw new AgentError(EXIT.FORBIDDEN, forbiddenMessage(`you may not open a terminal in pods of namespace ${ref.namespace}`, exec));
-  const chain = await deniedOf(kc, ownerChainPermissions(ref.kind, ref.namespace));
+  const chain = await deniedOf(kc, ownerChainPermissions(ref));
   if (chain.length > 0) {
     const what = `you may not read the objects between the dev pod and ${refString(ref)}, which kubectl devx checks before it opens a terminal there`;
     throw new AgentError(EXIT.FORBIDDEN, forbiddenMessage(what, chain));
@@ -91,9 +91,11 @@ export async function runExec(cmd: ExecCommand): Promise<number> {
   const found = await resolveWorkload(kc, cmd.workload, cmd.namespace);
   requireDevMode(found);
   const shell = cmd.command === undefined ? await shellOf(kc, found) : undefined;
-  await requireExecRights(kc, found);
-  const pod = await waitForVerifiedDevPod(kc, found.ref, { ...cmd, ready: readyToExec, forExec: true });
+  // In duplicate mode: the dev pod of the caller's own copy.
+  const ref = await syncTarget(kc, found);
+  await requireExecRights(kc, ref);
+  const pod = await waitForVerifiedDevPod(kc, ref, { ...cmd, ready: readyToExec, forExec: true });
   cmd.reporter.close();
-  const at: TerminalPlace = { kc, ref: found.ref, pod, io: cmd.io, signal: cmd.signal, note: (m) => cmd.reporter.note(m) };
+  const at: TerminalPlace = { kc, ref, pod, io: cmd.io, signal: cmd.signal, note: (m) => cmd.reporter.note(m) };
   return exitCodeOf(shell === undefined ? await run(at, cmd.command ?? []) : await runShell(at, shell), at);
 }

@@ -95,7 +95,7 @@ function upCheck(c: AgentCommand & { command: 'up' }, io: AgentIo): ((found: Fou
 
 async function up(c: AgentCommand & { command: 'up' }, x: Context): Promise<number> {
   const check = upCheck(c, x.io);
-  const done = await runUp({ ...base(c, x), workload: c.workload, ...(c.image ? { image: c.image } : {}), ...(check ? { check } : {}) });
+  const done = await runUp({ ...base(c, x), workload: c.workload, duplicate: c.duplicate === true, ...(c.image ? { image: c.image } : {}), ...(check ? { check } : {}) });
   // The sync that follows names the workload by the kind `up` found, so it needs no second lookup.
   return c.syncDir === undefined ? done.exitCode : sync({ ...c, workload: { kind: done.found.ref.kind, name: done.found.ref.name } }, c.syncDir, x);
 }

@@ -32,7 +32,9 @@ export function safeSegment(name: string): string {
   return `${name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 80)}-${hash}`;
 }
 
-/** `<config dir>/<context>/<namespace>/<kind>-<name>`: the session's syncthing home (created with mode 0700). */
+/** `<config dir>/<context>/<namespace>/<kind>-<name>` (in duplicate mode `<kind>-<name>@<copy>`): the session's
+ * syncthing home (created with mode 0700). */
 export function sessionHome(configDir: string, context: string, ref: WorkloadRef): string {
-  return path.join(configDir, safeSegment(context), safeSegment(ref.namespace), `${ref.kind.toLowerCase()}-${ref.name}`);
+  const leaf = `${ref.kind.toLowerCase()}-${ref.name}${ref.copy === undefined ? '' : `@${ref.copy}`}`;
+  return path.join(configDir, safeSegment(context), safeSegment(ref.namespace), leaf);
 }

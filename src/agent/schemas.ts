@@ -96,6 +96,9 @@ export const InjectionRecordSchema = z
 export const OwnerObjectSchema = ObjectSchema;
 
 /** The answer of a SelfSubjectAccessReview. */
+/** A SelfSubjectReview's answer: the user name. */
+export const SelfReviewSchema = z.object({ status: z.object({ userInfo: z.object({ username: z.string().min(1) }).loose() }).loose() });
+
 export const AccessReviewSchema = z.object({ status: z.object({ allowed: z.boolean(), reason: z.string().optional() }).loose() });
 
 /** `{metadata: {name}}` of a DevPolicy and the one spec field the agent reads (`maxDuration`). */

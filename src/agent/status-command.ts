@@ -62,11 +62,11 @@ async function maxDurations(cmd: StatusCommand, namespaces: readonly string[]): 
   return out;
 }
 
-function sessionOf(cmd: StatusCommand, namespace: string, workload: string): string | undefined {
+function sessionOf(cmd: StatusCommand, namespace: string, workload: string, copy?: string): string | undefined {
   const [kindLower, ...rest] = workload.split('/');
   const kind = WORKLOAD_KINDS.find((k) => k.toLowerCase() === kindLower);
   if (!kind) return undefined;
-  const home = sessionHome(cmd.configDir, cmd.kube.context, { kind, name: rest.join('/'), namespace });
+  const home = sessionHome(cmd.configDir, cmd.kube.context, { kind, name: rest.join('/'), namespace, ...(copy === undefined ? {} : { copy }) });
   const pid = readPid(path.join(home, AGENT_PID_FILE));
   return sessionSummary(readSessionRecord(home), pid !== undefined && isAlive(pid));
 }
@@ -80,7 +80,7 @@ export async function runStatus(cmd: StatusCommand): Promise<ExitCode> {
     workloads,
     pods,
     maxDuration: (ns) => caps.get(ns),
-    session: (ns, workload) => sessionOf(cmd, ns, workload),
+    session: (ns, workload, copy) => sessionOf(cmd, ns, workload, copy),
     now: cmd.now,
   });
   if (cmd.json) {

@@ -1,11 +1,12 @@
 // `kubectl devx status`: one row per workload in dev mode, built from the labelled workloads and pods the API server
 // returned. Pure: objects and the clock in, rows out.
-import { ANN_COPY_OF, ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_IMAGE, ANN_TTL, type WorkloadKind } from '../core/names.ts';
+import { ANN_COPY_OF, ANN_DUPLICATES, ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_IMAGE, ANN_TTL, type WorkloadKind } from '../core/names.ts';
+import { duplicateName, parseDuplicates } from '../core/duplicate.ts';
 import { parseDuration } from '../schemas/duration.ts';
 import { pickDevPod } from './dev-pod.ts';
 import { formatAge, renderTable } from './render.ts';
 import type { Pod, Workload } from './schemas.ts';
-import { refString } from './workload-ref.ts';
+import { refString, type WorkloadRef } from './workload-ref.ts';
 
 export interface StatusRow {
   namespace: string;
@@ -24,6 +25,8 @@ export interface StatusRow {
   image: string | undefined;
   /** A local `kubectl devx sync` of this workload, if one runs on this machine. */
   sync: string | undefined;
+  /** Duplicate mode: the copy this row is about (one row per copy; `enabledBy` is then the copy's user). */
+  copy?: string;
 }
 
 export interface StatusInput {
@@ -32,8 +35,8 @@ export interface StatusInput {
   pods: readonly Pod[];
   /** The policy maxDuration per namespace, where it could be read (`undefined`: no limit or unknown). */
   maxDuration: (namespace: string) => string | undefined;
-  /** Local sync session of a workload, e.g. `running (pid 123)`. */
-  session: (namespace: string, workload: string) => string | undefined;
+  /** Local sync session of a workload (in duplicate mode: of the copy), e.g. `running (pid 123)`. */
+  session: (namespace: string, workload: string, copy?: string) => string | undefined;
   now: Date;
 }
 
@@ -60,9 +63,15 @@ function ttlFields(w: Workload, maxDuration: string | undefined, now: Date): Pic
   return { ttl: ttl.text, expiresAt: new Date(expires).toISOString(), ttlLeftSeconds: Math.max(0, Math.floor((expires - now.getTime()) / 1000)) };
 }
 
-function rowOf(kind: WorkloadKind, w: Workload, input: StatusInput): StatusRow {
-  const namespace = w.metadata.namespace ?? '';
-  const ref = { kind, name: w.metadata.name, namespace };
+/** The workload, or in duplicate mode one user's copy of it. */
+function refOf(kind: WorkloadKind, w: Workload, user: string | undefined): WorkloadRef {
+  const ref = { kind, name: w.metadata.name, namespace: w.metadata.namespace ?? '' };
+  return user === undefined ? ref : { ...ref, copy: duplicateName(w.metadata.name, user) };
+}
+
+function rowOf(kind: WorkloadKind, w: Workload, input: StatusInput, user?: string): StatusRow {
+  const ref = refOf(kind, w, user);
+  const { namespace, copy } = ref;
   const pod = pickDevPod(
     input.pods.filter((p) => p.metadata.namespace === namespace),
     ref,
@@ -73,22 +82,29 @@ function rowOf(kind: WorkloadKind, w: Workload, input: StatusInput): StatusRow {
     kind,
     name: w.metadata.name,
     workload: refString(ref),
-    enabledBy: anns[ANN_ENABLED_BY],
+    enabledBy: user ?? anns[ANN_ENABLED_BY],
     enabledAt: anns[ANN_ENABLED_AT],
     ...ttlFields(w, input.maxDuration(namespace), input.now),
     pod: pod?.name,
     phase: pod === undefined ? undefined : pod.terminating ? 'Terminating' : pod.phase,
     image: pod?.image ?? anns[ANN_IMAGE],
-    sync: input.session(namespace, refString(ref)),
+    sync: input.session(namespace, refString(ref), copy),
+    ...(copy === undefined ? {} : { copy }),
   };
 }
 
-/** Rows for every workload in dev mode, sorted by namespace, kind and name. */
+/** One row per workload; in duplicate mode one per copy (one for the workload while nobody has a copy). */
+function rowsOf(kind: WorkloadKind, w: Workload, input: StatusInput): StatusRow[] {
+  const users = parseDuplicates(w.metadata.annotations?.[ANN_DUPLICATES]) ?? [];
+  return users.length === 0 ? [rowOf(kind, w, input)] : users.map((u) => rowOf(kind, w, input, u));
+}
+
+/** Rows for every workload in dev mode (every copy in duplicate mode), sorted by namespace, kind, name and copy. */
 export function statusRows(input: StatusInput): StatusRow[] {
   return input.workloads
     .filter((w) => isOwnWorkload(w.kind, w.object))
-    .map((w) => rowOf(w.kind, w.object, input))
-    .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.workload.localeCompare(b.workload));
+    .flatMap((w) => rowsOf(w.kind, w.object, input))
+    .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.workload.localeCompare(b.workload) || (a.copy ?? '').localeCompare(b.copy ?? ''));
 }
 
 const DASH = '-';
@@ -107,7 +123,7 @@ function ttlLeftText(r: StatusRow): string {
 export function renderStatusTable(rows: readonly StatusRow[], opts: { allNamespaces: boolean; now: Date }): string {
   const headers = [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'WORKLOAD', 'BY', 'SINCE', 'TTL LEFT', 'POD', 'PHASE', 'IMAGE', 'SYNC'];
   const cells = rows.map((r) => {
-    const row = [r.workload, r.enabledBy ?? DASH, sinceText(r, opts.now), ttlLeftText(r), r.pod ?? DASH, r.phase ?? DASH, r.image ?? DASH, r.sync ?? DASH];
+    const row = [r.copy === undefined ? r.workload : `${r.workload} (copy ${r.copy})`, r.enabledBy ?? DASH, sinceText(r, opts.now), ttlLeftText(r), r.pod ?? DASH, r.phase ?? DASH, r.image ?? DASH, r.sync ?? DASH];
     return opts.allNamespaces ? [r.namespace, ...row] : row;
   });
   return renderTable(headers, cells);

@@ -7,7 +7,7 @@ import { err, ok } from '../core/result.ts';
 import type { AgentKube } from '../k8s/agent-api.ts';
 import { kubeMergePatch } from '../k8s/agent-api.ts';
 import type { SyncMode } from '../sync/config.ts';
-import { readSyncSecretData, syncSecretName, type SyncSecret } from '../sync/secret.ts';
+import { readSyncSecretData, type SyncSecret } from '../sync/secret.ts';
 import { callFailure, deniedOf, readSecretData, requireDevMode, resolveWorkload, waitForVerifiedDevPod, waitUntil, workloadPermission, type FoundWorkload } from './cluster.ts';
 import { assertPortsFree } from './app-ports.ts';
 import { portsOf, shellOf } from './dev-settings.ts';
@@ -26,7 +26,8 @@ import { runSession, type SessionInput } from './sync-session.ts';
 import { findSyncthing } from './syncthing-process.ts';
 import type { TerminalIo } from './terminal.ts';
 import { ownerChainPermissions } from './verify-dev-pod.ts';
-import { objectPath, refString, type WorkloadArg } from './workload-ref.ts';
+import { objectPath, refString, refText, syncSecretOf, type WorkloadArg, type WorkloadRef } from './workload-ref.ts';
+import { syncTarget } from './duplicate-target.ts';
 
 export interface SyncCommand {
   kube: AgentKube;
@@ -62,14 +63,14 @@ function checkLocalDir(dir: string): void {
   assertStignoreOurs(dir);
 }
 
-async function waitForSecret(cmd: SyncCommand, found: FoundWorkload): Promise<SyncSecret> {
-  const name = syncSecretName(found.ref.kind, found.ref.name);
+async function waitForSecret(cmd: SyncCommand, ref: WorkloadRef): Promise<SyncSecret> {
+  const name = syncSecretOf(ref);
   const data = await waitUntil({
     reporter: cmd.reporter,
     timeoutMs: cmd.timeoutMs,
     signal: cmd.signal,
     probe: async () => {
-      const d = await readSecretData(cmd.kube.kubeConfig, found.ref.namespace, name);
+      const d = await readSecretData(cmd.kube.kubeConfig, ref.namespace, name);
       return d ? ok(d) : err(`Secret ${name} (devx creates it when the workload enters dev mode; is devx-webhook running?)`);
     },
   });
@@ -84,15 +85,16 @@ async function requirePortForward(cmd: SyncCommand, namespace: string): Promise<
 }
 
 /** The agent checks the dev pod's owner chain before it syncs (verify-dev-pod.ts): it must be allowed to read it. */
-async function requireOwnerChainReads(cmd: SyncCommand, found: FoundWorkload): Promise<void> {
-  const denied = await deniedOf(cmd.kube.kubeConfig, ownerChainPermissions(found.ref.kind, found.ref.namespace));
+async function requireOwnerChainReads(cmd: SyncCommand, ref: WorkloadRef): Promise<void> {
+  const denied = await deniedOf(cmd.kube.kubeConfig, ownerChainPermissions(ref));
   if (denied.length === 0) return;
-  const what = `you may not read the objects between the dev pod and ${refString(found.ref)}, which kubectl devx sync checks before syncing`;
+  const what = `you may not read the objects between the dev pod and ${refString(ref)}, which kubectl devx sync checks before syncing`;
   throw new AgentError(EXIT.FORBIDDEN, forbiddenMessage(what, denied));
 }
 
 /** Sets dev.x/workdir (the pod is recreated with the synced volume there) and waits for that pod. */
-async function moveWorkdir(cmd: SyncCommand, found: FoundWorkload, workdir: string, ready: (p: DevPod) => boolean): Promise<DevPod> {
+async function moveWorkdir(cmd: SyncCommand, at: { found: FoundWorkload; target: WorkloadRef }, workdir: string, ready: (p: DevPod) => boolean): Promise<DevPod> {
+  const { found } = at;
   if (found.ref.kind !== 'Deployment' && found.ref.kind !== 'StatefulSet') {
     throw new AgentError(
       EXIT.USAGE,
@@ -104,15 +106,16 @@ async function moveWorkdir(cmd: SyncCommand, found: FoundWorkload, workdir: stri
   await kubeMergePatch(cmd.kube.kubeConfig, path, { metadata: { annotations: { [ANN_WORKDIR]: workdir } } }).catch(async (err: unknown) => {
     throw await callFailure(cmd.kube.kubeConfig, err, `setting ${ANN_WORKDIR} on ${refString(found.ref)}`, workloadPermission(found.ref, 'patch'));
   });
-  cmd.reporter.step(`${ANN_WORKDIR}=${workdir} set on ${refString(found.ref)}: the dev pod is recreated with the synced directory there`);
-  return waitForVerifiedDevPod(cmd.kube.kubeConfig, found.ref, { ...cmd, ready: (p) => p.workdir === workdir && ready(p) });
+  const whose = at.target.copy === undefined ? 'the dev pod is' : 'the dev pods of all its copies are';
+  cmd.reporter.step(`${ANN_WORKDIR}=${workdir} set on ${refString(found.ref)}: ${whose} recreated with the synced directory there`);
+  return waitForVerifiedDevPod(cmd.kube.kubeConfig, at.target, { ...cmd, ready: (p) => p.workdir === workdir && ready(p) });
 }
 
 /** The shell of `up --sync` (the reporter is held while it has the screen), checked before anything starts. */
-async function terminalOf(cmd: SyncCommand, found: FoundWorkload): Promise<{ cmd: SyncCommand; terminal?: SessionInput['terminal'] }> {
+async function terminalOf(cmd: SyncCommand, found: FoundWorkload, ref: WorkloadRef): Promise<{ cmd: SyncCommand; terminal?: SessionInput['terminal'] }> {
   if (cmd.shellIo === undefined) return { cmd };
   const shell = await shellOf(cmd.kube.kubeConfig, found);
-  await requireExecRights(cmd.kube.kubeConfig, found);
+  await requireExecRights(cmd.kube.kubeConfig, ref);
   const reporter = holdableReporter(cmd.reporter);
   return { cmd: { ...cmd, reporter }, terminal: { shell, io: cmd.shellIo, reporter } };
 }
@@ -125,27 +128,29 @@ export async function runSync(command: SyncCommand): Promise<number> {
   const kc = command.kube.kubeConfig;
   const found = await resolveWorkload(kc, command.workload, command.namespace);
   requireDevMode(found);
+  // In duplicate mode: the caller's own copy, its own sync Secret.
+  const ref = await syncTarget(kc, found);
   const ports = portsOf(found, command.forward);
   await assertPortsFree(ports);
-  const { cmd, terminal } = await terminalOf(command, found);
-  const secret = await waitForSecret(cmd, found);
-  if (cmd.address === undefined || ports.length > 0) await requirePortForward(cmd, found.ref.namespace);
-  await requireOwnerChainReads(cmd, found);
+  const { cmd, terminal } = await terminalOf(command, found, ref);
+  const secret = await waitForSecret(cmd, ref);
+  if (cmd.address === undefined || ports.length > 0) await requirePortForward(cmd, ref.namespace);
+  await requireOwnerChainReads(cmd, ref);
   // Behind an explicit address nothing is port-forwarded, so the pod only has to exist.
   const ready = cmd.address === undefined ? readyToSync : (p: DevPod) => !p.terminating;
   // Only a pod whose injection record and owner chain verify is synced with (DESIGN §10); decoys are skipped.
-  let pod = await waitForVerifiedDevPod(kc, found.ref, { ...cmd, ready });
+  let pod = await waitForVerifiedDevPod(kc, ref, { ...cmd, ready });
   const remote = decideRemoteDir(cmd.dirs.remote, pod.workdir);
-  if (remote.action === 'move') pod = await moveWorkdir(cmd, found, remote.workdir, ready);
-  cmd.reporter.step(`${refString(found.ref)} is in dev mode; dev pod ${pod.name}${pod.workdir ? `, files in ${pod.target}:${pod.workdir}` : ''}`);
+  if (remote.action === 'move') pod = await moveWorkdir(cmd, { found, target: ref }, remote.workdir, ready);
+  cmd.reporter.step(`${refText(ref)} is in dev mode; dev pod ${pod.name}${pod.workdir ? `, files in ${pod.target}:${pod.workdir}` : ''}`);
   return runSession({
     cmd,
-    ref: found.ref,
+    ref,
     secret,
     pod,
     ready,
     binary: binary.path,
-    home: sessionHome(cmd.configDir, cmd.kube.context, found.ref),
+    home: sessionHome(cmd.configDir, cmd.kube.context, ref),
     ports,
     ...(terminal ? { terminal } : {}),
   });

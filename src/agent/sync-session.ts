@@ -34,6 +34,8 @@ import { freeLoopbackPort, startSyncthing, type RunningSyncthing } from './synct
 import { openTunnel, type Connect, type TunnelEvent } from './tunnel.ts';
 import type { SyncCommand } from './sync-command.ts';
 import { refString, type WorkloadRef } from './workload-ref.ts';
+import { duplicateUsers } from './duplicate-target.ts';
+import { duplicateName } from '../core/duplicate.ts';
 
 export interface SessionInput {
   cmd: SyncCommand;
@@ -103,8 +105,9 @@ async function workloadStillInDevMode(input: SessionInput): Promise<Stop | undef
   const { ref } = input;
   try {
     const w = await readWorkload(input.cmd.kube.kubeConfig, ref);
-    if (isDevEnabled(w.metadata.labels)) return undefined;
-    return { code: EXIT.NOT_IN_DEV_MODE, message: `${refString(ref)} left dev mode (label removed or TTL expired): sync stopped` };
+    if (!isDevEnabled(w.metadata.labels)) return { code: EXIT.NOT_IN_DEV_MODE, message: `${refString(ref)} left dev mode (label removed or TTL expired): sync stopped` };
+    if (ref.copy === undefined || duplicateUsers(w).some((u) => duplicateName(ref.name, u) === ref.copy)) return undefined;
+    return { code: EXIT.NOT_IN_DEV_MODE, message: `your copy ${ref.copy} of ${refString(ref)} ended (dev.x/duplicate=leave or kubectl devx down): sync stopped` };
   } catch (err) {
     if ((err as { status?: number }).status === 404) return { code: EXIT.NOT_FOUND, message: `${refString(ref)} was deleted: sync stopped` };
     return undefined; // a passing API problem: the next look decides

@@ -1,17 +1,21 @@
 // `kubectl devx up` / `down`: the dev label on or off (plus dev.x/image), then wait until it took effect and say what
 // admission did. Convenience only: `kubectl label` does the same, the webhook does the work.
-import { ANN_IMAGE, LABEL_ENABLED, isDevEnabled } from '../core/names.ts';
+import { ANN_DUPLICATE_REQUEST, ANN_DUPLICATES, ANN_IMAGE, ANN_MODE, LABEL_ENABLED, isDevEnabled } from '../core/names.ts';
+import { duplicateName } from '../core/duplicate.ts';
+import { callerName, duplicateUsers, wantsDuplicate } from './duplicate-target.ts';
 import type { KubeObject } from '../core/kube.ts';
 import { hasDevState } from '../core/workload.ts';
 import { err, ok } from '../core/result.ts';
-import { kubeMergePatch, type AgentKube } from '../k8s/agent-api.ts';
+import { KubeApiError, kubeMergePatch, type AgentKube } from '../k8s/agent-api.ts';
 import { callFailure, listDevPods, readWorkload, resolveWorkload, waitForDevPod, waitUntil, workloadPermission, type FoundWorkload } from './cluster.ts';
 import { pickDevPod } from './dev-pod.ts';
-import { EXIT, type ExitCode } from './exit-codes.ts';
+import { AgentError, EXIT, type ExitCode } from './exit-codes.ts';
 import type { Reporter } from './reporter.ts';
-import { objectPath, refString, type WorkloadArg } from './workload-ref.ts';
+import { objectPath, refString, type WorkloadArg, type WorkloadRef } from './workload-ref.ts';
 
 export interface UpDownCommand {
+  /** `up --duplicate`: a copy of one's own (dev.x/mode=duplicate); a workload already in duplicate mode implies it. */
+  duplicate?: boolean;
   kube: AgentKube;
   workload: WorkloadArg;
   namespace: string;
@@ -50,6 +54,78 @@ async function label(cmd: UpDownCommand & { image?: string }, found: FoundWorklo
   return { already: false, warnings };
 }
 
+// ---- duplicate mode ---------------------------------------------------------------------------------------------
+
+/** Labels the workload in duplicate mode and asks for the caller's copy in one request (admission names the copy
+ * after the request's user); nothing when the caller has one already. */
+async function join(cmd: UpDownCommand & { image?: string }, found: FoundWorkload, user: string): Promise<{ already: boolean; warnings: string[] }> {
+  const sameImage = cmd.image === undefined || found.object.metadata.annotations?.[ANN_IMAGE] === cmd.image;
+  const has = isDevEnabled(found.object.metadata.labels) && duplicateUsers(found.object).includes(user);
+  if (has && sameImage) return { already: true, warnings: [] };
+  const annotations = { [ANN_MODE]: 'duplicate', [ANN_DUPLICATE_REQUEST]: 'join', ...(cmd.image ? { [ANN_IMAGE]: cmd.image } : {}) };
+  const warnings = await patch(cmd, found, { metadata: { labels: { [LABEL_ENABLED]: 'true' }, annotations } });
+  return { already: has, warnings };
+}
+
+/** `up` in duplicate mode: the caller's copy, and its dev pod. */
+async function upDuplicate(cmd: UpDownCommand & { image?: string }, found: FoundWorkload, started: number): Promise<{ exitCode: ExitCode; found: FoundWorkload }> {
+  const user = await callerName(cmd.kube.kubeConfig);
+  const { already, warnings } = await join(cmd, found, user);
+  if (!duplicateUsers(await readWorkload(cmd.kube.kubeConfig, found.ref)).includes(user)) {
+    // Admission names copies after the request's user, except devx's own: a devx-webhook running with your credentials.
+    throw new AgentError(EXIT.FAILURE, `${refString(found.ref)} is in duplicate mode but devx gave you (${user}) no copy: devx gives none to its own user; run devx-webhook with credentials of its own`);
+  }
+  const target = { ...found.ref, copy: duplicateName(found.ref.name, user) };
+  const pod = await waitForDevPod(cmd.kube.kubeConfig, target, { ...cmd, intervalMs: 250, ready: (p) => !p.terminating && (cmd.image === undefined || p.image === cmd.image) });
+  const seconds = (Date.now() - started) / 1000;
+  const ref = refString(found.ref);
+  report(
+    cmd,
+    { workload: ref, namespace: found.ref.namespace, devMode: true, mode: 'duplicate', copy: target.copy, alreadyOn: already, pod: pod.name, phase: pod.phase, image: pod.image ?? null, warnings, seconds },
+    `${ref} keeps serving; your copy ${target.copy} ${already ? 'was already' : 'is'} in dev mode: pod ${pod.name} (${pod.phase}), image ${pod.image ?? '?'} [${seconds.toFixed(1)} s]`,
+  );
+  return { exitCode: EXIT.OK, found };
+}
+
+/** Removes the label when nobody has a copy any more, unless the workload changed since it was read (someone joined). */
+async function unlabelIfUnused(cmd: UpDownCommand, ref: WorkloadRef): Promise<boolean> {
+  const w = await readWorkload(cmd.kube.kubeConfig, ref);
+  if (!isDevEnabled(w.metadata.labels) || duplicateUsers(w).length > 0) return false;
+  const body = { metadata: { labels: { [LABEL_ENABLED]: null }, resourceVersion: w.metadata.resourceVersion } };
+  try {
+    await kubeMergePatch(cmd.kube.kubeConfig, objectPath(ref.kind, ref.namespace, ref.name), body);
+    return true;
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 409) return false; // someone joined meanwhile: their copy stays
+    throw await callFailure(cmd.kube.kubeConfig, err, `removing the dev label of ${refString(ref)}`, workloadPermission(ref, 'patch'));
+  }
+}
+
+/** `down` in duplicate mode: the caller's copy goes; the label too once no copy is left. */
+async function downDuplicate(cmd: UpDownCommand, found: FoundWorkload, started: number): Promise<ExitCode> {
+  const user = await callerName(cmd.kube.kubeConfig);
+  const { ref } = found;
+  const target = { ...ref, copy: duplicateName(ref.name, user) };
+  const had = duplicateUsers(found.object).includes(user);
+  const warnings = had ? await patch(cmd, found, { metadata: { annotations: { [ANN_DUPLICATE_REQUEST]: 'leave' } } }) : [];
+  const unlabelled = await unlabelIfUnused(cmd, ref);
+  await waitUntil<null>({
+    ...cmd,
+    intervalMs: 250,
+    probe: async () => {
+      const pod = pickDevPod(await listDevPods(cmd.kube.kubeConfig, ref.namespace), target);
+      return pod ? err(`dev pod ${pod.name} of your copy ${target.copy} to go away (is devx-webhook running?)`) : ok(null);
+    },
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const rest = unlabelled ? '; no copy is left, so dev mode is off' : '';
+  const line = had ? `your copy ${target.copy} of ${refString(ref)} is deleted${rest} [${seconds.toFixed(1)} s]` : `you had no copy of ${refString(ref)}: nothing to do${rest}`;
+  report(cmd, { workload: refString(ref), namespace: ref.namespace, mode: 'duplicate', copy: target.copy, hadCopy: had, devMode: !unlabelled, warnings, seconds }, line);
+  return EXIT.OK;
+}
+
+// ---- up, down -----------------------------------------------------------------------------------------------------
+
 /** `check`: what must hold before the label is set (`up --sync`: the shell and ports it will use), so that a bad
  * setting fails with nothing changed. */
 export interface UpCommand extends UpDownCommand {
@@ -62,6 +138,7 @@ export async function runUp(cmd: UpCommand): Promise<{ exitCode: ExitCode; found
   const started = Date.now();
   const found = await resolveWorkload(cmd.kube.kubeConfig, cmd.workload, cmd.namespace);
   await cmd.check?.(found);
+  if (cmd.duplicate === true || wantsDuplicate(found.object)) return upDuplicate(cmd, found, started);
   const { already, warnings } = await label(cmd, found);
   const pod = await waitForDevPod(cmd.kube.kubeConfig, found.ref, { ...cmd, intervalMs: 250, ready: (p) => !p.terminating && (cmd.image === undefined || p.image === cmd.image) });
   const seconds = (Date.now() - started) / 1000;
@@ -87,6 +164,7 @@ export async function runDown(cmd: UpDownCommand): Promise<ExitCode> {
   const found = await resolveWorkload(cmd.kube.kubeConfig, cmd.workload, cmd.namespace);
   const { ref } = found;
   const wasOn = isDevEnabled(found.object.metadata.labels);
+  if (wasOn && found.object.metadata.annotations?.[ANN_DUPLICATES] !== undefined) return downDuplicate(cmd, found, started);
   const warnings = wasOn ? await patch(cmd, found, { metadata: { labels: { [LABEL_ENABLED]: null } } }) : [];
   const leftover = await waitUntil<string | null>({
     ...cmd,

@@ -23,14 +23,13 @@
 // and asks again. A chain is at most three links long.
 import { ANN_COPY_OF, ANN_STATUS, SIDECAR_NAME, VOLUME_SYNC_SECRET, type WorkloadKind } from '../core/names.ts';
 import { copyName } from '../reconciler/copies.ts';
-import { syncSecretName } from '../sync/secret.ts';
 import type { Permission } from './rbac.ts';
 import type { z } from 'zod';
 import { KINDS, apiVersionOf, collectionPathOf } from '../core/kinds.ts';
 import { err, ok, type Result } from '../core/result.ts';
 import { formatIssues } from '../schemas/issues.ts';
 import { InjectionRecordSchema, type ObjectMeta, type Pod } from './schemas.ts';
-import { refString, type WorkloadRef } from './workload-ref.ts';
+import { refString, refText, syncSecretOf, type WorkloadRef } from './workload-ref.ts';
 
 /** The kinds an owner chain passes through. */
 export type OwnerKind = 'ReplicaSet' | 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob';
@@ -68,6 +67,25 @@ const CHAINS: Record<WorkloadKind, readonly Link[]> = {
   Pod: [],
 };
 
+/** Duplicate mode: pod → ReplicaSet → the caller's copy (a Deployment, dev.x/copy-of naming the workload) → the
+ * Deployment or StatefulSet itself. */
+function duplicateChain(kind: WorkloadKind): readonly Link[] {
+  return [
+    { kind: 'ReplicaSet', role: 'between', controller: true },
+    { kind: 'Deployment', role: 'copy', controller: true },
+    { kind: kind as OwnerKind, role: 'workload', controller: false },
+  ];
+}
+
+function chainOf(ref: WorkloadRef): readonly Link[] {
+  return ref.copy === undefined ? CHAINS[ref.kind] : duplicateChain(ref.kind);
+}
+
+/** The name devx's copy on the way must have: the caller's duplicate copy, else `<name>-devx`. */
+function copyNameOf(ref: WorkloadRef): string {
+  return ref.copy ?? copyName(ref.name);
+}
+
 /** An owner as the API server returned it (only its metadata matters). */
 export interface OwnerObject {
   metadata: ObjectMeta;
@@ -99,10 +117,10 @@ export function ownerPermission(kind: OwnerKind, namespace: string, name?: strin
   return { verb: 'get', group, resource: plural, namespace, ...(name === undefined ? {} : { name }) };
 }
 
-/** What verifying a dev pod of `kind` reads besides the pod: `get` on each kind of its owner chain. */
-export function ownerChainPermissions(kind: WorkloadKind, namespace: string): Permission[] {
-  const kinds = [...new Set(CHAINS[kind].map((l) => l.kind))];
-  return kinds.map((k) => ownerPermission(k, namespace));
+/** What verifying a dev pod of `ref` reads besides the pod: `get` on each kind of its owner chain. */
+export function ownerChainPermissions(ref: WorkloadRef): Permission[] {
+  const kinds = [...new Set(chainOf(ref).map((l) => l.kind))];
+  return kinds.map((k) => ownerPermission(k, ref.namespace));
 }
 
 // ---- (b) the injection record ------------------------------------------------------------------------------------
@@ -112,10 +130,10 @@ function secretVolumeProblem(pod: Pod, ref: WorkloadRef): string | undefined {
   if (sidecar === undefined) return `it has no ${SIDECAR_NAME} container`;
   if (!(sidecar.volumeMounts ?? []).some((m) => m.name === VOLUME_SYNC_SECRET)) return `container ${SIDECAR_NAME} does not mount volume ${VOLUME_SYNC_SECRET}`;
   const volume = (pod.spec.volumes ?? []).find((v) => v.name === VOLUME_SYNC_SECRET);
-  const expected = syncSecretName(ref.kind, ref.name);
+  const expected = syncSecretOf(ref);
   const actual = volume?.secret?.secretName;
   if (actual === undefined) return `volume ${VOLUME_SYNC_SECRET} is not a Secret volume`;
-  if (actual !== expected) return `volume ${VOLUME_SYNC_SECRET} is Secret ${actual}, not ${expected} (the sync Secret of ${refString(ref)})`;
+  if (actual !== expected) return `volume ${VOLUME_SYNC_SECRET} is Secret ${actual}, not ${expected} (the sync Secret of ${refText(ref)})`;
   return undefined;
 }
 
@@ -190,8 +208,8 @@ function referenceFor(child: Child, link: Link, ref: WorkloadRef): Result<OwnerR
 /** A reference whose name cannot be the one `link` wants is refused before anything is fetched. */
 function nameProblem(child: Child, link: Link, owner: OwnerRef, ref: WorkloadRef): string | undefined {
   if (link.role === 'workload' && owner.name !== ref.name) return `${child.text} is not owned by ${refString(ref)} (its owner is ${owner.kind} ${owner.name})`;
-  if (link.role === 'copy' && owner.name !== copyName(ref.name)) {
-    return `${child.text} is owned by ${owner.kind} ${owner.name}, not by ${link.kind} ${copyName(ref.name)}, devx's dev copy of ${refString(ref)}`;
+  if (link.role === 'copy' && owner.name !== copyNameOf(ref)) {
+    return `${child.text} is owned by ${owner.kind} ${owner.name}, not by ${link.kind} ${copyNameOf(ref)}, devx's dev copy of ${refString(ref)}`;
   }
   return undefined;
 }
@@ -243,7 +261,7 @@ function chainVerdict(pod: Pod, ref: WorkloadRef, fetched: Fetched): Verdict {
     return problem === undefined ? ok() : err(problem);
   }
   let child: Child = { text: 'the pod', metadata: pod.metadata };
-  for (const link of CHAINS[ref.kind]) {
+  for (const link of chainOf(ref)) {
     const r = followLink(child, link, ref, fetched);
     if ('need' in r || !r.ok) return r;
     child = r.value;

@@ -4,6 +4,8 @@ import { LABEL_ENABLED, WORKLOAD_KINDS, type WorkloadKind } from '../core/names.
 import { KINDS as REGISTRY, collectionPathOf, namesOf } from '../core/kinds.ts';
 import { err, ok, type Result } from '../core/result.ts';
 import { formatWorkloadRef } from '../core/workload-ref.ts';
+import { duplicateWorkloadRef } from '../core/duplicate-copy.ts';
+import { syncSecretName } from '../sync/secret.ts';
 import { resourceText } from './rbac.ts';
 
 /** A kind, and the names kubectl users type for it (from the kind registry, as is where the API serves it). */
@@ -29,6 +31,8 @@ export interface WorkloadRef {
   kind: WorkloadKind;
   name: string;
   namespace: string;
+  /** Duplicate mode: the caller's copy of the workload (a Deployment), whose dev pod is the one to sync with. */
+  copy?: string;
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -62,6 +66,21 @@ export function devModePath(kind: WorkloadKind, namespace: string | undefined): 
 /** `deployment/reviews`: how devx writes a workload in annotations (dev.x/workload) and messages. */
 export function refString(ref: { kind: WorkloadKind; name: string }): string {
   return formatWorkloadRef(ref);
+}
+
+/** What a dev pod's `dev.x/workload` says: the workload, or in duplicate mode the copy whose Secret it mounts. */
+export function claimOf(ref: WorkloadRef): string {
+  return ref.copy === undefined ? refString(ref) : duplicateWorkloadRef(ref.copy);
+}
+
+/** The sync Secret of the dev pod: the workload's, or in duplicate mode the copy's own. */
+export function syncSecretOf(ref: WorkloadRef): string {
+  return ref.copy === undefined ? syncSecretName(ref.kind, ref.name) : syncSecretName('Deployment', ref.copy);
+}
+
+/** `deployment/reviews`, or in duplicate mode `deployment/reviews (copy reviews-devx-alice)`: for messages. */
+export function refText(ref: WorkloadRef): string {
+  return ref.copy === undefined ? refString(ref) : `${refString(ref)} (your copy ${ref.copy})`;
 }
 
 /** The resource name RBAC and kubectl use for a kind, e.g. `deployments.apps`, `pods`. */

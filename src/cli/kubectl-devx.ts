@@ -19,15 +19,19 @@ Usage:
       port-forwarding (e.g. behind your own kubectl port-forward to port 22000). --forward PORTS (repeatable;
       PORT or LOCAL:REMOTE, comma-separated): forward 127.0.0.1:LOCAL to the dev pod's REMOTE while syncing, on top
       of the workload's dev.x/ports annotation (a --forward of the same REMOTE port replaces the annotation's).
-  kubectl devx up WORKLOAD [-n NS] [--image IMAGE] [--sync LOCAL_DIR[:REMOTE_DIR] [--mode M] [--forward PORTS] [--no-shell]]
+      In duplicate mode: the dev pod of your own copy.
+  kubectl devx up WORKLOAD [-n NS] [--image IMAGE] [--duplicate] [--sync LOCAL_DIR[:REMOTE_DIR] [--mode M] [--forward PORTS] [--no-shell]]
       Label WORKLOAD dev.x/enabled=true (and set dev.x/image), wait for its dev pod; with --sync, then sync, and on
       a terminal open a shell in the dev container once the first full sync is complete (the sync keeps running;
       exiting the shell stops it). The shell: dev.x/shell on the workload, else the DevPolicy's, else sh.
+      --duplicate (or a WORKLOAD already in duplicate mode): WORKLOAD keeps serving untouched and you get your own
+      copy WORKLOAD-devx-<you> whose pod is in dev mode (dev.x/mode=duplicate).
   kubectl devx exec WORKLOAD [-n NS] [-- COMMAND [ARG...]]
       A shell (or COMMAND) in the dev container of WORKLOAD, in a terminal when stdin and stdout are one; exits
-      with the command's exit code.
+      with the command's exit code. In duplicate mode: in your own copy's dev pod.
   kubectl devx down WORKLOAD [-n NS]
-      Remove the label, wait until the workload is restored and its dev pod is gone.
+      Remove the label, wait until the workload is restored and its dev pod is gone. In duplicate mode: delete your
+      copy (and remove the label when no copy is left).
   kubectl devx status [-n NS | -A]
       Workloads in dev mode: who turned it on, since when, TTL left, dev pod and phase, image, local sync.
   kubectl devx inject -f FILE --policy FILE [--as USER] [--as-group GROUP]...

@@ -18,6 +18,7 @@ import {
   ANN_TTL,
   WORKLOAD_KINDS,
   isDevEnabled,
+  type DevMode,
   type WorkloadKind,
 } from './names.ts';
 import { readOverrides } from './overrides.ts';
@@ -27,6 +28,8 @@ import { recordsDeniedMessage, recordsOf, signRecords, verifiedRecords, writtenR
 import { deny, err, ok, skip, type Decision, type Result } from './result.ts';
 import { enterDevMode, hasDevState, leaveDevMode, templateAsPod, workloadRef, type WorkloadChange } from './workload.ts';
 import { admitScale } from './scale.ts';
+import { duplicateWorkloadRef } from './duplicate-copy.ts';
+import { copiesNeeded, duplicateChange, enterDuplicateMode, modeGate, requestedMode, type DuplicateChange } from './duplicate-admit.ts';
 import { templateLabelProblem, validateSecret } from './validate-records.ts';
 
 /** What the validating route has already established about a request's records. */
@@ -75,13 +78,16 @@ function overridesChanged(c: WorkloadChange): boolean {
 interface Gate {
   spec: DevPolicySpec;
   policyName: string;
+  mode: DevMode;
+  /** What the request does to duplicate mode's record of copies (for replace mode: nothing). */
+  duplicate: DuplicateChange;
 }
 
 function namespaceOf(req: AdmissionRequest, obj: KubeObject): string {
   return req.namespace ?? obj.metadata?.namespace ?? '';
 }
 
-function kindGate(c: WorkloadChange, policy: Gate): Decision<never> | undefined {
+function kindGate(c: WorkloadChange, policy: Pick<Gate, 'spec' | 'policyName'>): Decision<never> | undefined {
   if (policy.spec.kinds.includes(c.kind)) return undefined;
   return deny(`DevPolicy ${policy.policyName} does not allow dev mode for ${c.kind}s (kinds: ${policy.spec.kinds.join(', ')})`, 'kind-not-allowed');
 }
@@ -91,7 +97,7 @@ function namesSubjects(spec: DevPolicySpec): boolean {
   return users.length + groups.length > 0;
 }
 
-function subjectGate(c: WorkloadChange, policy: Gate, entering: boolean): Decision<never> | undefined {
+function subjectGate(c: WorkloadChange, policy: Pick<Gate, 'spec' | 'policyName'>, entering: boolean): Decision<never> | undefined {
   if (!entering && !overridesChanged(c)) return undefined;
   if (c.self && namesSubjects(policy.spec)) {
     // devx completes dev mode for a label it did not see being set (its webhook was not registered): it cannot tell
@@ -109,14 +115,38 @@ function ownerGate(c: WorkloadChange, entering: boolean): Decision<never> | unde
   return deny(`this pod is managed by ${owner}: label that instead (kubectl label ${owner} dev.x/enabled=true)`, 'pod-has-owner');
 }
 
-function capacityGate(c: WorkloadChange, policy: Gate, o: { namespace: string; ctx: AdmissionContext; entering: boolean }): Decision<never> | undefined {
-  if (!o.entering) return undefined;
-  const count = o.ctx.view.devWorkloadCount?.(o.namespace, workloadRef(c.kind, c.object));
+function capacityGate(c: WorkloadChange, policy: Gate, o: { namespace: string; ctx: AdmissionContext }): Decision<never> | undefined {
+  const { adding, already } = copiesNeeded(policy.duplicate, policy.mode);
+  if (adding === 0) return undefined;
+  const others = o.ctx.view.devWorkloadCount?.(o.namespace, workloadRef(c.kind, c.object));
   const max = policy.spec.maxWorkloads;
-  if (count === undefined || count < max) return undefined;
+  if (others === undefined || others + already + adding <= max) return undefined;
+  const copies = policy.mode === 'duplicate' ? ' (each duplicate copy counts as one)' : '';
   return deny(
-    `namespace ${o.namespace} already has ${count} workloads in dev mode, the most DevPolicy ${policy.policyName} allows (maxWorkloads ${max}); end dev mode of one first`,
+    `namespace ${o.namespace} already has ${others + already} workloads in dev mode${copies}, the most DevPolicy ${policy.policyName} allows (maxWorkloads ${max}); end dev mode of one first`,
     'max-workloads',
+  );
+}
+
+/** The mode and what the request does to duplicate mode's record, or why it is refused. */
+function modeAndChange(c: WorkloadChange, entering: boolean): Result<{ mode: DevMode; duplicate: DuplicateChange }, Decision<never>> {
+  const mode = requestedMode(c);
+  if (!mode.ok) return mode;
+  const duplicate = duplicateChange(c, { mode: mode.value, entering });
+  return duplicate.ok ? ok({ mode: mode.value, duplicate: duplicate.value }) : duplicate;
+}
+
+/** The first policy check the change fails, if any. */
+function refusalOf(c: WorkloadChange, policy: Gate, o: { namespace: string; ctx: AdmissionContext; entering: boolean }): Decision<never> | undefined {
+  const joining = policy.duplicate.action === 'join';
+  const ov = readOverrides(annotationsOf(c.object), policy.spec);
+  return (
+    kindGate(c, policy) ??
+    modeGate(c, { ...policy, entering: o.entering, joining }) ??
+    subjectGate(c, policy, o.entering || joining) ??
+    (ov.ok ? undefined : deny(ov.error, 'bad-annotation')) ??
+    ownerGate(c, o.entering) ??
+    capacityGate(c, policy, o)
   );
 }
 
@@ -125,21 +155,17 @@ function checkWorkload(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionC
   const namespace = namespaceOf(req, c.object);
   const resolved = resolvePolicy(ctx.view, namespace);
   if (!resolved.ok) return err(deny(resolved.error.message, resolved.error.reason));
-  const policy: Gate = { spec: resolved.value.spec, policyName: resolved.value.name };
   // Entering: newly labelled, or labelled without devx's record of admitting it (devx was not registered then).
   const entering = !isDevEnabled(labelsOf(c.oldObject)) || c.trusted[ANN_ENABLED_AT] === undefined;
-  const ov = readOverrides(annotationsOf(c.object), policy.spec);
-  const refusal =
-    kindGate(c, policy) ??
-    subjectGate(c, policy, entering) ??
-    (ov.ok ? undefined : deny(ov.error, 'bad-annotation')) ??
-    ownerGate(c, entering) ??
-    capacityGate(c, policy, { namespace, ctx, entering });
+  const found = modeAndChange(c, entering);
+  if (!found.ok) return found;
+  const policy: Gate = { spec: resolved.value.spec, policyName: resolved.value.name, ...found.value };
+  const refusal = refusalOf(c, policy, { namespace, ctx, entering });
   return refusal ? err(refusal) : ok(policy);
 }
 
 /** The pod the workload's template will become, to reject now what the pod webhook would reject later. */
-function previewPods(c: WorkloadChange, mutated: KubeObject, gate: Gate, version: string): Decision<Pod> | undefined {
+function previewPods(c: WorkloadChange, mutated: KubeObject, gate: Pick<Gate, 'spec' | 'policyName'>, version: string): Decision<Pod> | undefined {
   // A pod that is already injected (created with the label) has nothing left to preview.
   if (c.kind === 'Pod' && annotationsOf(mutated)[ANN_STATUS] !== undefined) return undefined;
   const pod = c.kind === 'Pod' ? (structuredClone(mutated) as Pod) : templateAsPod(c.kind, mutated);
@@ -152,10 +178,15 @@ function previewPods(c: WorkloadChange, mutated: KubeObject, gate: Gate, version
   return injectPod({ pod, policyName: gate.policyName, spec: gate.spec, workload: workloadRef(c.kind, mutated), version });
 }
 
-/** What the user should hear about the pods to come (image, probes); the sidecar line is for the pod itself. */
-function podWarnings(kind: WorkloadKind, preview: Decision<Pod> | undefined): string[] {
+/** What the user should hear about the pods to come (image, probes); the sidecar line is for the pod itself. In
+ * duplicate mode that is about the copies' pods: the workload's own stay as they are. */
+function podWarnings(kind: WorkloadKind, preview: Decision<Pod> | undefined, gate: Gate): string[] {
   if (preview?.kind !== 'mutate' || kind === 'Pod') return [];
-  return preview.warnings.filter((w) => !w.includes('sidecar'));
+  const lines = preview.warnings.filter((w) => !w.includes('sidecar'));
+  if (gate.mode === 'replace') return lines;
+  // Said to whoever gets a copy now; a developer leaving, or an update of the workload, has no new pod to hear about.
+  const newCopy = gate.duplicate.action === 'enter' || gate.duplicate.action === 'join';
+  return newCopy ? lines.map((w) => w.replace(/^dev mode: /, 'dev mode, in the copies: ')) : [];
 }
 
 function admitWorkloadChange(c: WorkloadChange, req: AdmissionRequest, ctx: AdmissionContext): Decision {
@@ -166,11 +197,11 @@ function admitWorkloadChange(c: WorkloadChange, req: AdmissionRequest, ctx: Admi
   }
   const gate = checkWorkload(c, req, ctx);
   if (!gate.ok) return gate.error;
-  const entered = enterDevMode(c);
+  const entered = gate.value.mode === 'duplicate' ? enterDuplicateMode(c, gate.value.duplicate) : enterDevMode(c);
   if (entered.kind !== 'mutate') return entered;
   const preview = previewPods(c, entered.object, gate.value, ctx.version);
   if (preview?.kind === 'deny') return preview;
-  return { ...entered, warnings: [...entered.warnings, ...podWarnings(c.kind, preview)] };
+  return { ...entered, warnings: [...entered.warnings, ...podWarnings(c.kind, preview, gate.value)] };
 }
 
 /**
@@ -222,7 +253,8 @@ function changeOf(req: AdmissionRequest, ctx: AdmissionContext, checked?: Checke
   const written = checked ? undefined : recordsWritten(req, ctx, { object: req.object, incoming });
   if (written) return err(written);
   const trusted = trustedRecords(req, ctx, { object: req.object, oldObject, namespace, incoming });
-  return ok({ kind, object: req.object, oldObject, user: req.userInfo, now: ctx.now, trusted, signer: ctx.signer, namespace, self: isSelf(req, ctx) });
+  const stored = verifiedRecords(oldObject, { signer: ctx.signer, namespace });
+  return ok({ kind, object: req.object, oldObject, user: req.userInfo, now: ctx.now, trusted, stored, signer: ctx.signer, namespace, self: isSelf(req, ctx) });
 }
 
 function groupOf(kind: WorkloadKind): string {
@@ -251,7 +283,10 @@ function barePodName(pod: Pod): string {
 }
 
 /** A bare pod: its requester must pass the policy, like a workload's labeller (devx recreating one already did). */
-function barePodGate(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod; gate: Gate; trusted: Records }): Decision<never> | undefined {
+/** What the pod route knows of the policy. */
+type PodGate = Pick<Gate, 'spec' | 'policyName'>;
+
+function barePodGate(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod; gate: PodGate; trusted: Records }): Decision<never> | undefined {
   if (isSelf(req, ctx) && o.trusted[ANN_ORIGINAL_POD] !== undefined) return undefined;
   const { spec, policyName } = o.gate;
   if (!spec.kinds.includes('Pod')) return deny(`DevPolicy ${policyName} does not allow dev mode for Pods (kinds: ${spec.kinds.join(', ')})`, 'kind-not-allowed');
@@ -267,18 +302,19 @@ function barePodGate(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod
 }
 
 /** `<kind>/<name>` of the workload in dev mode a pod belongs to (it names the sync Secret), or why there is none. */
-function podWorkload(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod; gate: Gate; trusted: Records }): Result<string, Decision<never>> {
+function podWorkload(req: AdmissionRequest, ctx: AdmissionContext, o: { pod: Pod; gate: PodGate; trusted: Records }): Result<string, Decision<never>> {
   if ((o.pod.metadata?.ownerReferences ?? []).length === 0) {
     const refused = barePodGate(req, ctx, o);
     return refused ? err(refused) : ok(`pod/${barePodName(o.pod)}`);
   }
   const chain = ownerChain(o.pod, { view: ctx.view, signer: ctx.signer, namespace: namespaceOf(req, o.pod) });
   if (!chain.ok) return err(deny(`this pod cannot run in dev mode: ${chain.error}`, 'owner-not-in-dev-mode'));
-  const { kind, object } = chain.value;
+  const { kind, object, copy } = chain.value;
   if (!o.gate.spec.kinds.includes(kind)) {
     return err(deny(`DevPolicy ${o.gate.policyName} does not allow dev mode for ${kind}s (kinds: ${o.gate.spec.kinds.join(', ')})`, 'kind-not-allowed'));
   }
-  return ok(workloadRef(kind, object));
+  // A duplicate copy's pod mounts the copy's own sync Secret: each developer's sync identity is their own.
+  return ok(copy === undefined ? workloadRef(kind, object) : duplicateWorkloadRef(copy));
 }
 
 /** A reinvocation (devx injected this pod earlier in the request), or records the requester wrote. */
@@ -303,7 +339,7 @@ export function admitPod(req: AdmissionRequest, ctx: AdmissionContext): Decision
   const recorded = podRecordProblem(req, ctx, { pod, namespace });
   if (recorded) return recorded;
   const { name: policyName, spec } = policy.value;
-  const gate: Gate = { spec, policyName };
+  const gate: PodGate = { spec, policyName };
   const trusted = isSelf(req, ctx) ? recordsOf(pod) : {};
   const found = podWorkload(req, ctx, { pod, gate, trusted });
   if (!found.ok) return found.error;

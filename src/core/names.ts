@@ -52,6 +52,19 @@ export const ANN_VOLUME_OF = 'dev.x/volume-of';
  * by a Secret only devx can read. devx acts only on records whose signature it can verify (DESIGN §10). */
 export const ANN_SIGNATURE = 'dev.x/signature';
 
+/** On a workload (user): `replace` (the default: the workload's own pods go into dev mode) or `duplicate` (the
+ * workload keeps serving untouched; each developer gets a copy `<name>-devx-<user>` whose pod is in dev mode). */
+export const ANN_MODE = 'dev.x/mode';
+export const DEV_MODES = ['replace', 'duplicate'] as const;
+export type DevMode = (typeof DEV_MODES)[number];
+/** On a workload in duplicate mode (user, one request): `join` gives the requester a copy, `leave` deletes theirs.
+ * Admission acts on it for the request's own user and removes it from the object: it is never stored. */
+export const ANN_DUPLICATE_REQUEST = 'dev.x/duplicate';
+/** On a workload in duplicate mode (devx): JSON array of the users who have a copy, sorted. */
+export const ANN_DUPLICATES = 'dev.x/duplicates';
+/** On a duplicate copy (devx): the user it belongs to. */
+export const ANN_DUPLICATE_FOR = 'dev.x/duplicate-for';
+
 /** DaemonSet pause: a node selector no node carries. */
 export const PAUSE_NODE_SELECTOR_KEY = 'dev.x/paused';
 
@@ -69,6 +82,8 @@ export const RECORD_ANNOTATIONS = [
   ANN_SOURCE_HASH,
   ANN_ORIGINAL_POD,
   ANN_PENDING_POD,
+  ANN_DUPLICATES,
+  ANN_DUPLICATE_FOR,
   ANN_VOLUME_OF,
   ANN_SIGNATURE,
 ] as const;

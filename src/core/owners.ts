@@ -6,7 +6,8 @@
 import type { ClusterView } from './context.ts';
 import type { KubeObject, OwnerReference as OwnerRef } from './kube.ts';
 import { annotationsOf, labelsOf } from './kube.ts';
-import { ANN_COPY_OF, ANN_ENABLED_AT, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { ANN_COPY_OF, ANN_DUPLICATE_FOR, ANN_DUPLICATES, ANN_ENABLED_AT, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { duplicateName, parseDuplicates } from './duplicate.ts';
 import { verifiedRecords, type RecordSigner } from './records.ts';
 import { err, ok, type Result } from './result.ts';
 import { parseWorkloadRef } from './workload-ref.ts';
@@ -15,6 +16,8 @@ import { parseWorkloadRef } from './workload-ref.ts';
 export interface DevWorkload {
   kind: WorkloadKind;
   object: KubeObject;
+  /** Duplicate mode: the name of the user's copy the pod belongs to (whose own sync Secret it mounts). */
+  copy?: string;
 }
 
 /** The workload a pod's chain ends at, or why it ends nowhere devx accepts. */
@@ -68,12 +71,26 @@ function sourceOfCopy(w: Walk, copy: KubeObject): OwnerChain | undefined {
   const ref = annotationsOf(copy)[ANN_COPY_OF];
   if (ref === undefined) return undefined;
   const name = `${String(copy.kind)} ${copy.metadata?.name ?? ''}`;
-  if (verifiedRecords(copy, { signer: w.signer, namespace: w.namespace })?.[ANN_COPY_OF] !== ref) {
+  const records = verifiedRecords(copy, { signer: w.signer, namespace: w.namespace });
+  if (records?.[ANN_COPY_OF] !== ref) {
     return err(`${name} says it is a dev copy (dev.x/copy-of) but devx did not make it`);
   }
   const source = copySource(w, copy, ref);
   if (!source) return err(`${name} is a dev copy of ${ref}, which does not exist (or is another object of that name)`);
-  return endsAt(w, source);
+  const end = endsAt(w, source);
+  const user = records[ANN_DUPLICATE_FOR];
+  return user === undefined || !end.ok ? end : duplicateOf(w, end.value, { copy, user });
+}
+
+/** A user's duplicate copy: its source must still list the user, and the copy carry the user's copy name. */
+function duplicateOf(w: Walk, source: DevWorkload, o: { copy: KubeObject; user: string }): OwnerChain {
+  const name = o.copy.metadata?.name ?? '';
+  const sourceName = source.object.metadata?.name ?? '';
+  const users = parseDuplicates(verifiedRecords(source.object, { signer: w.signer, namespace: w.namespace })?.[ANN_DUPLICATES]);
+  if (!users?.includes(o.user) || duplicateName(sourceName, o.user) !== name) {
+    return err(`Deployment ${name} is the duplicate copy of ${o.user}, who has no copy of ${source.kind} ${sourceName} now`);
+  }
+  return ok({ ...source, copy: name });
 }
 
 /** The end of a chain: the workload must be in dev mode by devx's own record. */

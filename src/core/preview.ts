@@ -5,8 +5,10 @@ import { admit } from './admit.ts';
 import type { AdmissionContext, ClusterView } from './context.ts';
 import type { KubeObject } from './kube.ts';
 import { apiVersionOf, kindInfo } from './kinds.ts';
-import { labelsOf } from './kube.ts';
-import { ANN_COPY_OF, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { annotationsOf, labelsOf } from './kube.ts';
+import { ANN_COPY_OF, ANN_DUPLICATE_FOR, ANN_DUPLICATES, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from './names.ts';
+import { DUPLICATE_KINDS, duplicateName, parseDuplicates } from './duplicate.ts';
+import { duplicateTemplate } from './duplicate-copy.ts';
 import { signRecords, type RecordSigner } from './records.ts';
 import type { Decision } from './result.ts';
 import { labelTemplate, templateAsPod, unpauseTemplate, workloadRef } from './workload.ts';
@@ -82,12 +84,44 @@ function devCopyOf(kind: WorkloadKind, obj: KubeObject, signer: RecordSigner | u
   return (kind === 'DaemonSet' || kind === 'Job') && isDevEnabled(labelsOf(obj)) ? previewCopy(kind, obj, signer) : undefined;
 }
 
-/**
- * A pod as the workload's controller would create it from the template (owned, named after the workload), and the
- * objects its owner chain passes through (a dev copy for DaemonSets and Jobs, whose template is labelled like a
- * Deployment's).
- */
-export function previewPod(kind: WorkloadKind, obj: KubeObject, signer?: RecordSigner): { pod: KubeObject; owners: KubeObject[] } | undefined {
+/** In duplicate mode: the user whose copy is previewed (`user` if it has one, else the first), or undefined. */
+function duplicateUser(kind: WorkloadKind, obj: KubeObject, user: string | undefined): string | undefined {
+  const users = parseDuplicates(annotationsOf(obj)[ANN_DUPLICATES]);
+  if (!users || !DUPLICATE_KINDS.includes(kind) || !isDevEnabled(labelsOf(obj))) return undefined;
+  return users.find((u) => u === user) ?? users[0];
+}
+
+/** A user's duplicate copy (a Deployment) as far as the owner chain reads it: its name, records and source. */
+function duplicateCopyStub(kind: WorkloadKind, obj: KubeObject, o: { user: string; signer: RecordSigner | undefined }): KubeObject {
+  const namespace = obj.metadata?.namespace ?? '';
+  const copy: KubeObject = {
+    apiVersion: apiVersionOf('Deployment'),
+    kind: 'Deployment',
+    metadata: {
+      name: duplicateName(obj.metadata?.name ?? '', o.user),
+      namespace,
+      annotations: { [ANN_COPY_OF]: workloadRef(kind, obj), [ANN_DUPLICATE_FOR]: o.user },
+      ownerReferences: [{ apiVersion: apiVersionOf(kind), kind, name: obj.metadata?.name ?? '' }],
+    },
+  };
+  if (o.signer) signRecords(copy, { signer: o.signer, namespace });
+  return copy;
+}
+
+/** The pod a user's duplicate copy creates, and the objects of its owner chain. */
+function previewDuplicate(kind: WorkloadKind, obj: KubeObject, o: { user: string; signer: RecordSigner | undefined }): { pod: KubeObject; owners: KubeObject[] } | undefined {
+  const template = duplicateTemplate(kind, obj, o.user);
+  if (!template) return undefined;
+  const copy = duplicateCopyStub(kind, obj, o);
+  const name = copy.metadata?.name ?? '';
+  const metadata = { ...structuredClone(template.metadata ?? {}), namespace: copy.metadata?.namespace ?? '', generateName: `${name}-` };
+  const ownerReferences = [{ apiVersion: 'apps/v1', kind: 'Deployment', name, controller: true }];
+  const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { ...metadata, ownerReferences }, spec: structuredClone(template.spec) };
+  return { pod, owners: [copy, { ...obj, kind }] };
+}
+
+/** The pod of a workload's own template (or of its DaemonSet's or Job's dev copy). */
+function previewOwnPod(kind: WorkloadKind, obj: KubeObject, signer: RecordSigner | undefined): { pod: KubeObject; owners: KubeObject[] } | undefined {
   const pod = templateAsPod(kind, obj);
   if (!pod) return undefined;
   const name = obj.metadata?.name ?? 'workload';
@@ -100,6 +134,18 @@ export function previewPod(kind: WorkloadKind, obj: KubeObject, signer?: RecordS
     unpauseTemplate(pod.spec);
   }
   return { pod, owners: [owner, ...(copy ? [{ ...obj, kind }] : [])] };
+}
+
+/**
+ * A pod as the workload's controller would create it from the template (owned, named after the workload), and the
+ * objects its owner chain passes through (a dev copy for DaemonSets and Jobs, whose template is labelled like a
+ * Deployment's; in duplicate mode, the copy of `user`, else of the first user with one).
+ */
+export function previewPod(kind: WorkloadKind, obj: KubeObject, signer?: RecordSigner, user?: string): { pod: KubeObject; owners: KubeObject[] } | undefined {
+  const duplicateFor = duplicateUser(kind, obj, user);
+  if (duplicateFor !== undefined) return previewDuplicate(kind, obj, { user: duplicateFor, signer });
+  if (annotationsOf(obj)[ANN_DUPLICATES] !== undefined) return undefined; // duplicate mode, nobody has a copy yet
+  return previewOwnPod(kind, obj, signer);
 }
 
 /** The pod of `previewPod`, alone. */
@@ -127,7 +173,7 @@ export function previewDevMode(o: RequestOptions, ctx: AdmissionContext): Previe
   if (isPodCreate(o)) return { workload: admit('pods', requestFor(o), ctx) };
   const workload = admit('workloads', requestFor(o), ctx);
   if (!hasTemplate(kind) || workload.kind === 'deny') return { workload };
-  const made = previewPod(kind, workload.kind === 'mutate' ? workload.object : o.object, ctx.signer);
+  const made = previewPod(kind, workload.kind === 'mutate' ? workload.object : o.object, ctx.signer, o.user?.username);
   if (!made) return { workload };
   const podCtx = { ...ctx, view: withObjects(ctx.view, made.owners) };
   return { workload, pod: admit('pods', requestFor({ ...o, object: made.pod, oldObject: undefined, operation: 'CREATE' }), podCtx) };

@@ -4,7 +4,9 @@ import { parseDevPolicy, type PolicyParse } from '../schemas/policy.ts';
 import type { ClusterView } from './context.ts';
 import type { KubeObject } from './kube.ts';
 import { labelsOf } from './kube.ts';
-import { isDevEnabled } from './names.ts';
+import { devModeWeight } from './duplicate.ts';
+import { annotationsOf } from './kube.ts';
+import { ANN_DUPLICATES, isDevEnabled } from './names.ts';
 
 export function staticView(objects: readonly unknown[]): ClusterView {
   const namespaces = new Map<string, Record<string, string>>();
@@ -23,11 +25,13 @@ export function staticView(objects: readonly unknown[]): ClusterView {
     namespaceLabels: (name) => namespaces.get(name),
     policy: (name) => policies.get(name),
     devWorkloadCount: (ns, exclude) =>
-      workloads.filter((w) => w.metadata?.namespace === ns && devMode(w) && `${String(w.kind).toLowerCase()}/${w.metadata?.name}` !== exclude).length,
+      workloads
+        .filter((w) => w.metadata?.namespace === ns && devMode(w) && `${String(w.kind).toLowerCase()}/${w.metadata?.name}` !== exclude)
+        .reduce((n, w) => n + devModeWeight(annotationsOf(w)), 0),
     object: (kind, ns, name) => workloads.find((o) => o.kind === kind && o.metadata?.namespace === ns && o.metadata?.name === name),
     isInDevMode: (kind, ns, name) => {
       const w = workloads.find((o) => o.kind === kind && o.metadata?.namespace === ns && o.metadata?.name === name);
-      return w ? devMode(w) : undefined;
+      return w ? devMode(w) && annotationsOf(w)[ANN_DUPLICATES] === undefined : undefined;
     },
   };
 }

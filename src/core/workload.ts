@@ -10,6 +10,8 @@ import {
   ANN_ORIGINAL_REPLICAS,
   ANN_ORIGINAL_SUSPEND,
   ANN_WORKLOAD,
+  ANN_DUPLICATE_REQUEST,
+  ANN_DUPLICATES,
   LABEL_ENABLED,
   OVERRIDE_ANNOTATIONS,
   PAUSE_NODE_SELECTOR_KEY,
@@ -18,6 +20,7 @@ import {
 } from './names.ts';
 import type { Decision } from './result.ts';
 import { formatWorkloadRef } from './workload-ref.ts';
+import { duplicateName, parseDuplicates } from './duplicate.ts';
 import { RECORD_ANNOTATIONS } from './names.ts';
 import { signRecords, type RecordSigner, type Records } from './records.ts';
 
@@ -29,6 +32,8 @@ export interface WorkloadChange {
   now: Date;
   /** devx's own records as they stand (verified on the stored object): the only source of what to keep or restore. */
   trusted: Records;
+  /** devx's records on the stored object as they verify ({} when none; undefined when they do not verify). */
+  stored?: Records | undefined;
   signer: RecordSigner;
   namespace: string;
   /** The request is devx's own (its ServiceAccount), e.g. the reconciler completing or repairing dev mode. */
@@ -106,7 +111,7 @@ function pauseDaemonSet(obj: KubeObject, warnings: string[]): void {
 }
 
 /** Who turned dev mode on and when: kept from devx's own record, else this request's user and admission's clock. */
-function recordWho(obj: KubeObject, c: WorkloadChange): void {
+export function recordWho(obj: KubeObject, c: WorkloadChange): void {
   const by = c.trusted[ANN_ENABLED_BY] ?? c.user.username ?? 'unknown';
   const at = c.trusted[ANN_ENABLED_AT] ?? c.now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   setMetaKey(meta(obj), 'annotations', ANN_ENABLED_BY, by);
@@ -114,7 +119,7 @@ function recordWho(obj: KubeObject, c: WorkloadChange): void {
 }
 
 /** Starts the object's records from devx's own (whatever the request carried in their place is dropped). */
-function resetRecords(obj: KubeObject, trusted: Records): void {
+export function resetRecords(obj: KubeObject, trusted: Records): void {
   for (const key of RECORD_ANNOTATIONS) setMetaKey(meta(obj), 'annotations', key, trusted[key]);
 }
 
@@ -189,6 +194,14 @@ export function hasDevState(kind: WorkloadKind, obj: KubeObject): boolean {
   return podTemplateOf(kind, obj)?.spec?.nodeSelector?.[PAUSE_NODE_SELECTOR_KEY] !== undefined && kind === 'DaemonSet';
 }
 
+function leftMessage(kind: WorkloadKind, obj: KubeObject, trusted: Records): string {
+  const users = parseDuplicates(trusted[ANN_DUPLICATES]);
+  const name = obj.metadata?.name ?? '';
+  if (users === undefined) return `dev mode off: ${kind} ${name} restored`;
+  const copies = users.length === 0 ? 'it had no copies' : `its copies are deleted (${users.map((u) => duplicateName(name, u)).join(', ')})`;
+  return `dev mode off: ${kind} ${name} was never changed; ${copies}`;
+}
+
 /**
  * Undoes every dev-mode change on a copy of the workload. What to restore comes only from `trusted` (devx's verified
  * records); every record goes, whoever wrote it.
@@ -204,7 +217,9 @@ export function leaveDevMode(kind: WorkloadKind, object: KubeObject, trusted: Re
   // A bare pod devx recreated keeps devx's records, signed as they are: the reconciler creates it again from its
   // dev.x/original-pod. Anything else is left without records.
   if (kind !== 'Pod' || trusted[ANN_ORIGINAL_POD] === undefined) resetRecords(obj, {});
-  warnings.push(`dev mode off: ${kind} ${obj.metadata?.name ?? ''} restored`);
+  // A duplicate-mode request (join/leave) that arrives with the label's removal has nothing left to do.
+  setMetaKey(meta(obj), 'annotations', ANN_DUPLICATE_REQUEST, undefined);
+  warnings.push(leftMessage(kind, obj, trusted));
   return { kind: 'mutate', object: obj, warnings, reason: 'dev mode off' };
 }
 

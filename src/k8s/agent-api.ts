@@ -56,3 +56,13 @@ export async function mayI(kc: KubeConfig, q: AccessQuestion): Promise<unknown> 
     body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: q } },
   });
 }
+
+/** SelfSubjectReview: who the API server takes the current user for (every authenticated user may ask, since
+ * Kubernetes 1.28). Duplicate mode names a developer's copy after that user. */
+export async function whoAmI(kc: KubeConfig): Promise<unknown> {
+  return kubeCall(kc, {
+    method: 'POST',
+    path: '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+  });
+}

@@ -2,7 +2,8 @@
 // object has no labels) that its Deployment or StatefulSet is in dev mode. Only labelled objects are watched.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { collectionPathOf } from '../core/kinds.ts';
-import { ANN_COPY_OF, LABEL_ENABLED, WORKLOAD_KINDS } from '../core/names.ts';
+import { devModeWeight } from '../core/duplicate.ts';
+import { ANN_COPY_OF, ANN_DUPLICATES, LABEL_ENABLED, WORKLOAD_KINDS } from '../core/names.ts';
 import type { KubeConnection } from './kubeconfig.ts';
 import type { Logger } from './logger.ts';
 import { resilientInformer, type Backoff, type ChangeType, type ResilientInformer } from './resilient-informer.ts';
@@ -18,9 +19,11 @@ type Obj = KubernetesObject & { metadata?: { annotations?: Record<string, string
 export interface DevWorkloads {
   start(): Promise<void>;
   ready(): boolean;
-  /** Dev-mode workloads in a namespace other than `exclude` (`<kind>/<name>`, kind lowercase). */
+  /** Dev-mode workloads in a namespace other than `exclude` (`<kind>/<name>`, kind lowercase); one in duplicate mode
+   * counts once per copy. */
   count(namespace: string, exclude: string): number | undefined;
-  /** Whether `kind/namespace/name` is in dev mode; undefined before the first list. */
+  /** Whether `kind/namespace/name` is in dev mode with its own pods (not duplicate mode, which leaves the workload as
+   * it is); undefined before the first list. */
   isInDevMode(kind: string, namespace: string, name: string): boolean | undefined;
   /** A labelled object of one of the six kinds, as the informer holds it. */
   object(kind: string, namespace: string, name: string): KubernetesObject | undefined;
@@ -78,12 +81,14 @@ export function createDevWorkloads(opts: { kubeConfig: KubeConnection; logger: L
     ready,
     count: (namespace, exclude) => {
       if (!ready()) return undefined;
-      return list().filter((w) => w.object.metadata?.namespace === namespace && `${w.kind.toLowerCase()}/${w.object.metadata?.name}` !== exclude).length;
+      const counted = list().filter((w) => w.object.metadata?.namespace === namespace && `${w.kind.toLowerCase()}/${w.object.metadata?.name}` !== exclude);
+      return counted.reduce((n, w) => n + devModeWeight((w.object as Obj).metadata?.annotations ?? {}), 0);
     },
     isInDevMode: (kind, namespace, name) => {
       const inf = informers.get(kind);
       if (!inf?.synced()) return undefined;
-      return inf.cache().get(name, namespace) !== undefined;
+      const obj = inf.cache().get(name, namespace);
+      return obj !== undefined && obj.metadata?.annotations?.[ANN_DUPLICATES] === undefined;
     },
     object: (kind, namespace, name) => informers.get(kind)?.cache().get(name, namespace),
     list,

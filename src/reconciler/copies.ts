@@ -55,7 +55,8 @@ function without(map: Record<string, string> | undefined, keys: readonly string[
   return out;
 }
 
-function specHash(spec: unknown): string {
+/** Hash of the spec a copy is made from (dev.x/source-hash): a changed source gives a changed hash. */
+export function specHash(spec: unknown): string {
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
 }
 

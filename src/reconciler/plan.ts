@@ -5,7 +5,8 @@
 // whatever it finds, and a step repeated by accident changes nothing.
 import type { KubeObject } from '../core/kube.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
-import { ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_ORIGINAL_POD, LABEL_KEEP_VOLUME, isDevEnabled } from '../core/names.ts';
+import { ANN_DUPLICATES, ANN_ENABLED_AT, ANN_ENABLED_BY, ANN_ORIGINAL_POD, LABEL_KEEP_VOLUME, isDevEnabled } from '../core/names.ts';
+import { planDuplicates, planDuplicatesGone, type DuplicateStep, type DuplicateWait, type DuplicatesSeen } from './duplicates.ts';
 import type { Records } from '../core/records.ts';
 import { hasDevState, leaveDevMode } from '../core/workload.ts';
 import { workdirClaimName } from '../core/secret-name.ts';
@@ -44,6 +45,9 @@ export interface Observed {
   volumeForeign?: boolean;
   /** The DevPolicy of the namespace, if it resolves (for the TTL cap and persistence). */
   policy?: DevPolicySpec;
+  /** Deployments and StatefulSets: devx's duplicate copies of it and their Secrets, and the copy names its record
+   * asks for that someone else holds. */
+  duplicates?: DuplicatesSeen;
   now: Date;
   /** Why the key was queued, when an event said more than "something changed" (e.g. `secret-deleted`). */
   hints: ReadonlySet<string>;
@@ -77,6 +81,8 @@ export type Step =
   | { type: 'delete-pod'; uid: string; resourceVersion: string; events: EventSpec[] }
   | { type: 'create-pod'; pod: KubeObject; fallback?: KubeObject; events: EventSpec[] }
   | { type: 'clear-pending'; owner?: OwnerReference; events: EventSpec[] }
+  /** Duplicate mode: one copy and one sync Secret per user (see duplicates.ts). */
+  | DuplicateStep
   /** Nothing to do now; look again after `afterMs` (a deletion in progress, a TTL not yet due), or never. */
   | { type: 'done'; afterMs?: number; reason: string; events: EventSpec[] };
 
@@ -224,6 +230,14 @@ function unverified(o: Observed): Step {
   ]);
 }
 
+/** Labelled, but admission never saw it (devx was not registered): an update through the webhook completes it. */
+function planReadmit(o: Observed): Step {
+  if (o.tried.has('readmit')) {
+    return done('admission did not complete dev mode', 30_000, [warning('Incomplete', 'labelled dev.x/enabled=true but devx admission has not processed it; is the webhook registered?')]);
+  }
+  return { type: 'readmit', events: [normal('Repaired', 'labelled while devx admission was not running; dev mode completed')] };
+}
+
 /** What devx makes for a workload in dev mode, in order: the sync Secret, the workdir claim, the copy, the new pod. */
 function planObjects(o: Observed, w: KubeObject): Step | undefined {
   return planSecret(o, w) ?? planVolume(o, w) ?? planCopy(o, w) ?? planRecreate(o, w);
@@ -231,15 +245,28 @@ function planObjects(o: Observed, w: KubeObject): Step | undefined {
 
 function planOn(o: Observed, w: KubeObject): Step {
   if (o.records === undefined) return unverified(o);
-  if (o.records[ANN_ENABLED_AT] === undefined) {
-    // Labelled, but admission never saw it (devx was not registered): an update through the webhook completes it.
-    if (o.tried.has('readmit')) {
-      return done('admission did not complete dev mode', 30_000, [warning('Incomplete', 'labelled dev.x/enabled=true but devx admission has not processed it; is the webhook registered?')]);
-    }
-    return { type: 'readmit', events: [normal('Repaired', 'labelled while devx admission was not running; dev mode completed')] };
-  }
+  if (o.records[ANN_ENABLED_AT] === undefined) return planReadmit(o);
+  if (o.records[ANN_DUPLICATES] !== undefined) return planDuplicateMode(o, w, o.records);
+  return planReplaceMode(o, w);
+}
+
+/** Replace mode: the workload's own pods in dev mode, one replica, its sync Secret (and its dev copy, for some kinds). */
+function planReplaceMode(o: Observed, w: KubeObject): Step {
   if (o.secretForeign) return done('secret name taken', undefined, [warning('SecretNameTaken', `Secret ${secretName(o)} exists and is not devx's: rename or delete it`)]);
-  return planExpiry(o, w) ?? planRepin(o, w) ?? planObjects(o, w) ?? inDevMode(o, w);
+  // Copies left by a duplicate session that ended just before this one began go first.
+  return planExpiry(o, w) ?? planDuplicatesGone(o.duplicates, w) ?? planRepin(o, w) ?? planObjects(o, w) ?? inDevMode(o, w);
+}
+
+function fromWait(s: DuplicateStep | DuplicateWait | undefined): Step | undefined {
+  if (s?.type !== 'wait') return s;
+  return done(s.reason, s.afterMs, s.events);
+}
+
+/** Duplicate mode: the workload itself is left as it is; one copy per user, and no sync Secret of its own. */
+function planDuplicateMode(o: Observed, w: KubeObject, records: Records): Step {
+  const leftover = o.secret ? { type: 'delete-secret' as const, events: [normal('SyncSecretDeleted', `sync Secret ${secretName(o)} deleted: in duplicate mode each copy has its own`)] } : undefined;
+  const copies = o.duplicates ? fromWait(planDuplicates({ kind: o.key.kind, source: w, records, seen: o.duplicates, persistence: o.policy?.persistence })) : undefined;
+  return planExpiry(o, w) ?? leftover ?? copies ?? inDevMode(o, w);
 }
 
 // ---- dev mode off ---------------------------------------------------------------------------------------------
@@ -303,7 +330,7 @@ function deleteSecret(o: Observed, present: boolean): Step | undefined {
 /** Dev mode is off (or the workload is gone): what devx made for it goes, the copy first and the Secret last. */
 function planCleanup(o: Observed): Step {
   const present = o.workload !== undefined && !isDeleting(o.workload);
-  return deleteCopy(o, present) ?? deleteVolume(o, present) ?? deleteSecret(o, present) ?? done(present ? 'not in dev mode' : 'workload gone');
+  return deleteCopy(o, present) ?? planDuplicatesGone(o.duplicates, present ? o.workload : undefined) ?? deleteVolume(o, present) ?? deleteSecret(o, present) ?? done(present ? 'not in dev mode' : 'workload gone');
 }
 
 function planOff(o: Observed): Step {

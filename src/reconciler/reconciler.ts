@@ -7,20 +7,22 @@ import type { KubeObject } from '../core/kube.ts';
 import type { Logger } from '../logger.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
 import { signRecords, verifiedRecords, type RecordSigner, type Records } from '../core/records.ts';
-import { ANN_COPY_OF, ANN_ORIGINAL_REPLICAS, ANN_PENDING_POD, ANN_SIGNATURE, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
+import { ANN_COPY_OF, ANN_ORIGINAL_REPLICAS, ANN_PENDING_POD, ANN_SIGNATURE, ANN_WORKLOAD, LABEL_COPY, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
+import { DUPLICATE_KINDS, duplicateName } from '../core/duplicate.ts';
+import { duplicateSecretName, duplicateVolumeName, isDuplicateOf, wantedUsers, type DuplicatesSeen } from './duplicates.ts';
 import { hasDevState } from '../core/workload.ts';
 import type { DevPolicySpec } from '../schemas/policy.ts';
 import type { BuildSyncSecretOptions, SyncSecretData } from '../sync/secret.ts';
 import { syncSecretName } from '../sync/secret.ts';
 import { apiVersionOf } from '../core/kinds.ts';
 import { copyKindOf, copyName, type OwnerReference } from './copies.ts';
-import { keyOfSecret, keyOfVolume, keyOfWorkloadObject, keyString, parseKeyString, type WorkloadKey } from './keys.ts';
+import { keyOfSecret, keyOfVolume, keyOfWorkloadObject, keyString, parseKeyString, refOf, type WorkloadKey } from './keys.ts';
 import { planStep, type EventSpec, type Observed, type Step } from './plan.ts';
 import { parsePendingPod, storedOriginalOf } from './pods.ts';
 import { statusOf, type ApiKind, type ObjectApi } from './ports.ts';
 import { createWorkQueue, type WorkQueue } from './queue.ts';
-import { isSyncSecretOf, secretDataUsable, SYNC_SECRET_SELECTOR, syncSecretObject } from './sync-secret-object.ts';
-import { isWorkdirVolumeOf, WORKDIR_VOLUME_SELECTOR, workdirVolumeObject } from './workdir-volume-object.ts';
+import { duplicateSecretObject, isSyncSecretOf, secretDataUsable, SYNC_SECRET_SELECTOR, syncSecretObject } from './sync-secret-object.ts';
+import { duplicateVolumeObject, isWorkdirVolumeOf, WORKDIR_VOLUME_SELECTOR, workdirVolumeObject } from './workdir-volume-object.ts';
 import { workdirClaimName } from '../core/secret-name.ts';
 
 export type { Logger as ReconcilerLogger } from '../logger.ts';
@@ -143,6 +145,35 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     return { ...copy, metadata: { ...copy.metadata, annotations } };
   }
 
+  /** What stands under one wanted name: nothing, ours (in `ours`), or someone else's. */
+  const taken = (found: Array<KubeObject | undefined>, ours: KubeObject[]): string[] =>
+    found.filter((x): x is KubeObject => x !== undefined && !ours.some((m) => m.metadata?.uid === x.metadata?.uid)).map((x) => x.metadata?.name ?? '');
+
+  /** devx's duplicate copies of a Deployment or StatefulSet, their Secrets and workdir claims (records verified where
+   * they carry any), and the names its record asks for that someone else holds. */
+  async function observeDuplicates(key: WorkloadKey, records: Records | undefined): Promise<{ duplicates?: DuplicatesSeen }> {
+    if (!DUPLICATE_KINDS.includes(key.kind)) return {};
+    const names = wantedUsers(records).map((u) => duplicateName(key.name, u));
+    const ns = key.namespace;
+    const [listed, secrets, claims, named] = await Promise.all([
+      o.api.list('Deployment', ns, LABEL_COPY),
+      o.api.list('Secret', ns, `${SYNC_SECRET_SELECTOR},${LABEL_COPY}`),
+      o.api.list('PersistentVolumeClaim', ns, `${WORKDIR_VOLUME_SELECTOR},${LABEL_COPY}`),
+      Promise.all(names.flatMap((n) => [o.api.get('Deployment', ns, n), o.api.get('Secret', ns, duplicateSecretName(n)), o.api.get('PersistentVolumeClaim', ns, duplicateVolumeName(n))])),
+    ]);
+    const copies = listed.map((c) => ({ ...c, kind: 'Deployment' })).filter((c) => {
+      const verified = verify(c, ns);
+      return verified !== undefined && isDuplicateOf({ metadata: { annotations: verified } }, key);
+    });
+    // A copy's Secret and claim carry the copy's name in dev.x/copy: the workload's own never do.
+    const ofCopy = (x: KubeObject): boolean => labelsOf(x)[LABEL_COPY] !== undefined;
+    const ownSecrets = secrets.filter((x) => ofCopy(x) && annotationsOf(x)[ANN_WORKLOAD] === refOf(key));
+    const volumes = claims.filter((c) => ofCopy(c) && isWorkdirVolumeOf(c, key, verify({ ...c, kind: 'PersistentVolumeClaim' }, ns)));
+    const nth = (i: number): Array<KubeObject | undefined> => named.filter((_x, j) => j % 3 === i);
+    const duplicates = { copies, secrets: ownSecrets, volumes, takenCopies: taken(nth(0), copies), takenSecrets: taken(nth(1), ownSecrets), takenVolumes: taken(nth(2), volumes) };
+    return { duplicates };
+  }
+
   async function observeKey(key: WorkloadKey, hints: ReadonlySet<string>, tried: ReadonlySet<Step['type']>): Promise<Observed> {
     const copyKind = copyKindOf(key.kind);
     const [workload, secret, copy, claim] = await Promise.all([
@@ -155,6 +186,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
     const policy = o.policyOf(key.namespace);
     const ownCopy = verifiedCopy(copy ? { ...copy, kind: copy.kind ?? copyKind } : undefined, key.namespace);
     const records = workload ? verify({ ...workload, kind: key.kind }, key.namespace) : {};
+    const duplicates = await observeDuplicates(key, records);
     const observed: Observed = {
       key,
       now: now(),
@@ -165,6 +197,7 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       ...(workload ? { workload } : {}),
       ...(ownCopy ? { copy: ownCopy } : {}),
       ...(policy ? { policy } : {}),
+      ...duplicates,
     };
     withSecret(observed, secret);
     withVolume(observed, claim);
@@ -265,6 +298,29 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       await o.api.delete('Pod', ob.key.namespace, ob.key.name, { uid: step.uid, resourceVersion: step.resourceVersion });
     },
     'create-pod': async (step, ob) => createPod(step, ob),
+    'create-duplicate-secret': async (step, ob) => {
+      const data = await o.generateSecretData({ workloadKind: 'Deployment', workloadName: step.copy, namespace: ob.key.namespace, now: now() });
+      await ignoring(409, o.api.create('Secret', duplicateSecretObject(ob.key, step.copy, data, [step.owner])));
+    },
+    'delete-duplicate-secret': async (step, ob) => {
+      await o.api.delete('Secret', ob.key.namespace, step.name, { uid: step.uid });
+    },
+    'create-duplicate': async (step, ob) => ignoring(409, o.api.create('Deployment', signed(step.object, ob))),
+    'update-duplicate': async (step, ob) => {
+      const copy = signed(step.object, ob);
+      await o.api.replace('Deployment', { ...copy, metadata: { ...copy.metadata, resourceVersion: step.resourceVersion } });
+    },
+    'delete-duplicate': async (step, ob) => {
+      await o.api.delete('Deployment', ob.key.namespace, step.name, { uid: step.uid });
+    },
+    'create-duplicate-volume': async (step, ob) => {
+      const claim = duplicateVolumeObject(ob.key, step.copy, step.persistence, step.owner);
+      signRecords(claim, { signer: o.signer, namespace: ob.key.namespace });
+      await ignoring(409, o.api.create('PersistentVolumeClaim', claim));
+    },
+    'delete-duplicate-volume': async (step, ob) => {
+      await o.api.delete('PersistentVolumeClaim', ob.key.namespace, step.name, { uid: step.uid });
+    },
     'clear-pending': async (step, ob) => {
       const metadata = { annotations: pendingAnnotations(ob, undefined), ownerReferences: step.owner ? [step.owner] : null, resourceVersion: ob.secret?.metadata?.resourceVersion };
       await o.api.patch('Secret', ob.key.namespace, secretName(ob), { metadata });

@@ -2,7 +2,7 @@
 // devx can watch its own Secrets and nobody else's, and annotated with the workload it belongs to.
 import type { KubeObject } from '../core/kube.ts';
 import { annotationsOf } from '../core/kube.ts';
-import { ANN_WORKLOAD, SYNC_SECRET_LABELS } from '../core/names.ts';
+import { ANN_WORKLOAD, LABEL_COPY, SYNC_SECRET_LABELS } from '../core/names.ts';
 import { readSyncSecretData, syncSecretName, type SyncSecretData } from '../sync/secret.ts';
 import type { OwnerReference } from './copies.ts';
 import { refOf, type WorkloadKey } from './keys.ts';
@@ -27,6 +27,17 @@ export function syncSecretObject(key: WorkloadKey, data: SyncSecretData, owners:
     },
     stringData: data,
   };
+}
+
+/**
+ * The sync Secret of a duplicate copy (`devx-sync-deployment-<copy>`): the copy's own identities. It names the
+ * workload it was copied from in `dev.x/workload` (so its events wake that workload's reconciliation) and the copy in
+ * the label `dev.x/copy`; owned by the workload, like the copy.
+ */
+export function duplicateSecretObject(key: WorkloadKey, copy: string, data: SyncSecretData, owners: OwnerReference[]): KubeObject {
+  const secret = syncSecretObject(key, data, owners);
+  const metadata = { ...secret.metadata, name: syncSecretName('Deployment', copy), labels: { ...SYNC_SECRET_LABELS, [LABEL_COPY]: copy } };
+  return { ...secret, metadata };
 }
 
 /** Whether a Secret is devx's sync Secret of this workload (one of the same name made by someone else is not). */

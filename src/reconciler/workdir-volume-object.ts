@@ -5,7 +5,7 @@
 // CronJob mount their source's claim in its place.
 import type { KubeObject } from '../core/kube.ts';
 import { annotationsOf } from '../core/kube.ts';
-import { ANN_VOLUME_OF, WORKDIR_VOLUME_LABELS } from '../core/names.ts';
+import { ANN_VOLUME_OF, LABEL_COPY, WORKDIR_VOLUME_LABELS } from '../core/names.ts';
 import type { Records } from '../core/records.ts';
 import { workdirClaimName } from '../core/secret-name.ts';
 import type { Persistence } from '../schemas/policy.ts';
@@ -35,6 +35,16 @@ export function workdirVolumeObject(key: WorkloadKey, persistence: Persistence, 
       ...(persistence.storageClassName === undefined ? {} : { storageClassName: persistence.storageClassName }),
     },
   };
+}
+
+/**
+ * The workdir claim of a duplicate copy (`devx-workdir-deployment-<copy>`, the claim the copy's pod mounts): like the
+ * workload's, naming the workload in `dev.x/volume-of` (so its events wake that workload's reconciliation) and the
+ * copy in the label `dev.x/copy`.
+ */
+export function duplicateVolumeObject(key: WorkloadKey, copy: string, persistence: Persistence, owner: OwnerReference): KubeObject {
+  const claim = workdirVolumeObject(key, persistence, owner);
+  return { ...claim, metadata: { ...claim.metadata, name: workdirClaimName('Deployment', copy), labels: { ...WORKDIR_VOLUME_LABELS, [LABEL_COPY]: copy } } };
 }
 
 /**

@@ -1,7 +1,7 @@
 // DevPolicy: the single source of truth for the CRD schema (deploy/crds is generated from this file).
 import { formatIssue } from './issues.ts';
 import { z } from 'zod';
-import { WORKLOAD_KINDS, DEFAULT_WORKDIR } from '../core/names.ts';
+import { DEV_MODES, WORKLOAD_KINDS, DEFAULT_WORKDIR } from '../core/names.ts';
 import { DURATION_PATTERN } from './duration.ts';
 import { SHELL_PATTERN } from '../core/shell.ts';
 import { err, ok, type Result } from '../core/result.ts';
@@ -127,6 +127,15 @@ export const DevPolicySpecSchema = z
       .array(z.enum(WORKLOAD_KINDS))
       .default([...WORKLOAD_KINDS])
       .describe('Workload kinds that may enter dev mode.'),
+    modes: z
+      .array(z.enum(DEV_MODES))
+      .min(1)
+      .default([...DEV_MODES])
+      .describe(
+        'Dev modes a workload may use (its dev.x/mode annotation). replace: the workload\'s own pods go into dev mode ' +
+          '(one replica, dev image). duplicate: the workload keeps serving untouched and each developer gets a copy ' +
+          '<name>-devx-<user> whose pod is in dev mode and receives no Service traffic (Deployments and StatefulSets).',
+      ),
   })
   .strict();
 

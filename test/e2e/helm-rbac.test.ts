@@ -10,6 +10,7 @@
 //    and every verb the chart grants used (no more: a verb nothing uses fails the test, so does one that is missing).
 // 3. Verbs taken away from the live ClusterRole and Role one at a time, each with what breaks.
 import assert from 'node:assert/strict';
+import { duplicateName } from '../../src/core/duplicate.ts';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -271,6 +272,21 @@ describe('as the chart’s ServiceAccount', () => {
       const pod = await getJson(cp, ['pod', 'solo'], 'team');
       return !pod.metadata.deletionTimestamp && pod.metadata.annotations?.['dev.x/status'] === undefined && pod.spec.containers.length === 1;
     }, 30_000);
+  });
+
+  test('duplicate mode: a copy of its own and its own sync Secret; the copy follows the workload; unlabel deletes both', async () => {
+    await apply(WORKLOADS.deployment('shop', {}, { 'dev.x/mode': 'duplicate' }), 'team');
+    await kubectlOk(['label', 'deploy', 'shop', 'dev.x/enabled=true'], { namespace: 'team' });
+    const copy = duplicateName('shop', (await annotations('team', ['deploy', 'shop']))['dev.x/enabled-by'] ?? '');
+    await eventually(`the copy ${copy}`, async () => (await cp.kubectl(['get', 'deploy', copy], { namespace: 'team' })).code === 0);
+    await eventually('its own sync Secret', () => secretExists('team', `devx-sync-deployment-${copy}`));
+    // A change of the workload reaches the copy (an update of the copy); the workload itself stays at 3 replicas.
+    await kubectlOk(['set', 'env', 'deploy/shop', 'MODE=changed'], { namespace: 'team' });
+    await eventually('the copy follows the Deployment', async () => JSON.stringify((await getJson(cp, ['deploy', copy], 'team')).spec.template.spec.containers).includes('changed'));
+    assert.equal((await getJson(cp, ['deploy', 'shop'], 'team')).spec.replicas, 3);
+    await kubectlOk(['label', 'deploy', 'shop', 'dev.x/enabled-'], { namespace: 'team' });
+    await gone('the copy', ['deploy', copy], 'team');
+    await gone('the copy’s sync Secret', ['secret', `devx-sync-deployment-${copy}`], 'team');
   });
 
   test('a sync Secret with unusable identities is regenerated', async () => {

@@ -187,3 +187,23 @@ test('JSON lines: one object per event on stdout, waiting and status only when t
   assert.deepEqual(out, []);
   assert.equal(renderTable(['A', 'BB'], [['xyz', '1']]), 'A     BB\nxyz   1\n');
 });
+
+test('duplicate mode: one row per copy, by its user, with the copy’s own dev pod; none yet: one row for the workload', () => {
+  const dup = { 'dev.x/mode': 'duplicate', 'dev.x/enabled-by': 'alice', 'dev.x/enabled-at': '2026-03-04T11:00:00Z' };
+  const rows = statusRows({
+    workloads: [workload('Deployment', 'reviews', { ...dup, 'dev.x/duplicates': '["alice","bob"]' }), workload('Deployment', 'idle', { ...dup, 'dev.x/duplicates': '[]' })],
+    pods: [pod('reviews-devx-bob-1', { workload: 'deployment/reviews-devx-bob', phase: 'Running' }), pod('reviews-1', { workload: 'deployment/reviews', phase: 'Running' })],
+    maxDuration: () => undefined,
+    session: (ns, w, copy) => (copy === 'reviews-devx-bob' ? 'two-way (pid 9)' : undefined),
+    now: NOW,
+  });
+  assert.deepEqual(
+    rows.map((r) => [r.workload, r.copy, r.enabledBy, r.pod, r.sync]),
+    [
+      ['deployment/idle', undefined, 'alice', undefined, undefined],
+      ['deployment/reviews', 'reviews-devx-alice', 'alice', undefined, undefined],
+      ['deployment/reviews', 'reviews-devx-bob', 'bob', 'reviews-devx-bob-1', 'two-way (pid 9)'],
+    ],
+  );
+  assert.match(renderStatusTable(rows, { allNamespaces: false, now: NOW }), /deployment\/reviews \(copy reviews-devx-bob\) +bob/);
+});

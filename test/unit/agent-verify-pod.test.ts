@@ -254,11 +254,42 @@ test('the newest claimant is skipped when it does not verify; the real pod is ch
 });
 
 test('what verifying reads, for the RBAC check before syncing', () => {
-  const kinds = (kind: WorkloadRef['kind']): string[] => ownerChainPermissions(kind, NS).map((p) => `${p.verb} ${p.resource}${p.group ? `.${p.group}` : ''}`);
+  const kinds = (kind: WorkloadRef['kind'], copy?: string): string[] =>
+    ownerChainPermissions({ kind, name: 'x', namespace: NS, ...(copy ? { copy } : {}) }).map((p) => `${p.verb} ${p.resource}${p.group ? `.${p.group}` : ''}`);
   assert.deepEqual(kinds('Deployment'), ['get replicasets.apps', 'get deployments.apps']);
   assert.deepEqual(kinds('DaemonSet'), ['get replicasets.apps', 'get deployments.apps', 'get daemonsets.apps']);
   assert.deepEqual(kinds('Job'), ['get jobs.batch']);
   assert.deepEqual(kinds('CronJob'), ['get jobs.batch', 'get cronjobs.batch']);
   assert.deepEqual(kinds('StatefulSet'), ['get statefulsets.apps']);
   assert.deepEqual(kinds('Pod'), []);
+  // Duplicate mode: the pod's ReplicaSet, the caller's copy (a Deployment), the workload itself.
+  assert.deepEqual(kinds('StatefulSet', 'x-devx-alice'), ['get replicasets.apps', 'get deployments.apps', 'get statefulsets.apps']);
+});
+
+// ---- duplicate mode: pod → ReplicaSet → the caller's copy → the workload -------------------------------------------
+
+test('duplicate mode: the dev pod of the caller’s copy `<name>-devx-<user>`; another user’s copy, Secret or the replace-mode pod is not it', () => {
+  const ref: WorkloadRef = { kind: 'Deployment', name: 'reviews', namespace: NS, copy: 'reviews-devx-alice' };
+  const copy = (name: string, user: string, copyOf = 'deployment/reviews'): OwnerObject =>
+    obj(name, `uid-${name}`, [plain('apps/v1', 'Deployment', 'reviews', 'uid-deploy')], { 'dev.x/copy-of': copyOf, 'dev.x/duplicate-for': user });
+  const rsOf = (name: string): OwnerObject => obj(`${name}-6b8`, `uid-rs-${name}`, [ctl('apps/v1', 'Deployment', name, `uid-${name}`)]);
+  const cluster: Cluster = {
+    ...CLUSTER,
+    'Deployment/reviews-devx-alice': copy('reviews-devx-alice', 'alice'),
+    'ReplicaSet/reviews-devx-alice-6b8': rsOf('reviews-devx-alice'),
+    'Deployment/reviews-devx-bob': copy('reviews-devx-bob', 'bob'),
+    'ReplicaSet/reviews-devx-bob-6b8': rsOf('reviews-devx-bob'),
+  };
+  const podOf = (copyName: string, claim = `deployment/${copyName}`): Pod => injected(`${copyName}-6b8-p`, claim, [ctl('apps/v1', 'ReplicaSet', `${copyName}-6b8`, `uid-rs-${copyName}`)]);
+  const alice = podOf('reviews-devx-alice');
+  assertOk(alice, ref, cluster, ['ReplicaSet/reviews-devx-alice-6b8', 'Deployment/reviews-devx-alice', 'Deployment/reviews']);
+  assert.deepEqual(devPodCandidates([podOf('reviews-devx-bob'), alice, real('reviews-7d9f-abcde', '2026-03-04T11:59:00Z')], ref).map((p) => p.metadata.name), [alice.metadata.name], 'only pods claiming the copy are candidates');
+  // bob's copy's pod: its own Secret, not alice's.
+  assertRejected(podOf('reviews-devx-bob'), ref, cluster, /^volume devx-sync-secret is Secret devx-sync-deployment-reviews-devx-bob, not devx-sync-deployment-reviews-devx-alice/);
+  // A pod injected with alice's Secret but living under bob's copy: the owner chain names the wrong copy.
+  assertRejected(podOf('reviews-devx-bob', 'deployment/reviews-devx-alice'), ref, cluster, /is owned by Deployment reviews-devx-bob, not by Deployment reviews-devx-alice/);
+  // The workload's own (replace-mode) dev pod mounts the workload's Secret.
+  assertRejected(real('reviews-7d9f-abcde', '2026-03-04T11:00:00Z'), ref, cluster, /not devx-sync-deployment-reviews-devx-alice/);
+  // A Deployment of the copy's name that is not devx's copy of this workload.
+  assertRejected(alice, ref, { ...cluster, 'Deployment/reviews-devx-alice': copy('reviews-devx-alice', 'alice', 'deployment/ratings') }, /is not devx's dev copy of deployment\/reviews/);
 });

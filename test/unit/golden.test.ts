@@ -105,7 +105,7 @@ describe('golden cases', () => {
       assert.equal(v.json().response.allowed, true, v.body);
       if (golden.pod && expected.decision === 'mutate') {
         // The pod's owner chain: the workload as admitted (and its dev copy), known to the cluster view.
-        const made = previewPod(c.object.kind as WorkloadKind, after, GOLDEN_SIGNER);
+        const made = previewPod(c.object.kind as WorkloadKind, after, GOLDEN_SIGNER, opts.user?.username);
         assert.ok(made);
         const podApp = testApp(() => ({ ...goldenContext(), view: staticView([...clusterObjects(), ...made.owners]) }));
         try {

@@ -3,7 +3,7 @@
 // exactly how a user runs it against any kubeconfig (DESIGN §7).
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { pollValue } from '../../../src/wait.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { startProcess, waitFor, type ManagedProcess } from './processes.ts';
@@ -137,4 +137,14 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   const value = await pollValue(attempt, { timeoutMs, intervalMs: 100 });
   if (value === undefined) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
   return value;
+}
+
+/** A copy of the control plane's admin kubeconfig that impersonates `user` (client-node sends Impersonate-User), in
+ * `dir`: how a test runs `kubectl devx` as a developer RBAC limits. */
+export function kubeconfigAs(cp: ControlPlane, dir: string, user: string): string {
+  const file = path.join(dir, `kubeconfig-${user}`);
+  const cfg = parse(fs.readFileSync(cp.kubeconfigPath, 'utf8'));
+  cfg.users[0].user.as = user;
+  fs.writeFileSync(file, stringify(cfg), { mode: 0o600 });
+  return file;
 }
