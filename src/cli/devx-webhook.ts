@@ -42,6 +42,13 @@ Cluster
   --identity NAME        this replica's holder identity in the Lease (default POD_NAME, else hostname-pid)
   --no-reconcile         admission only: no reconciler in this process
 
+Overload: a review devx cannot answer in time is answered 429 at once (Retry-After: 1, a message), never queued
+until the API server's timeout; counted in /metrics as devx_admission_rejected_total
+  --max-connections N    open connections (default 512); one more is closed at once, before its TLS handshake
+  --max-in-flight N      reviews handled at once (default 64)
+  --max-queue-delay MS   how long reviews may wait before devx reads them, as the event loop's delay (default 500;
+                         0 turns it off)
+
   --log-level LEVEL      trace|debug|info|warn|error (default info)
   --version, --help
 `;
@@ -70,6 +77,9 @@ function parseConfig(argv: string[]): ReturnType<typeof ServerConfigSchema.parse
       'lease-name': { type: 'string' },
       identity: { type: 'string' },
       'no-reconcile': { type: 'boolean' },
+      'max-connections': { type: 'string' },
+      'max-in-flight': { type: 'string' },
+      'max-queue-delay': { type: 'string' },
       version: { type: 'boolean' },
       help: { type: 'boolean' },
     },

@@ -2,6 +2,14 @@
 import { z } from 'zod';
 import { DAY_MS, parseLifetime } from './duration.ts';
 
+/**
+ * When devx answers reviews 429 instead of queueing them (src/webhook/overload.ts). Measured by `npm run bench`
+ * (bench/overload.ts, the README's Performance section): at three times devx's peak a delay bound of 100 ms keeps
+ * every answered review far inside the webhook timeout and RSS far under the chart's memory limit; 256 reviews in
+ * flight hold at most 256 bodies of up to 3 MiB each, and is more than the API server sends at once by default.
+ */
+export const DEFAULT_OVERLOAD = { maxConnections: 512, maxInFlight: 64, maxQueueDelayMs: 500 } as const;
+
 /** A certificate lifetime flag (`90d`, `2160h`, `30s`) as milliseconds. */
 const lifetime = z.string().transform((text, ctx) => {
   const ms = parseLifetime(text);
@@ -48,6 +56,24 @@ export const ServerConfigSchema = z
     leaseName: z.string().default('devx-reconciler'),
     identity: z.string().optional().describe('this replica’s name in the Lease (default: POD_NAME or hostname-pid)'),
     reconcile: z.boolean().default(true).describe('run the reconciler (Secrets, copies, expiry, repair) in this process'),
+    maxConnections: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_OVERLOAD.maxConnections)
+      .describe('open connections; one more is closed at once, before its TLS handshake'),
+    maxInFlight: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_OVERLOAD.maxInFlight)
+      .describe('reviews handled at once; one more is answered 429 (overloaded) at once'),
+    maxQueueDelay: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(DEFAULT_OVERLOAD.maxQueueDelayMs)
+      .describe('ms reviews may wait before devx reads them (event loop delay); beyond it new reviews get 429; 0: off'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .refine((c) => Boolean(c.tlsCertFile) === Boolean(c.tlsKeyFile), {

@@ -124,6 +124,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     ready,
     context: () => ({ view, now: new Date(), version: VERSION, signer, self }),
     ...(prepare ? { prepare } : {}),
+    overload: { maxConnections: config.maxConnections, maxInFlight: config.maxInFlight, maxQueueDelayMs: config.maxQueueDelay },
   });
   swapOnChange(tls, app.server as unknown as TlsServer);
   await app.listen({ host: config.host, port: config.port });

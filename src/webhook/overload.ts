@@ -1,0 +1,83 @@
+// Load shedding for the review routes: when devx cannot answer in time, it says so at once (429, Retry-After: 1, a
+// message) instead of queueing reviews until the API server gives up on them. Two signals, checked as a review
+// arrives, before its body is read or parsed:
+// - queueing: in Node a review waits for devx in the kernel's socket buffers, out of the process's sight, until the
+//   event loop gets to it; how late the loop runs (its delay, sampled by @fastify/under-pressure) is that wait.
+// - reviews in flight: between arrival and answer (a review waits on the API server for a pod's owners in cluster
+//   mode), each holding its body; capped like the API server's own --max-requests-inflight.
+// - connections: each holds at most one review (HTTP/1.1) and its TLS state; past the cap a new connection is closed
+//   as soon as it is accepted, before its TLS handshake (which costs about as much CPU as a review), so a flood of
+//   new connections can neither exhaust memory nor starve the reviews already accepted.
+// Health, readiness and metrics routes are never shed: a kubelet that saw an overloaded replica as dead would
+// restart it and move its load onto the others.
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+export interface OverloadLimits {
+  /** Open connections; one more is closed at once (the client sees a reset). */
+  maxConnections: number;
+  /** Reviews being handled at once (arrived, not yet answered); a review beyond it is answered 429. */
+  maxInFlight: number;
+  /** Event loop delay (ms, mean over sampleIntervalMs) above which new reviews are answered 429; 0 turns it off. */
+  maxQueueDelayMs: number;
+  /** How often the event loop delay is sampled: how fast shedding starts and stops. */
+  sampleIntervalMs?: number;
+}
+
+/** Sampling often makes shedding start soon after the loop falls behind, and stop soon after it catches up. */
+const SAMPLE_INTERVAL_MS = 100;
+
+export type ShedReason = 'queue-delay' | 'in-flight';
+
+/** The API server's own answer when it sheds load (a Status), so client-go decodes the message. */
+export function overloadStatus(message: string): object {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `devx: ${message}`, reason: 'TooManyRequests', details: { retryAfterSeconds: 1 }, code: 429 };
+}
+
+/** The measured delay; none at all means the loop did not get round to sampling it in a whole interval. */
+function waited(delayMs: number | undefined, sampleIntervalMs: number): string {
+  return delayMs !== undefined && Number.isFinite(delayMs) ? `${Math.round(delayMs)} ms` : `over ${sampleIntervalMs} ms`;
+}
+
+function shed(reply: FastifyReply, message: string): object {
+  // Retry-After: 1 makes the API server's webhook client try once more a second later, within the webhook's
+  // timeout, as it does for the API server's own 429s; the call fails for good only when that time is up.
+  void reply.code(429).header('retry-after', '1');
+  return overloadStatus(message);
+}
+
+/**
+ * Registers the shedding on `app` for the routes in `reviewUrls`; `onShed` counts each rejection (for /metrics).
+ * Returns how many reviews are in flight now, for tests and metrics.
+ */
+export function shedOverload(app: FastifyInstance, o: { limits: OverloadLimits; reviewUrls: ReadonlySet<string>; onShed: (url: string, reason: ShedReason) => void }): () => number {
+  const { maxInFlight, maxQueueDelayMs } = o.limits;
+  app.server.maxConnections = o.limits.maxConnections;
+  const isReview = (req: FastifyRequest): boolean => o.reviewUrls.has(req.routeOptions.url ?? '');
+  let inFlight = 0;
+  const sampleInterval = o.limits.sampleIntervalMs ?? SAMPLE_INTERVAL_MS;
+  if (maxQueueDelayMs > 0) {
+    void app.register(underPressure, {
+      maxEventLoopDelay: maxQueueDelayMs,
+      sampleInterval,
+      // A value sends it as the answer; undefined lets the request through (probes, metrics).
+      pressureHandler: ((req: FastifyRequest, reply: FastifyReply, _type: string, value: number | undefined) => {
+        if (!isReview(req)) return undefined;
+        o.onShed(req.routeOptions.url ?? '', 'queue-delay');
+        return shed(reply, `overloaded: reviews wait ${waited(value, sampleInterval)} before devx reads them (limit ${maxQueueDelayMs} ms); try again`);
+      }) as unknown as (req: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => void,
+    });
+  }
+  app.addHook('onRequest', (req, reply, done) => {
+    if (!isReview(req)) return done();
+    if (inFlight >= maxInFlight) {
+      o.onShed(req.routeOptions.url ?? '', 'in-flight');
+      return void reply.send(shed(reply, `overloaded: ${inFlight} reviews in flight (limit ${maxInFlight}); try again`));
+    }
+    inFlight++;
+    // 'close' comes once per response, answered or aborted by the client.
+    reply.raw.once('close', () => inFlight--);
+    done();
+  });
+  return () => inFlight;
+}
