@@ -18,6 +18,7 @@ import { parseAllDocuments } from 'yaml';
 import { objectsYaml, paddedPod, reviewBody, reviewsPod } from './fixtures.ts';
 import { percentile } from './load.ts';
 import { vegetaBinary, vegetaFixedRate } from './vegeta.ts';
+import { OVERLOAD_TARGETS, overloadPhase, overloadSummary, type OverloadResult } from './overload.ts';
 import { startControlPlane } from '../test/e2e/harness/control-plane.ts';
 import { installCrd } from '../test/e2e/harness/devx.ts';
 import { freePort } from '../test/e2e/harness/ports.ts';
@@ -187,6 +188,16 @@ async function measureCluster(dir: string, body: string): Promise<{ row: Row; re
   }
 }
 
+/** A fresh devx driven at 3x the peak it just showed, then at normal load (bench/overload.ts). */
+async function measureOverload(dir: string, body: string, peakRps: number): Promise<OverloadResult> {
+  const server = await startServer('devx', dir);
+  try {
+    return await overloadPhase({ url: server.url, pid: server.proc.pid as number, body, peakRps, durationMs: PHASE_MS });
+  } finally {
+    await stop(server);
+  }
+}
+
 /** The core alone, no HTTP: per-review time of decode + decide + diff for the bookinfo pod. */
 function coreAlone(body: string): { p50Us: number; p99Us: number; n: number } {
   const signer = hmacSigner(randomRecordKey());
@@ -215,6 +226,7 @@ async function oneRun(dir: string): Promise<Record<string, number>> {
   const baseSmall = await measureServer('baseline', dir, small, 'reviews pod');
   const devxBig = await measureServer('devx', dir, big, '64 KiB pod');
   const baseBig = await measureServer('baseline', dir, big, '64 KiB pod');
+  const overload = await measureOverload(dir, small, devxSmall.rows.find((r) => r.rate === 'max')?.rps ?? NaN);
   results.push(...devxSmall.rows, ...baseSmall.rows, ...devxBig.rows, ...baseBig.rows, cluster.row);
   printRows(results);
   const at = (rows: Row[], rate: number | 'max'): Row => rows.find((r) => r.rate === rate) as Row;
@@ -248,6 +260,7 @@ async function oneRun(dir: string): Promise<Record<string, number>> {
     'CPU ratio baseline/devx @1000/s': (at(baseSmall.rows, 1000).cpuUs ?? NaN) / (at(devxSmall.rows, 1000).cpuUs ?? NaN),
     'devx start to ready (ms)': devxSmall.readyMs,
     'baseline start to ready (ms)': baseSmall.readyMs,
+    ...overloadSummary(overload),
   };
 }
 
@@ -271,6 +284,7 @@ const TARGETS: Record<string, [string, (v: number) => boolean]> = {
   'devx (cluster) RSS @1000/s (MB)': ['<= 100', (v) => v <= 100],
   'devx start to ready (ms)': ['<= 1000', (v) => v <= 1000],
   'devx errors (all phases)': ['= 0', (v) => v === 0],
+  ...OVERLOAD_TARGETS,
 };
 
 async function main(): Promise<void> {
@@ -298,7 +312,7 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(median)) {
       const t = TARGETS[k];
       const verdict = t ? `${t[0]}  ${t[1](v) ? 'met' : 'MISSED'}` : '';
-      console.log(`  ${k.padEnd(34)} ${fmt(v).padStart(10)}   ${verdict}`);
+      console.log(`  ${k.padEnd(42)} ${fmt(v).padStart(10)}   ${verdict}`);
     }
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
     const out = { date: new Date().toISOString(), node: process.version, quick: QUICK, runs, median };

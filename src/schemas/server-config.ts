@@ -8,7 +8,7 @@ import { DAY_MS, parseLifetime } from './duration.ts';
  * every answered review far inside the webhook timeout and RSS far under the chart's memory limit; 256 reviews in
  * flight hold at most 256 bodies of up to 3 MiB each, and is more than the API server sends at once by default.
  */
-export const DEFAULT_OVERLOAD = { maxConnections: 512, maxInFlight: 64, maxQueueDelayMs: 500 } as const;
+export const DEFAULT_OVERLOAD = { maxConnections: 1024, maxInFlight: 64, maxQueueDelayMs: 1000 } as const;
 
 /** A certificate lifetime flag (`90d`, `2160h`, `30s`) as milliseconds. */
 const lifetime = z.string().transform((text, ctx) => {

@@ -84,10 +84,10 @@ function labelledWithOwners(meta: { labels?: unknown; ownerReferences?: unknown 
 }
 
 /** A pod CREATE with owners: the owner chain is fetched first where the informers do not hold it yet. */
-function ownerPrefetch(cluster: ClusterConnection): (route: Route, body: unknown) => Promise<void> {
-  return async (route, body) => {
+function ownerPrefetch(cluster: ClusterConnection): (route: Route, body: unknown) => Promise<void> | undefined {
+  return (route, body) => {
     const namespace = prefetchNamespace(cluster, route, body);
-    if (namespace !== undefined) await cluster.prefetchOwners((body as PrefetchBody).request?.object, namespace);
+    return namespace === undefined ? undefined : cluster.prefetchOwners((body as PrefetchBody).request?.object, namespace);
   };
 }
 
@@ -102,7 +102,7 @@ interface AdmissionSource {
   ready: () => boolean;
   signer: RecordSigner;
   self?: string | undefined;
-  prepare?: (route: Route, body: unknown) => Promise<void>;
+  prepare?: (route: Route, body: unknown) => Promise<void> | undefined;
 }
 
 function admissionSource(config: ServerConfig, cluster: ClusterConnection | undefined): AdmissionSource {

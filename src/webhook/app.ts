@@ -18,8 +18,11 @@ export interface AppDeps {
   context: () => AdmissionContext;
   /** Ready when the cluster view is synced (or loaded from a file). */
   ready: () => boolean;
-  /** Before a review is decided: fetch what the cluster view lacks for it (a new pod's owners); must not throw. */
-  prepare?: (route: Route, body: unknown) => Promise<void>;
+  /**
+   * Before a review is decided: fetch what the cluster view lacks for it (a new pod's owners); must not throw.
+   * Returns undefined when there is nothing to fetch, so such a review is decided without waiting a turn.
+   */
+  prepare?: (route: Route, body: unknown) => Promise<void> | undefined;
   https?: { cert: string; key: string } | undefined;
   bodyLimit?: number;
   /** When to answer reviews 429 instead of queueing them; devx-webhook always sets it, tests of decisions need not. */
@@ -31,7 +34,8 @@ const ROUTES: Record<string, Route> = { '/mutate/pods': 'pods', '/mutate/workloa
 function reviewHandler(deps: AppDeps, route: Route) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const started = process.hrtime.bigint();
-    if (deps.prepare) await deps.prepare(route, request.body);
+    const fetching = deps.prepare?.(route, request.body);
+    if (fetching) await fetching;
     const outcome = answerReview(route, request.body, deps.context());
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     deps.metrics.observe(route, outcome.log.result, ms / 1000);

@@ -3,8 +3,8 @@
 // arrives, before its body is read or parsed:
 // - queueing: in Node a review waits for devx in the kernel's socket buffers, out of the process's sight, until the
 //   event loop gets to it; how late the loop runs (its delay, sampled by @fastify/under-pressure) is that wait.
-// - reviews in flight: between arrival and answer (a review waits on the API server for a pod's owners in cluster
-//   mode), each holding its body; capped like the API server's own --max-requests-inflight.
+// - reviews in flight: read and being decided (a review waits on the API server for a pod's owners in cluster mode),
+//   each holding its body; capped like the API server's own --max-requests-inflight.
 // - connections: each holds at most one review (HTTP/1.1) and its TLS state; past the cap a new connection is closed
 //   as soon as it is accepted, before its TLS handshake (which costs about as much CPU as a review), so a flood of
 //   new connections can neither exhaust memory nor starve the reviews already accepted.
@@ -68,12 +68,15 @@ export function shedOverload(app: FastifyInstance, o: { limits: OverloadLimits; 
       }) as unknown as (req: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => void,
     });
   }
+  // Checked on arrival, before the body is read; counted once the body is in, while the review is decided (and
+  // waits for a pod's owners): a review still arriving holds no work yet, and under load many are.
   app.addHook('onRequest', (req, reply, done) => {
+    if (!isReview(req) || inFlight < maxInFlight) return done();
+    o.onShed(req.routeOptions.url ?? '', 'in-flight');
+    return void reply.send(shed(reply, `overloaded: ${inFlight} reviews in flight (limit ${maxInFlight}); try again`));
+  });
+  app.addHook('preHandler', (req, reply, done) => {
     if (!isReview(req)) return done();
-    if (inFlight >= maxInFlight) {
-      o.onShed(req.routeOptions.url ?? '', 'in-flight');
-      return void reply.send(shed(reply, `overloaded: ${inFlight} reviews in flight (limit ${maxInFlight}); try again`));
-    }
     inFlight++;
     // 'close' comes once per response, answered or aborted by the client.
     reply.raw.once('close', () => inFlight--);
