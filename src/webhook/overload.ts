@@ -75,12 +75,24 @@ export function shedOverload(app: FastifyInstance, o: { limits: OverloadLimits; 
     o.onShed(req.routeOptions.url ?? '', 'in-flight');
     return void reply.send(shed(reply, `overloaded: ${inFlight} reviews in flight (limit ${maxInFlight}); try again`));
   });
+  const release = new WeakMap<FastifyRequest, () => void>();
   app.addHook('preHandler', (req, reply, done) => {
     if (!isReview(req)) return done();
     inFlight++;
-    // 'close' comes once per response, answered or aborted by the client.
-    reply.raw.once('close', () => inFlight--);
+    let counted = true;
+    const leave = (): void => {
+      if (counted) inFlight--;
+      counted = false;
+    };
+    release.set(req, leave);
+    // The answer is ready (onSend), or the client hung up first ('close'): either ends the review's work. Waiting
+    // for the socket to flush instead would count answers already given, hundreds of them in a busy loop.
+    reply.raw.once('close', leave);
     done();
+  });
+  app.addHook('onSend', (req, _reply, payload, done) => {
+    release.get(req)?.();
+    done(null, payload);
   });
   return () => inFlight;
 }
