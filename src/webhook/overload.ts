@@ -20,12 +20,19 @@ export interface OverloadLimits {
   maxInFlight: number;
   /** Event loop delay (ms, mean over sampleIntervalMs) above which new reviews are answered 429; 0 turns it off. */
   maxQueueDelayMs: number;
-  /** How often the event loop delay is sampled: how fast shedding starts and stops. */
+  /** How often the event loop delay is sampled (default: the bound, at least 100 ms); for tests. */
   sampleIntervalMs?: number;
 }
 
-/** Sampling often makes shedding start soon after the loop falls behind, and stop soon after it catches up. */
-const SAMPLE_INTERVAL_MS = 100;
+/**
+ * How often the loop's delay is read: the bound itself, but at least 100 ms. An interval in which the loop never ran
+ * reads as Infinity, so the interval must be as long as the bound: with shorter ones, every stall of a tenth of a
+ * second (a garbage collection, a busy neighbour) read as overload and shed reviews at normal load. Shedding starts
+ * and stops within one interval of the loop falling behind or catching up.
+ */
+function sampleIntervalFor(maxQueueDelayMs: number): number {
+  return Math.max(100, maxQueueDelayMs);
+}
 
 export type ShedReason = 'queue-delay' | 'in-flight';
 
@@ -34,7 +41,7 @@ export function overloadStatus(message: string): object {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `devx: ${message}`, reason: 'TooManyRequests', details: { retryAfterSeconds: 1 }, code: 429 };
 }
 
-/** The measured delay; none at all means the loop did not get round to sampling it in a whole interval. */
+/** The measured delay; Infinity means the loop did not run at all for a whole interval. */
 function waited(delayMs: number | undefined, sampleIntervalMs: number): string {
   return delayMs !== undefined && Number.isFinite(delayMs) ? `${Math.round(delayMs)} ms` : `over ${sampleIntervalMs} ms`;
 }
@@ -55,7 +62,7 @@ export function shedOverload(app: FastifyInstance, o: { limits: OverloadLimits; 
   app.server.maxConnections = o.limits.maxConnections;
   const isReview = (req: FastifyRequest): boolean => o.reviewUrls.has(req.routeOptions.url ?? '');
   let inFlight = 0;
-  const sampleInterval = o.limits.sampleIntervalMs ?? SAMPLE_INTERVAL_MS;
+  const sampleInterval = o.limits.sampleIntervalMs ?? sampleIntervalFor(maxQueueDelayMs);
   if (maxQueueDelayMs > 0) {
     void app.register(underPressure, {
       maxEventLoopDelay: maxQueueDelayMs,
