@@ -45,7 +45,7 @@ Cluster
 
 Overload: a review devx cannot answer in time is answered 429 at once (Retry-After: 1, a message), never queued
 until the API server's timeout; counted in /metrics as devx_admission_rejected_total
-  --max-connections N    open connections (default 1024); one more is closed at once, before its TLS handshake
+  --max-connections N    open connections (default 512); one more is closed at once, before its TLS handshake
   --max-in-flight N      reviews handled at once (default 64)
   --max-queue-delay MS   how long reviews may wait before devx reads them, as the event loop's delay (default 1000;
                          0 turns it off)

@@ -3,12 +3,16 @@ import { z } from 'zod';
 import { DAY_MS, parseLifetime } from './duration.ts';
 
 /**
- * When devx answers reviews 429 instead of queueing them (src/webhook/overload.ts). Measured by `npm run bench`
- * (bench/overload.ts, the README's Performance section): at three times devx's peak a delay bound of 100 ms keeps
- * every answered review far inside the webhook timeout and RSS far under the chart's memory limit; 256 reviews in
- * flight hold at most 256 bodies of up to 3 MiB each, and is more than the API server sends at once by default.
+ * When devx answers reviews 429 instead of queueing them, or closes new connections (src/webhook/overload.ts).
+ * From bench/overload.ts (the README's "Under overload"): at three times devx's peak, a review's wait is mostly
+ * in connection setup (one connection per concurrent call, each a TLS handshake), so the connection cap is what bounds
+ * it: 1,024 let answers take 4-5 s and RSS reach 350 MB, 512 kept them at 3 s and 227 MB, 256 at 1.7 s and 167 MB
+ * but closed half the connections. The API server's own concurrency (600 requests by default, of every kind) rarely
+ * opens more than 512 calls to one replica. A 1 s queue-delay bound is the lowest that never shed a review of the
+ * 1,000 reviews/s soak on the busy two-core VM; 64 reviews in flight is far more than reviews waiting on the API
+ * server for a pod's owners ever need at once.
  */
-export const DEFAULT_OVERLOAD = { maxConnections: 1024, maxInFlight: 64, maxQueueDelayMs: 1000 } as const;
+export const DEFAULT_OVERLOAD = { maxConnections: 512, maxInFlight: 64, maxQueueDelayMs: 1000 } as const;
 
 /** A certificate lifetime flag (`90d`, `2160h`, `30s`) as milliseconds. */
 const lifetime = z.string().transform((text, ctx) => {

@@ -21,6 +21,9 @@ import { buildApp } from '../webhook/app.ts';
 import { createMetrics } from '../webhook/metrics.ts';
 import type { ClusterConnection } from './cluster.ts';
 
+/** The kernel caps it at net.core.somaxconn (4,096 by default on current kernels). */
+const LISTEN_BACKLOG = 4096;
+
 export interface RunningServer {
   port: number;
   url: string;
@@ -127,7 +130,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     overload: { maxConnections: config.maxConnections, maxInFlight: config.maxInFlight, maxQueueDelayMs: config.maxQueueDelay },
   });
   swapOnChange(tls, app.server as unknown as TlsServer);
-  await app.listen({ host: config.host, port: config.port });
+  // A deep accept queue: a connection arriving while devx is busy waits there instead of having its SYN dropped and
+  // sent again a second or three later; one past --max-connections is then closed at once, before any TLS work.
+  await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   if (cluster && config.registerUrl) {

@@ -17,7 +17,7 @@ test('devx-webhook listens on every interface by default, on the loopback host o
 
 test('the overload limits: defaults, numbers from flags, and a clear error for a limit that would refuse everything', () => {
   const c = ServerConfigSchema.parse({});
-  assert.deepEqual({ maxConnections: c.maxConnections, maxInFlight: c.maxInFlight, maxQueueDelay: c.maxQueueDelay }, { maxConnections: 1024, maxInFlight: 64, maxQueueDelay: 1000 });
+  assert.deepEqual({ maxConnections: c.maxConnections, maxInFlight: c.maxInFlight, maxQueueDelay: c.maxQueueDelay }, { maxConnections: 512, maxInFlight: 64, maxQueueDelay: 1000 });
   const set = ServerConfigSchema.parse({ maxConnections: '2048', maxInFlight: '8', maxQueueDelay: '0' });
   assert.deepEqual({ maxConnections: set.maxConnections, maxInFlight: set.maxInFlight, maxQueueDelay: set.maxQueueDelay }, { maxConnections: 2048, maxInFlight: 8, maxQueueDelay: 0 });
   for (const bad of [{ maxInFlight: '0' }, { maxConnections: '0' }, { maxQueueDelay: '-1' }, { maxInFlight: 'many' }]) {
