@@ -59,8 +59,8 @@ before(async () => {
   writeFileSync(join(dir, 'objects.yaml'), objectsYaml());
   const port = await freePort();
   const tls = ['--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key')];
-  // A 5 ms queue-delay bound: a loop serving dozens of connections at once runs far behind that, an idle one does not.
-  const limits = ['--max-connections', String(MAX_CONNECTIONS), '--max-queue-delay', '5'];
+  // A 1 ms queue-delay bound: a loop serving dozens of connections at once runs far behind that, an idle one does not.
+  const limits = ['--max-connections', String(MAX_CONNECTIONS), '--max-queue-delay', '1'];
   const args = [join(REPO, 'src/cli/devx-webhook.ts'), '--objects', join(dir, 'objects.yaml'), '--host', '127.0.0.1', '--port', String(port), ...tls, ...limits, '--log-level', 'warn'];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `https://127.0.0.1:${port}`;
