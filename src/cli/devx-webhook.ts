@@ -43,8 +43,9 @@ Cluster
   --identity NAME        this replica's holder identity in the Lease (default POD_NAME, else hostname-pid)
   --no-reconcile         admission only: no reconciler in this process
 
-Overload: a review devx cannot answer in time is answered 429 at once (Retry-After: 1, a message), never queued
-until the API server's timeout; counted in /metrics as devx_admission_rejected_total
+Overload: devx refuses what it cannot answer in time at once, never queueing it until the API server's timeout:
+past --max-connections a connection is closed; otherwise a review is answered 429 (Retry-After: 1, a message),
+counted in /metrics as devx_admission_rejected_total
   --max-connections N    open connections (default 512); one more is closed at once, before its TLS handshake
   --max-in-flight N      reviews handled at once (default 64)
   --max-queue-delay MS   how long reviews may wait before devx reads them, as the event loop's delay (default 1000;
