@@ -24,6 +24,7 @@ import { percentile } from './load.ts';
 import { awaitMutation, devxSidecar, kyvernoBinary, prepareKyverno, preparePepr, spawnServer, startAgnhost, startKyverno, startPepr, stopServer } from './peers.ts';
 import type { MutationCheck, Server, Tls } from './peers.ts';
 import { vegetaBinary, vegetaFixedRate } from './vegeta.ts';
+import { OVERLOAD_TARGETS, overloadPhase, overloadSummary, type OverloadResult } from './overload.ts';
 import { startControlPlane, type ControlPlane } from '../test/e2e/harness/control-plane.ts';
 import { installCrd } from '../test/e2e/harness/devx.ts';
 import { freePort } from '../test/e2e/harness/ports.ts';
@@ -245,6 +246,16 @@ async function measureGroup(opts: {
   }
 }
 
+/** A fresh devx driven at 3x the peak it just showed, then at normal load (bench/overload.ts). */
+async function measureOverload(b: Bench, body: string, peakRps: number): Promise<OverloadResult> {
+  const server = await withRetry('devx', () => startNodeServer('devx', b.tls));
+  try {
+    return await overloadPhase({ url: server.url, pid: server.proc.pid as number, body, peakRps, durationMs: PHASE_MS });
+  } finally {
+    await stopServer(server);
+  }
+}
+
 /** The core alone, no HTTP: per-review time of decode + decide + diff for the bookinfo pod. */
 function coreAlone(body: string): { p50Us: number; p99Us: number; n: number } {
   const signer = hmacSigner(randomRecordKey());
@@ -324,7 +335,8 @@ async function oneRun(b: Bench, run: number): Promise<RunOutcome> {
     points: [500, 1000, 2000, 'max'].map((point) => ({ point: point as Point, others: ['baseline'] as Key[] })),
   });
   printRows([...A.rows, ...B.rows]);
-  const values = { 'core p50 (us)': core.p50Us, 'core p99 (us)': core.p99Us, ...summarize(A, B) };
+  const overload = await measureOverload(b, small, median((A.phases.get('devx')?.get('max') ?? []).map((r) => r.rps)));
+  const values = { 'core p50 (us)': core.p50Us, 'core p99 (us)': core.p99Us, ...summarize(A, B), ...overloadSummary(overload) };
   return { values, mutations: Object.fromEntries(A.mutations), failed: Object.fromEntries(A.failed) };
 }
 
@@ -420,6 +432,7 @@ const TARGETS: Record<string, [string, (v: number) => boolean]> = {
   'devx (cluster) RSS @1000/s (MB)': ['<= 100', (v) => v <= 100],
   'devx start to ready (ms)': ['<= 1000', (v) => v <= 1000],
   'devx errors (all phases)': ['= 0', (v) => v === 0],
+  ...OVERLOAD_TARGETS,
 };
 
 /** The targets against the peers (issue 15): ratios of the same run, median over runs. */

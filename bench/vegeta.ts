@@ -72,3 +72,6 @@ function summarize(csv: string, rate: number): FixedRateResult {
     lag: rows.map((r) => (r.at - (start + (r.seq * 1e9) / rate)) / 1e6).sort((a, b) => a - b),
   };
 }
+
+/** The vegeta process runner, for phases that read every result themselves (bench/overload.ts). */
+export { run as runVegeta };

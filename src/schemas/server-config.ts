@@ -2,6 +2,18 @@
 import { z } from 'zod';
 import { DAY_MS, parseLifetime } from './duration.ts';
 
+/**
+ * When devx answers reviews 429 instead of queueing them, or closes new connections (src/webhook/overload.ts).
+ * From bench/overload.ts (the README's "Under overload"): at three times devx's peak, a review's wait is mostly
+ * in connection setup (one connection per concurrent call, each a TLS handshake), so the connection cap is what bounds
+ * it: 1,024 let answers take 4-5 s and RSS reach 350 MB, 512 kept them at 3 s and 227 MB, 256 at 1.7 s and 167 MB
+ * but closed half the connections. The API server's own concurrency (600 requests by default, of every kind) rarely
+ * opens more than 512 calls to one replica. A 1 s queue-delay bound is the lowest that never shed a review of the
+ * 1,000 reviews/s soak on the busy two-core VM; 64 reviews in flight is far more than reviews waiting on the API
+ * server for a pod's owners ever need at once.
+ */
+export const DEFAULT_OVERLOAD = { maxConnections: 512, maxInFlight: 64, maxQueueDelayMs: 1000 } as const;
+
 /** A certificate lifetime flag (`90d`, `2160h`, `30s`) as milliseconds. */
 const lifetime = z.string().transform((text, ctx) => {
   const ms = parseLifetime(text);
@@ -48,6 +60,24 @@ export const ServerConfigSchema = z
     leaseName: z.string().default('devx-reconciler'),
     identity: z.string().optional().describe('this replica’s name in the Lease (default: POD_NAME or hostname-pid)'),
     reconcile: z.boolean().default(true).describe('run the reconciler (Secrets, copies, expiry, repair) in this process'),
+    maxConnections: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_OVERLOAD.maxConnections)
+      .describe('open connections; one more is closed at once, before its TLS handshake'),
+    maxInFlight: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_OVERLOAD.maxInFlight)
+      .describe('reviews handled at once; one more is answered 429 (overloaded) at once'),
+    maxQueueDelay: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(DEFAULT_OVERLOAD.maxQueueDelayMs)
+      .describe('ms reviews may wait before devx reads them (event loop delay); beyond it new reviews get 429; 0: off'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
   .refine((c) => Boolean(c.tlsCertFile) === Boolean(c.tlsKeyFile), {

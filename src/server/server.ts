@@ -21,6 +21,9 @@ import { buildApp } from '../webhook/app.ts';
 import { createMetrics } from '../webhook/metrics.ts';
 import type { ClusterConnection } from './cluster.ts';
 
+/** The kernel caps it at net.core.somaxconn (4,096 by default on current kernels). */
+const LISTEN_BACKLOG = 4096;
+
 export interface RunningServer {
   port: number;
   url: string;
@@ -84,10 +87,10 @@ function labelledWithOwners(meta: { labels?: unknown; ownerReferences?: unknown 
 }
 
 /** A pod CREATE with owners: the owner chain is fetched first where the informers do not hold it yet. */
-function ownerPrefetch(cluster: ClusterConnection): (route: Route, body: unknown) => Promise<void> {
-  return async (route, body) => {
+function ownerPrefetch(cluster: ClusterConnection): (route: Route, body: unknown) => Promise<void> | undefined {
+  return (route, body) => {
     const namespace = prefetchNamespace(cluster, route, body);
-    if (namespace !== undefined) await cluster.prefetchOwners((body as PrefetchBody).request?.object, namespace);
+    return namespace === undefined ? undefined : cluster.prefetchOwners((body as PrefetchBody).request?.object, namespace);
   };
 }
 
@@ -102,7 +105,7 @@ interface AdmissionSource {
   ready: () => boolean;
   signer: RecordSigner;
   self?: string | undefined;
-  prepare?: (route: Route, body: unknown) => Promise<void>;
+  prepare?: (route: Route, body: unknown) => Promise<void> | undefined;
 }
 
 function admissionSource(config: ServerConfig, cluster: ClusterConnection | undefined): AdmissionSource {
@@ -124,9 +127,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     ready,
     context: () => ({ view, now: new Date(), version: VERSION, signer, self }),
     ...(prepare ? { prepare } : {}),
+    overload: { maxConnections: config.maxConnections, maxInFlight: config.maxInFlight, maxQueueDelayMs: config.maxQueueDelay },
   });
   swapOnChange(tls, app.server as unknown as TlsServer);
-  await app.listen({ host: config.host, port: config.port });
+  // A deep accept queue: a connection arriving while devx is busy waits there instead of having its SYN dropped and
+  // sent again a second or three later; one past --max-connections is then closed at once, before any TLS work.
+  await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   if (cluster && config.registerUrl) {

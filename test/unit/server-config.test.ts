@@ -14,3 +14,15 @@ test('devx-webhook listens on every interface by default, on the loopback host o
   assert.equal(host({ registerUrl: 'https://127.0.0.1:0', host: '0.0.0.0' }), '0.0.0.0');
   assert.equal(defaultHost(undefined), '0.0.0.0');
 });
+
+test('the overload limits: defaults, numbers from flags, and a clear error for a limit that would refuse everything', () => {
+  const c = ServerConfigSchema.parse({});
+  assert.deepEqual({ maxConnections: c.maxConnections, maxInFlight: c.maxInFlight, maxQueueDelay: c.maxQueueDelay }, { maxConnections: 512, maxInFlight: 64, maxQueueDelay: 1000 });
+  const set = ServerConfigSchema.parse({ maxConnections: '2048', maxInFlight: '8', maxQueueDelay: '0' });
+  assert.deepEqual({ maxConnections: set.maxConnections, maxInFlight: set.maxInFlight, maxQueueDelay: set.maxQueueDelay }, { maxConnections: 2048, maxInFlight: 8, maxQueueDelay: 0 });
+  for (const bad of [{ maxInFlight: '0' }, { maxConnections: '0' }, { maxQueueDelay: '-1' }, { maxInFlight: 'many' }]) {
+    const r = ServerConfigSchema.safeParse(bad);
+    assert.equal(r.success, false, JSON.stringify(bad));
+    assert.deepEqual(r.error?.issues.map((i) => i.path[0]), Object.keys(bad));
+  }
+});

@@ -1,0 +1,237 @@
+// The overload phase of `npm run bench`: devx-webhook as it ships, driven open-loop at three times its measured peak,
+// then at normal load again. What it shows (DESIGN's webhook timeout is the chart's webhook.timeoutSeconds, 5 s; the
+// memory limit is the chart's 256 MiB):
+// - every review gets an answer (200 decided, or 429 overloaded with a message) or, past --max-connections, its
+//   connection closed at once: none is left to time out;
+// - answered reviews come back within the webhook timeout (max, p99), so the API server never gives up on one;
+// - the server's RSS stays under the memory limit;
+// - at normal load right after, devx answers every review again, with its usual latency (recovery).
+// Alone: `npx node bench/overload.ts [--quick] [--factor 3] [-- devx-webhook flags...]` builds devx, measures its peak
+// and runs the phase; `npm run bench` calls overloadPhase() with the peak it measured itself.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { selfSignedServing } from '../src/tls/bootstrap.ts';
+import { objectsYaml, reviewBody, reviewsPod } from './fixtures.ts';
+import { percentile } from './load.ts';
+import { runVegeta, vegetaBinary } from './vegeta.ts';
+import { freePort } from '../test/e2e/harness/ports.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+/** The chart's webhook.timeoutSeconds and resources.limits.memory. */
+export const WEBHOOK_TIMEOUT_MS = 5000;
+export const MEMORY_LIMIT_MB = 256;
+
+export interface OverloadResult {
+  peakRps: number;
+  /** Offered load: factor × peak, req/s. */
+  rate: number;
+  sent: number;
+  answered: number;
+  rejected: number;
+  /** Neither 200 nor 429: connections devx closed past --max-connections, client timeouts (10 s), other statuses. */
+  failed: number;
+  /** The slowest of those: how fast a caller learns that devx will not answer. */
+  failedMaxMs: number;
+  /** 429s that carried devx's message (a Status with reason TooManyRequests). */
+  rejectedWithMessage: number;
+  answeredP99Ms: number;
+  answeredMaxMs: number;
+  /** Answers (200) that came after the webhook timeout: the API server would have failed those calls already. */
+  late: number;
+  rssMaxMb: number;
+  /** Rejections counted in devx's /metrics (devx_admission_rejected_total), after the phase. */
+  metricRejected: number;
+  recovery: { rate: number; sent: number; answered: number; p99Ms: number; maxMs: number; firstSecondP99Ms: number };
+}
+
+interface Shot {
+  /** Seconds since the phase started. */
+  at: number;
+  status: number;
+  ms: number;
+  body: string;
+}
+
+/** One open-loop vegeta attack; every request's result. The client gives up after 10 s, twice the webhook timeout. */
+async function attack(url: string, body: string, rate: number, durationMs: number): Promise<Shot[]> {
+  const bin = vegetaBinary();
+  const dir = mkdtempSync(join(tmpdir(), 'devx-overload-'));
+  try {
+    writeFileSync(join(dir, 'body.json'), body);
+    writeFileSync(join(dir, 'targets.txt'), `POST ${url}\nContent-Type: application/json\n@${join(dir, 'body.json')}\n`);
+    const out = join(dir, 'results.bin');
+    // Two Go threads: at three times devx's peak, one is not enough to send on schedule over TLS.
+    const args = ['attack', `-targets=${join(dir, 'targets.txt')}`, `-rate=${rate}/1s`, `-duration=${durationMs}ms`, '-insecure', '-keepalive', '-http2=false', '-timeout=10s', `-output=${out}`];
+    await runVegeta(bin, args, { GOMAXPROCS: '2' });
+    const csv = await runVegeta(bin, ['encode', '--to=csv', out], {});
+    const rows = csv.split('\n').filter((l) => l.length > 0).map((l) => l.split(','));
+    const t0 = Math.min(...rows.map((c) => Number(c[0])));
+    // Columns: timestamp ns, status, latency ns, bytes out, bytes in, error, body (base64), ...; with an answer the
+    // error column holds its status line ("429 Too Many Requests"), without one a quoted message that may hold commas.
+    return rows.map((c) => ({ at: (Number(c[0]) - t0) / 1e9, status: Number(c[1]), ms: Number(c[2]) / 1e6, body: Number(c[1]) > 0 ? Buffer.from(c[6] ?? '', 'base64').toString('utf8') : '' }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function rssMbOf(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+function getText(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { rejectUnauthorized: false }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** The sum of devx_admission_rejected_total over its labels. */
+async function rejectedInMetrics(url: string): Promise<number> {
+  const { text } = await getText(`${url}/metrics`);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('devx_admission_rejected_total{'))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+function isDevxStatus(body: string): boolean {
+  try {
+    const s = JSON.parse(body) as { kind?: string; reason?: string; message?: string };
+    return s.kind === 'Status' && s.reason === 'TooManyRequests' && typeof s.message === 'string' && s.message.startsWith('devx: ');
+  } catch {
+    return false;
+  }
+}
+
+function sortedMs(shots: Shot[]): number[] {
+  return shots.map((s) => s.ms).sort((a, b) => a - b);
+}
+
+/**
+ * Drives `server` at `factor` × `peakRps` for `durationMs`, then at a third of the peak for `durationMs` (recovery: a load devx carries with room to spare).
+ * `pid` is the server process's, for its RSS.
+ */
+export async function overloadPhase(o: { url: string; pid: number; body: string; peakRps: number; factor?: number; durationMs: number }): Promise<OverloadResult> {
+  const rate = Math.round((o.factor ?? 3) * o.peakRps);
+  let rssMax = rssMbOf(o.pid);
+  const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMbOf(o.pid))), 50);
+  try {
+    const shots = await attack(`${o.url}/mutate/pods`, o.body, rate, o.durationMs);
+    const recoveryRate = Math.max(1, Math.round(o.peakRps / 3));
+    const again = await attack(`${o.url}/mutate/pods`, o.body, recoveryRate, o.durationMs);
+    const ok = shots.filter((s) => s.status === 200);
+    const rejected = shots.filter((s) => s.status === 429);
+    const okMs = sortedMs(ok);
+    const againOk = again.filter((s) => s.status === 200);
+    const againMs = sortedMs(againOk);
+    return {
+      peakRps: o.peakRps,
+      rate,
+      sent: shots.length,
+      answered: ok.length,
+      rejected: rejected.length,
+      failed: shots.length - ok.length - rejected.length,
+      failedMaxMs: shots.filter((s) => s.status !== 200 && s.status !== 429).reduce((max, s) => Math.max(max, s.ms), 0),
+      rejectedWithMessage: rejected.filter((s) => isDevxStatus(s.body)).length,
+      answeredP99Ms: percentile(okMs, 99),
+      answeredMaxMs: okMs[okMs.length - 1] ?? NaN,
+      late: ok.filter((s) => s.ms > WEBHOOK_TIMEOUT_MS).length,
+      rssMaxMb: rssMax,
+      metricRejected: await rejectedInMetrics(o.url),
+      recovery: {
+        rate: recoveryRate,
+        sent: again.length,
+        answered: againOk.length,
+        p99Ms: percentile(againMs, 99),
+        maxMs: againMs[againMs.length - 1] ?? NaN,
+        firstSecondP99Ms: percentile(sortedMs(againOk.filter((s) => s.at < 1)), 99),
+      },
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** The summary lines `npm run bench` adds to its table, with the targets of issue 15. */
+export function overloadSummary(r: OverloadResult): Record<string, number> {
+  return {
+    'overload: offered (req/s, 3x peak)': r.rate,
+    'overload: answered max (ms)': r.answeredMaxMs,
+    'overload: answered p99 (ms)': r.answeredP99Ms,
+    'overload: answered late (> 5 s)': r.late,
+    'overload: share of 429s': r.rejected / Math.max(1, r.sent),
+    'overload: 429s without a message': r.rejected - r.rejectedWithMessage,
+    'overload: share closed, no answer': r.failed / Math.max(1, r.sent),
+    'overload: no answer, slowest (ms)': r.failedMaxMs,
+    'overload: RSS max (MB)': r.rssMaxMb,
+    'overload: recovery p99 (ms)': r.recovery.p99Ms,
+    'overload: recovery first-second p99 (ms)': r.recovery.firstSecondP99Ms,
+    'overload: recovery non-200': r.recovery.sent - r.recovery.answered,
+  };
+}
+
+export const OVERLOAD_TARGETS: Record<string, [string, (v: number) => boolean]> = {
+  'overload: answered max (ms)': [`<= ${WEBHOOK_TIMEOUT_MS}`, (v) => v <= WEBHOOK_TIMEOUT_MS],
+  'overload: 429s without a message': ['= 0', (v) => v === 0],
+  'overload: answered late (> 5 s)': ['= 0', (v) => v === 0],
+  'overload: no answer, slowest (ms)': [`<= ${WEBHOOK_TIMEOUT_MS}`, (v) => v <= WEBHOOK_TIMEOUT_MS],
+  'overload: RSS max (MB)': [`< ${MEMORY_LIMIT_MB}`, (v) => v < MEMORY_LIMIT_MB],
+  'overload: recovery non-200': ['= 0', (v) => v === 0],
+};
+
+/** devx's peak as the bench's max-throughput phase measures it: 16 connections, closed loop, 200s only. */
+export async function peakRps(url: string, body: string, durationMs: number): Promise<number> {
+  const r = await autocannon({ url: `${url}/mutate/pods`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 16, duration: durationMs / 1000 });
+  return r['2xx'] / (durationMs / 1000);
+}
+
+async function startDevx(dir: string, flags: string[]): Promise<{ proc: ChildProcess; url: string }> {
+  const port = await freePort();
+  const tls = ['--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key')];
+  const argv = ['--enable-source-maps', join(ROOT, 'dist/cli/devx-webhook.js'), '--objects', join(dir, 'objects.yaml'), '--host', '127.0.0.1', '--port', String(port), ...tls, ...flags];
+  const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `https://127.0.0.1:${port}`;
+  for (let i = 0; i < 400; i++) {
+    if ((await getText(`${url}/readyz`).catch(() => ({ status: 0 }))).status === 200) return { proc, url };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  proc.kill('SIGKILL');
+  throw new Error('devx-webhook not ready after 20 s');
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, factor: { type: 'string' } }, allowPositionals: true });
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  const dir = mkdtempSync(join(tmpdir(), 'devx-overload-'));
+  const { ca, serving } = selfSignedServing({ serviceName: 'devx', namespace: 'devx-system' }, new Date());
+  writeFileSync(join(dir, 'tls.crt'), serving.certPem + ca.certPem);
+  writeFileSync(join(dir, 'tls.key'), serving.keyPem);
+  writeFileSync(join(dir, 'objects.yaml'), objectsYaml());
+  const devx = await startDevx(dir, positionals);
+  try {
+    const body = reviewBody(reviewsPod());
+    const ms = values.quick ? 3000 : 8000;
+    const peak = await peakRps(devx.url, body, ms);
+    const r = await overloadPhase({ url: devx.url, pid: devx.proc.pid as number, body, peakRps: peak, durationMs: ms, ...(values.factor ? { factor: Number(values.factor) } : {}) });
+    console.log(JSON.stringify(r, null, 2));
+    for (const [k, v] of Object.entries(overloadSummary(r))) {
+      const t = OVERLOAD_TARGETS[k];
+      console.log(`  ${k.padEnd(42)} ${v.toFixed(2).padStart(10)}   ${t ? `${t[0]}  ${t[1](v) ? 'met' : 'MISSED'}` : ''}`);
+    }
+  } finally {
+    devx.proc.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) await main();
