@@ -71,3 +71,10 @@ export async function fixedRate(opts: { url: string; body: string; rate: number;
   lag.sort((a, b) => a - b);
   return { rate: opts.rate, sent, ok, errors, latencies, lag };
 }
+
+/**
+ * autocannon's peak-throughput phases open a new connection after this many requests on one, as the API server's Go
+ * client does when devx closes a keep-alive connection after 1,000 reviews (`maxRequestsPerSocket`, src/webhook/app.ts):
+ * autocannon does not honour `Connection: close` and would send on into 503s. Every contender gets the same.
+ */
+export const RECONNECT_EVERY = 1000;

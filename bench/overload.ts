@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { selfSignedServing } from '../src/tls/bootstrap.ts';
 import { objectsYaml, reviewBody, reviewsPod } from './fixtures.ts';
-import { percentile } from './load.ts';
+import { percentile, RECONNECT_EVERY } from './load.ts';
 import { runVegeta, vegetaBinary } from './vegeta.ts';
 import { freePort } from '../test/e2e/harness/ports.ts';
 
@@ -191,7 +191,7 @@ export const OVERLOAD_TARGETS: Record<string, [string, (v: number) => boolean]> 
 
 /** devx's peak as the bench's max-throughput phase measures it: 16 connections, closed loop, 200s only. */
 export async function peakRps(url: string, body: string, durationMs: number): Promise<number> {
-  const r = await autocannon({ url: `${url}/mutate/pods`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 16, duration: durationMs / 1000 });
+  const r = await autocannon({ url: `${url}/mutate/pods`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 16, duration: durationMs / 1000, reconnectRate: RECONNECT_EVERY });
   return r['2xx'] / (durationMs / 1000);
 }
 

@@ -20,7 +20,7 @@ import { hmacSigner, randomRecordKey } from '../src/tls/record-signer.ts';
 import { answerReview } from '../src/webhook/review.ts';
 import { parseAllDocuments } from 'yaml';
 import { objectsYaml, paddedPod, reviewBody, reviewsPod } from './fixtures.ts';
-import { percentile } from './load.ts';
+import { percentile, RECONNECT_EVERY } from './load.ts';
 import { awaitMutation, devxSidecar, kyvernoBinary, prepareKyverno, preparePepr, spawnServer, startAgnhost, startKyverno, startPepr, stopServer } from './peers.ts';
 import type { MutationCheck, Server, Tls } from './peers.ts';
 import { vegetaBinary, vegetaFixedRate } from './vegeta.ts';
@@ -112,9 +112,9 @@ async function phase(server: Server, body: string, point: Point, name: string): 
   const cpuBefore = cpuMs(pid);
   try {
     if (point === 'max') {
-      const r = await autocannon({ url: server.url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 16, duration: PHASE_MS / 1000 });
+      const r = await autocannon({ url: server.url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 16, duration: PHASE_MS / 1000, reconnectRate: RECONNECT_EVERY });
       const cpuUs = ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, r.requests.total - r.non2xx);
-      return { name, rate: 'max', p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, rps: r.requests.average, errors: r.errors + r.non2xx + r.timeouts, cpuUs, rssMb: peak };
+      return { name, rate: 'max', p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, rps: r['2xx'] / (PHASE_MS / 1000), errors: r.errors + r.non2xx + r.timeouts, cpuUs, rssMb: peak };
     }
     const r = await vegetaFixedRate({ url: server.url, body, rate: point, durationMs: PHASE_MS, maxConnections: MAX_CONNECTIONS });
     const cpuUs = ((cpuMs(pid) - cpuBefore) * 1000) / Math.max(1, r.ok);
