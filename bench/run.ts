@@ -250,7 +250,9 @@ async function measureGroup(opts: {
 async function measureOverload(b: Bench, body: string, peakRps: number): Promise<OverloadResult> {
   const server = await withRetry('devx', () => startNodeServer('devx', b.tls));
   try {
-    return await overloadPhase({ url: server.url, pid: server.proc.pid as number, body, peakRps, durationMs: PHASE_MS });
+    // overloadPhase takes the server's base URL (it adds /mutate/pods and /metrics); a Server's url is its review route.
+    const base = new URL(server.url).origin;
+    return await overloadPhase({ url: base, pid: server.proc.pid as number, body, peakRps, durationMs: PHASE_MS });
   } finally {
     await stopServer(server);
   }
