@@ -80,3 +80,16 @@ export function duplicateName(source: string, user: string): string {
   const head = source.slice(0, MAX_NAME - tail.length - 11).replace(/[-.]+$/, '');
   return `${head}-${hex10(source)}${tail}`;
 }
+
+/**
+ * Whether `copy` is a name duplicateName gives some user's copy of `source`: the reconciler deletes a copy's Secret
+ * or claim only under such a name, never under one a label merely points at.
+ */
+export function isDuplicateNameOf(copy: string, source: string): boolean {
+  if (copy.startsWith(`${source}-devx-`)) return copy.length > source.length + 6;
+  const marker = `-${hex10(source)}-devx-`;
+  const at = copy.indexOf(marker);
+  if (at < 0 || copy.length <= at + marker.length) return false;
+  const tail = copy.slice(at + 11);
+  return copy.slice(0, at) === source.slice(0, MAX_NAME - tail.length - 11).replace(/[-.]+$/, '');
+}

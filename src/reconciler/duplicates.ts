@@ -20,13 +20,13 @@ import { ownerRefTo, ownerUid, sourceHashOf, specHash, type OwnerReference } fro
 export interface DuplicatesSeen {
   /** devx's copies of this workload (records verified), whoever they are for. */
   copies: KubeObject[];
-  /** devx's sync Secrets of copies of this workload. */
+  /** devx's sync Secrets of copies of this workload, each under the Secret name of a copy name of this workload. */
   secrets: KubeObject[];
   /** Names the record asks for that someone else's Deployment holds. */
   takenCopies: string[];
   /** Sync Secret names the record asks for that someone else's Secret holds. */
   takenSecrets: string[];
-  /** devx's workdir claims of copies of this workload (records verified). */
+  /** devx's workdir claims of copies of this workload (records verified), each under the claim name of a copy name. */
   volumes: KubeObject[];
   /** Workdir claim names the record asks for that someone else's claim holds. */
   takenVolumes: string[];
@@ -170,9 +170,14 @@ function planUnwanted(seen: DuplicatesSeen, keep: ReadonlySet<string>, o: { why:
     const user = annotationsOf(copy)[ANN_DUPLICATE_FOR] ?? '';
     return { type: 'delete-duplicate', name: nameOf(copy), uid: uidOf(copy), events: [normal('CopyDeleted', `duplicate copy Deployment ${nameOf(copy)} of ${user} deleted: ${o.why}`)] };
   }
-  const secret = seen.secrets.find((s) => !keep.has(labelsOf(s)[LABEL_COPY] ?? ''));
+  // Secrets and claims are matched to copies by their names (which devx derives, and a claim's signature covers),
+  // never by their dev.x/copy label, which anyone who may update them can change.
+  const kept = (names: (copy: string) => string): Set<string> => new Set([...keep].map(names));
+  const keptSecrets = kept(duplicateSecretName);
+  const secret = seen.secrets.find((s) => !keptSecrets.has(nameOf(s)));
   if (secret) return { type: 'delete-duplicate-secret', name: nameOf(secret), uid: uidOf(secret), events: [normal('SyncSecretDeleted', `sync Secret ${nameOf(secret)} deleted with its copy`)] };
-  const claim = o.keepVolumes ? undefined : seen.volumes.find((v) => !keep.has(labelsOf(v)[LABEL_COPY] ?? '') && v.metadata?.deletionTimestamp === undefined);
+  const keptVolumes = kept(duplicateVolumeName);
+  const claim = o.keepVolumes ? undefined : seen.volumes.find((v) => !keptVolumes.has(nameOf(v)) && v.metadata?.deletionTimestamp === undefined);
   if (!claim) return undefined;
   const hint = ` (label the workload ${LABEL_KEEP_VOLUME}=true to keep the copies' claims)`;
   return { type: 'delete-duplicate-volume', name: nameOf(claim), uid: uidOf(claim), events: [normal('VolumeDeleted', `PersistentVolumeClaim ${nameOf(claim)} deleted with its copy${hint}`)] };

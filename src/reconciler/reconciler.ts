@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts';
 import { annotationsOf, labelsOf } from '../core/kube.ts';
 import { signRecords, verifiedRecords, type RecordSigner, type Records } from '../core/records.ts';
 import { ANN_COPY_OF, ANN_ORIGINAL_REPLICAS, ANN_PENDING_POD, ANN_SIGNATURE, ANN_WORKLOAD, LABEL_COPY, LABEL_ENABLED, LABEL_POLICY, WORKLOAD_KINDS, isDevEnabled, type WorkloadKind } from '../core/names.ts';
-import { DUPLICATE_KINDS, duplicateName } from '../core/duplicate.ts';
+import { DUPLICATE_KINDS, duplicateName, isDuplicateNameOf } from '../core/duplicate.ts';
 import { duplicateSecretName, duplicateVolumeName, isDuplicateOf, wantedUsers, type DuplicatesSeen } from './duplicates.ts';
 import { hasDevState } from '../core/workload.ts';
 import type { DevPolicySpec } from '../schemas/policy.ts';
@@ -166,9 +166,14 @@ export function createReconciler(o: ReconcilerOptions): Reconciler {
       return verified !== undefined && isDuplicateOf({ metadata: { annotations: verified } }, key);
     });
     // A copy's Secret and claim carry the copy's name in dev.x/copy: the workload's own never do.
-    const ofCopy = (x: KubeObject): boolean => labelsOf(x)[LABEL_COPY] !== undefined;
-    const ownSecrets = secrets.filter((x) => ofCopy(x) && annotationsOf(x)[ANN_WORKLOAD] === refOf(key));
-    const volumes = claims.filter((c) => ofCopy(c) && isWorkdirVolumeOf(c, key, verify({ ...c, kind: 'PersistentVolumeClaim' }, ns)));
+    // Listed by label, kept only under the name devx gives a copy of this workload's Secret or claim: a label alone
+    // (anyone who may update the object can set it) never makes devx delete an object of another name.
+    const ofCopy = (x: KubeObject, nameFor: (copy: string) => string): boolean => {
+      const copy = labelsOf(x)[LABEL_COPY];
+      return copy !== undefined && isDuplicateNameOf(copy, key.name) && x.metadata?.name === nameFor(copy);
+    };
+    const ownSecrets = secrets.filter((x) => ofCopy(x, duplicateSecretName) && annotationsOf(x)[ANN_WORKLOAD] === refOf(key));
+    const volumes = claims.filter((c) => ofCopy(c, duplicateVolumeName) && isWorkdirVolumeOf(c, key, verify({ ...c, kind: 'PersistentVolumeClaim' }, ns)));
     const nth = (i: number): Array<KubeObject | undefined> => named.filter((_x, j) => j % 3 === i);
     const duplicates = { copies, secrets: ownSecrets, volumes, takenCopies: taken(nth(0), copies), takenSecrets: taken(nth(1), ownSecrets), takenVolumes: taken(nth(2), volumes) };
     return { duplicates };

@@ -208,13 +208,18 @@ describe('duplicate mode on the real API server', () => {
   test('8. removing the label deletes every copy and its Secret; the spec is what it was; the records are gone', async () => {
     await k.ok(['annotate', 'deploy', 'web', 'dev.x/duplicate=join'], { namespace: NS, as: 'bob' });
     await eventually("bob's copy again", () => k.maybe('deploy', 'web-devx-bob', NS));
+    // A Secret of another name dressed as alice's copy Secret (devx's labels, dev.x/copy, dev.x/workload): devx
+    // deletes only under the names it gives its copies' Secrets, so this one outlives dev mode.
+    const decoy = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db-password', labels: { 'app.kubernetes.io/managed-by': 'devx', 'app.kubernetes.io/component': 'sync-secret', 'dev.x/copy': 'web-devx-alice' }, annotations: { 'dev.x/workload': 'deployment/web' } }, stringData: { password: 'hunter2' } };
+    await k.apply(decoy, NS);
     const off = await k.ok(['label', 'deploy', 'web', 'dev.x/enabled-'], { namespace: NS, as: 'carol' });
     assert.match(off.stderr, /dev mode off: Deployment web was never changed; its copies are deleted \(web-devx-alice, web-devx-bob\)/);
     await eventually('every copy and copy Secret gone', async () => {
       const copies = (await getJson(cp, ['deploy', '-l', 'dev.x/copy'], NS)).items;
-      const secrets = (await getJson(cp, ['secret', '-l', 'dev.x/copy'], NS)).items;
+      const secrets = (await getJson(cp, ['secret', '-l', 'dev.x/copy'], NS)).items.filter((x: any) => x.metadata.name !== 'db-password');
       return copies.length === 0 && secrets.length === 0;
     });
+    assert.ok(await k.maybe('secret', 'db-password', NS), 'a Secret devx did not name for a copy is never deleted');
     const now = await getJson(cp, ['deploy', 'web'], NS);
     assert.deepEqual(now.spec, original.spec);
     assert.deepEqual(Object.keys(now.metadata.annotations ?? {}).filter((a) => a.startsWith('dev.x/') && a !== 'dev.x/mode'), []);

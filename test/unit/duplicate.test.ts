@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { admitPod, admitWorkload } from '../../src/core/admit.ts';
-import { devModeWeight, duplicateName, duplicateSuffix, formatDuplicates, modeOf, parseDuplicates } from '../../src/core/duplicate.ts';
+import { devModeWeight, duplicateName, duplicateSuffix, formatDuplicates, isDuplicateNameOf, modeOf, parseDuplicates } from '../../src/core/duplicate.ts';
 import type { KubeObject } from '../../src/core/kube.ts';
 import { requestFor } from '../../src/core/preview.ts';
 import { recordsOf, signRecords } from '../../src/core/records.ts';
@@ -50,6 +50,16 @@ test('a long workload name is shortened with a hash of all of it: at most 63 cha
     assert.notEqual(na, nb);
     assert.ok(na.endsWith(`-devx-${duplicateSuffix(user)}`), na);
     assert.match(na, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+  }
+});
+
+test("a copy's name is recognised as one of its workload's, short or shortened, and no other name is", () => {
+  const long = `${'x'.repeat(55)}-a`;
+  for (const source of ['web', long]) {
+    for (const user of ['alice', 'a-devx-b', 'system:serviceaccount:team:ci']) assert.ok(isDuplicateNameOf(duplicateName(source, user), source), duplicateName(source, user));
+  }
+  for (const other of ['db-password', 'web', 'web-devx-', 'webx-devx-alice', duplicateName(`${'x'.repeat(55)}-b`, 'alice'), duplicateName('api', 'alice')]) {
+    assert.equal(isDuplicateNameOf(other, other.startsWith('x') ? long : 'web'), false, other);
   }
 });
 
@@ -275,6 +285,19 @@ test('reconciler: dev mode off deletes every copy, then every copy Secret; a lef
   const replace = web({ annotations: { 'dev.x/mode': 'replace', 'dev.x/enabled-by': 'alice', 'dev.x/enabled-at': '2026-01-02T03:04:05Z', 'dev.x/original-replicas': '3' } });
   signRecords(replace, { signer: GOLDEN_SIGNER, namespace: 'bookinfo' });
   assert.equal(planStep(observe(replace, seen({ copies: [existing('alice')] }))).type, 'delete-duplicate');
+});
+
+test("reconciler: a copy's Secret and claim are matched to copies by name, never by their dev.x/copy label", () => {
+  const persistent = { policy: DevPolicySpecSchema.parse({ persistence: { size: '1Gi' } }) };
+  const relabel = (o: KubeObject, copy: string): KubeObject => ({ ...o, metadata: { ...o.metadata, labels: { 'dev.x/copy': copy } } });
+  const claimFor = (copy: string): KubeObject => ({ kind: 'PersistentVolumeClaim', metadata: { name: `devx-workdir-deployment-${copy}`, uid: `uid-v-${copy}`, labels: { 'dev.x/copy': copy } } });
+  const w = inDuplicateMode(['alice']);
+  const alices = { copies: [existing('alice')], secrets: [relabel(secretFor('web-devx-alice'), 'web-devx-bob')] };
+  // alice's Secret and claim, relabelled as bob's (who has left): alice is listed, so both stay.
+  assert.equal(planStep(observe(w, seen({ ...alices, volumes: [relabel(claimFor('web-devx-alice'), 'web-devx-bob')] }), persistent)).type, 'done');
+  // bob's, relabelled as alice's: bob left, so they go.
+  const bobs = planStep(observe(w, seen({ copies: [existing('alice')], secrets: [secretFor('web-devx-alice'), relabel(secretFor('web-devx-bob'), 'web-devx-alice')] })));
+  assert.deepEqual(bobs.type === 'delete-duplicate-secret' && bobs.name, 'devx-sync-deployment-web-devx-bob');
 });
 
 test('reconciler with persistence: each copy gets its own workdir claim before its copy; it goes with the copy unless the workload keeps its claims', () => {
