@@ -3,6 +3,7 @@
 // Each latency runs from the moment the request is handed to the socket to the end of the answer; how late the
 // generator itself was against its schedule (timer granularity, its own GC) is reported separately as `lag`.
 // autocannon's histogram has 1 ms resolution, too coarse for a 2 ms target; it measures peak throughput.
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
 
 export interface FixedRateResult {
@@ -78,3 +79,12 @@ export async function fixedRate(opts: { url: string; body: string; rate: number;
  * autocannon does not honour `Connection: close` and would send on into 503s. Every contender gets the same.
  */
 export const RECONNECT_EVERY = 1000;
+
+/** Resident memory of a process in MB; 0 once it has gone (a phase then reports that it died). */
+export function rssMb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}

@@ -8,18 +8,17 @@
 // - at normal load right after, devx answers every review again, with its usual latency (recovery).
 // Alone: `npx node bench/overload.ts [--quick] [--factor 3] [-- devx-webhook flags...]` builds devx, measures its peak
 // and runs the phase; `npm run bench` calls overloadPhase() with the peak it measured itself.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { selfSignedServing } from '../src/tls/bootstrap.ts';
-import { objectsYaml, reviewBody, reviewsPod } from './fixtures.ts';
-import { percentile, RECONNECT_EVERY } from './load.ts';
+import { reviewBody, reviewsPod } from './fixtures.ts';
+import { percentile, RECONNECT_EVERY, rssMb } from './load.ts';
+import { startNodeServer, stopServer, writeBenchTls, type Server } from './peers.ts';
 import { runVegeta, vegetaBinary } from './vegeta.ts';
-import { freePort } from '../test/e2e/harness/ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 /** The chart's webhook.timeoutSeconds and resources.limits.memory. */
@@ -79,10 +78,6 @@ async function attack(url: string, body: string, rate: number, durationMs: numbe
   }
 }
 
-function rssMbOf(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-}
-
 function getText(url: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     https
@@ -119,16 +114,16 @@ function sortedMs(shots: Shot[]): number[] {
 
 /**
  * Drives `server` at `factor` × `peakRps` for `durationMs`, then at a third of the peak for `durationMs` (recovery: a load devx carries with room to spare).
- * `pid` is the server process's, for its RSS.
+ * `server.url` is its review route; its process is sampled for RSS.
  */
-export async function overloadPhase(o: { url: string; pid: number; body: string; peakRps: number; factor?: number; durationMs: number }): Promise<OverloadResult> {
+export async function overloadPhase(o: { server: Server; body: string; peakRps: number; factor?: number; durationMs: number }): Promise<OverloadResult> {
   const rate = Math.round((o.factor ?? 3) * o.peakRps);
-  let rssMax = rssMbOf(o.pid);
-  const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMbOf(o.pid))), 50);
+  let rssMax = rssMb(o.server.proc.pid as number);
+  const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMb(o.server.proc.pid as number))), 50);
   try {
-    const shots = await attack(`${o.url}/mutate/pods`, o.body, rate, o.durationMs);
+    const shots = await attack(o.server.url, o.body, rate, o.durationMs);
     const recoveryRate = Math.max(1, Math.round(o.peakRps / 3));
-    const again = await attack(`${o.url}/mutate/pods`, o.body, recoveryRate, o.durationMs);
+    const again = await attack(o.server.url, o.body, recoveryRate, o.durationMs);
     const ok = shots.filter((s) => s.status === 200);
     const rejected = shots.filter((s) => s.status === 429);
     const okMs = sortedMs(ok);
@@ -147,7 +142,7 @@ export async function overloadPhase(o: { url: string; pid: number; body: string;
       answeredMaxMs: okMs[okMs.length - 1] ?? NaN,
       late: ok.filter((s) => s.ms > WEBHOOK_TIMEOUT_MS).length,
       rssMaxMb: rssMax,
-      metricRejected: await rejectedInMetrics(o.url),
+      metricRejected: await rejectedInMetrics(new URL(o.server.url).origin),
       recovery: {
         rate: recoveryRate,
         sent: again.length,
@@ -191,45 +186,27 @@ export const OVERLOAD_TARGETS: Record<string, [string, (v: number) => boolean]> 
 
 /** devx's peak as the bench's max-throughput phase measures it: 16 connections, closed loop, 200s only. */
 export async function peakRps(url: string, body: string, durationMs: number): Promise<number> {
-  const r = await autocannon({ url: `${url}/mutate/pods`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 16, duration: durationMs / 1000, reconnectRate: RECONNECT_EVERY });
+  const r = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 16, duration: durationMs / 1000, reconnectRate: RECONNECT_EVERY });
   return r['2xx'] / (durationMs / 1000);
-}
-
-async function startDevx(dir: string, flags: string[]): Promise<{ proc: ChildProcess; url: string }> {
-  const port = await freePort();
-  const tls = ['--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key')];
-  const argv = ['--enable-source-maps', join(ROOT, 'dist/cli/devx-webhook.js'), '--objects', join(dir, 'objects.yaml'), '--host', '127.0.0.1', '--port', String(port), ...tls, ...flags];
-  const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
-  const url = `https://127.0.0.1:${port}`;
-  for (let i = 0; i < 400; i++) {
-    if ((await getText(`${url}/readyz`).catch(() => ({ status: 0 }))).status === 200) return { proc, url };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  proc.kill('SIGKILL');
-  throw new Error('devx-webhook not ready after 20 s');
 }
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, factor: { type: 'string' } }, allowPositionals: true });
   execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'devx-overload-'));
-  const { ca, serving } = selfSignedServing({ serviceName: 'devx', namespace: 'devx-system' }, new Date());
-  writeFileSync(join(dir, 'tls.crt'), serving.certPem + ca.certPem);
-  writeFileSync(join(dir, 'tls.key'), serving.keyPem);
-  writeFileSync(join(dir, 'objects.yaml'), objectsYaml());
-  const devx = await startDevx(dir, positionals);
+  const devx = await startNodeServer('devx', writeBenchTls(dir), { flags: positionals });
   try {
     const body = reviewBody(reviewsPod());
     const ms = values.quick ? 3000 : 8000;
     const peak = await peakRps(devx.url, body, ms);
-    const r = await overloadPhase({ url: devx.url, pid: devx.proc.pid as number, body, peakRps: peak, durationMs: ms, ...(values.factor ? { factor: Number(values.factor) } : {}) });
+    const r = await overloadPhase({ server: devx, body, peakRps: peak, durationMs: ms, ...(values.factor ? { factor: Number(values.factor) } : {}) });
     console.log(JSON.stringify(r, null, 2));
     for (const [k, v] of Object.entries(overloadSummary(r))) {
       const t = OVERLOAD_TARGETS[k];
       console.log(`  ${k.padEnd(42)} ${v.toFixed(2).padStart(10)}   ${t ? `${t[0]}  ${t[1](v) ? 'met' : 'MISSED'}` : ''}`);
     }
   } finally {
-    devx.proc.kill('SIGTERM');
+    await stopServer(devx);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -9,7 +9,7 @@
 // Each is built by `bash test/tools/build-real-parts.sh bench`, cached outside the repository.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import jsonPatch from 'fast-json-patch';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { KubeObject } from '../src/core/kube.ts';
 import { staticView } from '../src/core/static-view.ts';
+import { selfSignedServing } from '../src/tls/bootstrap.ts';
 import { hmacSigner, randomRecordKey } from '../src/tls/record-signer.ts';
 import { answerReview } from '../src/webhook/review.ts';
 import { objectsYaml } from './fixtures.ts';
@@ -70,6 +71,44 @@ export async function postReview(url: string, body: string): Promise<{ status: n
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** A serving certificate (self-signed CA) and the objects devx runs with (`--objects`), written into `dir`. */
+export function writeBenchTls(dir: string): Tls {
+  const { ca, serving } = selfSignedServing({ serviceName: 'devx', namespace: 'devx-system' }, new Date());
+  writeFileSync(join(dir, 'tls.crt'), serving.certPem + ca.certPem);
+  writeFileSync(join(dir, 'tls.key'), serving.keyPem);
+  writeFileSync(join(dir, 'objects.yaml'), objectsYaml());
+  return { dir };
+}
+
+/** The Node.js flags devx-webhook ships with: those of the image's ENTRYPOINT, between node and the script. */
+export function shippedNodeFlags(): string[] {
+  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+  if (!m) throw new Error('Dockerfile has no ENTRYPOINT in exec form');
+  const argv = JSON.parse(m[1] as string) as string[];
+  return argv.slice(1, -1);
+}
+
+/**
+ * devx (`--objects` or, with a kubeconfig, cluster mode; `flags` added to its own) or the bare route, started as the
+ * image runs it; ready at /readyz (cluster mode: informers synced). Its `url` is the pod review route.
+ */
+export async function startNodeServer(kind: 'devx' | 'baseline' | 'devx-cluster', tls: Tls, o: { kubeconfig?: string; flags?: string[] } = {}): Promise<Server> {
+  const port = await freePort();
+  const dir = tls.dir;
+  const certs = ['--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key')];
+  const listen = ['--host', '127.0.0.1', '--port', String(port)];
+  const entry = [...shippedNodeFlags(), join(ROOT, 'dist/cli/devx-webhook.js')];
+  const argv =
+    kind === 'devx'
+      ? [...entry, '--objects', join(dir, 'objects.yaml'), ...listen, ...certs, ...(o.flags ?? [])]
+      : kind === 'devx-cluster'
+        ? [...entry, '--kubeconfig', o.kubeconfig as string, ...listen, ...certs, ...(o.flags ?? [])]
+        : [join(ROOT, 'bench/baseline-server.ts'), join(dir, 'tls.crt'), join(dir, 'tls.key'), String(port)];
+  const base = `https://127.0.0.1:${port}`;
+  // devx logs one JSON line per decision at info, as in production; the lines go to /dev/null (stderr is kept).
+  return spawnServer({ name: kind, command: process.execPath, args: argv, readyUrl: `${base}/readyz`, url: `${base}/mutate/pods`, stderr: 'inherit' });
 }
 
 /** Spawns a server and waits until GET `readyUrl` answers 200. */

@@ -15,19 +15,17 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { staticView } from '../src/core/static-view.ts';
-import { selfSignedServing } from '../src/tls/bootstrap.ts';
 import { hmacSigner, randomRecordKey } from '../src/tls/record-signer.ts';
 import { answerReview } from '../src/webhook/review.ts';
 import { parseAllDocuments } from 'yaml';
 import { objectsYaml, paddedPod, reviewBody, reviewsPod } from './fixtures.ts';
-import { percentile, RECONNECT_EVERY } from './load.ts';
-import { awaitMutation, devxSidecar, kyvernoBinary, prepareKyverno, preparePepr, spawnServer, startAgnhost, startKyverno, startPepr, stopServer } from './peers.ts';
+import { percentile, RECONNECT_EVERY, rssMb } from './load.ts';
+import { awaitMutation, devxSidecar, kyvernoBinary, prepareKyverno, preparePepr, startAgnhost, startKyverno, startNodeServer, startPepr, stopServer, writeBenchTls } from './peers.ts';
 import type { MutationCheck, Server, Tls } from './peers.ts';
 import { vegetaBinary, vegetaFixedRate } from './vegeta.ts';
 import { OVERLOAD_TARGETS, overloadPhase, overloadSummary, type OverloadResult } from './overload.ts';
 import { startControlPlane, type ControlPlane } from '../test/e2e/harness/control-plane.ts';
 import { installCrd } from '../test/e2e/harness/devx.ts';
-import { freePort } from '../test/e2e/harness/ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' } } });
@@ -48,45 +46,10 @@ type Key = 'devx' | 'baseline' | 'devx-cluster' | 'agnhost' | 'pepr' | 'kyverno'
 const PEERS = ['agnhost', 'pepr', 'kyverno'] as const;
 const LABEL: Record<Key, string> = { devx: 'devx', 'devx-cluster': 'devx (cluster)', agnhost: 'agnhost', pepr: 'Pepr', kyverno: 'Kyverno', baseline: 'bare route' };
 
-/** The Node.js flags devx-webhook ships with: those of the image's ENTRYPOINT, between node and the script. */
-function shippedNodeFlags(): string[] {
-  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
-  if (!m) throw new Error('Dockerfile has no ENTRYPOINT in exec form');
-  const argv = JSON.parse(m[1] as string) as string[];
-  return argv.slice(1, -1);
-}
-
-/** devx (`--objects` or, with a kubeconfig, cluster mode) or the bare route; ready at /readyz (cluster mode: informers synced). */
-async function startNodeServer(kind: 'devx' | 'baseline' | 'devx-cluster', tls: Tls, kubeconfig?: string): Promise<Server> {
-  const port = await freePort();
-  const dir = tls.dir;
-  const certs = ['--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key')];
-  const listen = ['--host', '127.0.0.1', '--port', String(port)];
-  const entry = [...shippedNodeFlags(), join(ROOT, 'dist/cli/devx-webhook.js')];
-  const argv =
-    kind === 'devx'
-      ? [...entry, '--objects', join(dir, 'objects.yaml'), ...listen, ...certs]
-      : kind === 'devx-cluster'
-        ? [...entry, '--kubeconfig', kubeconfig as string, ...listen, ...certs]
-        : [join(ROOT, 'bench/baseline-server.ts'), join(dir, 'tls.crt'), join(dir, 'tls.key'), String(port)];
-  const base = `https://127.0.0.1:${port}`;
-  // devx logs one JSON line per decision at info, as in production; the lines go to /dev/null (stderr is kept).
-  return spawnServer({ name: kind, command: process.execPath, args: argv, readyUrl: `${base}/readyz`, url: `${base}/mutate/pods`, stderr: 'inherit' });
-}
-
 /** User + system CPU time of a process so far, in milliseconds (clock ticks are 10 ms on Linux). */
 function cpuMs(pid: number): number {
   const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** Resident memory of a process in MB; 0 once it has gone (phase() then reports that it died). */
-function rssMb(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
 }
 
 interface Row {
@@ -250,9 +213,7 @@ async function measureGroup(opts: {
 async function measureOverload(b: Bench, body: string, peakRps: number): Promise<OverloadResult> {
   const server = await withRetry('devx', () => startNodeServer('devx', b.tls));
   try {
-    // overloadPhase takes the server's base URL (it adds /mutate/pods and /metrics); a Server's url is its review route.
-    const base = new URL(server.url).origin;
-    return await overloadPhase({ url: base, pid: server.proc.pid as number, body, peakRps, durationMs: PHASE_MS });
+    return await overloadPhase({ server, body, peakRps, durationMs: PHASE_MS });
   } finally {
     await stopServer(server);
   }
@@ -304,7 +265,7 @@ function smallContenders(b: Bench, body: string): Contender[] {
   ];
   if (b.kyverno) list.push({ key: 'kyverno', start: () => startKyverno(b.tls, b.cp, b.kyverno as string), expect: 'full' });
   list.push({ key: 'baseline', start: () => startNodeServer('baseline', b.tls) });
-  list.push({ key: 'devx-cluster', start: () => startNodeServer('devx-cluster', b.tls, b.cp.kubeconfigPath), expect: 'full' });
+  list.push({ key: 'devx-cluster', start: () => startNodeServer('devx-cluster', b.tls, { kubeconfig: b.cp.kubeconfigPath }), expect: 'full' });
   return list;
 }
 
@@ -532,12 +493,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'devx-bench-'));
   const cp = await withRetry('the control plane', () => startControlPlane());
   try {
-    const { ca, serving } = selfSignedServing({ serviceName: 'devx', namespace: 'devx-system' }, new Date());
-    writeFileSync(join(dir, 'tls.crt'), serving.certPem + ca.certPem);
-    writeFileSync(join(dir, 'tls.key'), serving.keyPem);
-    writeFileSync(join(dir, 'objects.yaml'), objectsYaml());
+    const tls = writeBenchTls(dir);
     const kyvernoMissing = await prepareControlPlane(cp);
-    const bench: Bench = { tls: { dir }, cp, kyvernoMissing, kyverno: kyvernoMissing ? undefined : kyvernoBinary() };
+    const bench: Bench = { tls, cp, kyvernoMissing, kyverno: kyvernoMissing ? undefined : kyvernoBinary() };
     const runs: RunOutcome[] = [];
     for (let i = 0; i < RUNS; i++) {
       console.log(`\n=== run ${i + 1} of ${RUNS}${QUICK ? ' (quick)' : ''}`);
