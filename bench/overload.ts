@@ -45,6 +45,9 @@ export interface OverloadResult {
   rssMaxMb: number;
   /** Rejections counted in devx's /metrics (devx_admission_rejected_total), after the phase. */
   metricRejected: number;
+  /** Times devx stopped listening (devx_listener_paused_total), and for how long in all (s), after the phase. */
+  listenerPauses: number;
+  listenerPausedSeconds: number;
   recovery: { rate: number; sent: number; answered: number; p99Ms: number; maxMs: number; firstSecondP99Ms: number };
 }
 
@@ -90,12 +93,11 @@ function getText(url: string): Promise<{ status: number; text: string }> {
   });
 }
 
-/** The sum of devx_admission_rejected_total over its labels. */
-async function rejectedInMetrics(url: string): Promise<number> {
-  const { text } = await getText(`${url}/metrics`);
+/** The sum of a counter in devx's /metrics over its labels. */
+function counterSum(text: string, name: string): number {
   return text
     .split('\n')
-    .filter((l) => l.startsWith('devx_admission_rejected_total{'))
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
@@ -129,6 +131,7 @@ export async function overloadPhase(o: { server: Server; body: string; peakRps: 
     const okMs = sortedMs(ok);
     const againOk = again.filter((s) => s.status === 200);
     const againMs = sortedMs(againOk);
+    const { text: metrics } = await getText(`${new URL(o.server.url).origin}/metrics`);
     return {
       peakRps: o.peakRps,
       rate,
@@ -142,7 +145,9 @@ export async function overloadPhase(o: { server: Server; body: string; peakRps: 
       answeredMaxMs: okMs[okMs.length - 1] ?? NaN,
       late: ok.filter((s) => s.ms > WEBHOOK_TIMEOUT_MS).length,
       rssMaxMb: rssMax,
-      metricRejected: await rejectedInMetrics(new URL(o.server.url).origin),
+      metricRejected: counterSum(metrics, 'devx_admission_rejected_total'),
+      listenerPauses: counterSum(metrics, 'devx_listener_paused_total'),
+      listenerPausedSeconds: counterSum(metrics, 'devx_listener_paused_seconds_total'),
       recovery: {
         rate: recoveryRate,
         sent: again.length,
@@ -169,6 +174,8 @@ export function overloadSummary(r: OverloadResult): Record<string, number> {
     'overload: share closed, no answer': r.failed / Math.max(1, r.sent),
     'overload: no answer, slowest (ms)': r.failedMaxMs,
     'overload: RSS max (MB)': r.rssMaxMb,
+    'overload: listener pauses': r.listenerPauses,
+    'overload: time not listening (s)': r.listenerPausedSeconds,
     'overload: recovery p99 (ms)': r.recovery.p99Ms,
     'overload: recovery first-second p99 (ms)': r.recovery.firstSecondP99Ms,
     'overload: recovery non-200': r.recovery.sent - r.recovery.answered,

@@ -19,10 +19,9 @@ import { VERSION } from '../version.ts';
 import { pollCondition } from '../wait.ts';
 import { buildApp } from '../webhook/app.ts';
 import { createMetrics } from '../webhook/metrics.ts';
+import { LISTEN_BACKLOG } from '../webhook/overload.ts';
 import type { ClusterConnection } from './cluster.ts';
 
-/** The kernel caps it at net.core.somaxconn (4,096 by default on current kernels). */
-const LISTEN_BACKLOG = 4096;
 
 export interface RunningServer {
   port: number;
@@ -130,8 +129,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     overload: { maxConnections: config.maxConnections, maxInFlight: config.maxInFlight, maxQueueDelayMs: config.maxQueueDelay },
   });
   swapOnChange(tls, app.server as unknown as TlsServer);
-  // A deep accept queue: a connection arriving while devx is busy waits there instead of having its SYN dropped and
-  // sent again a second or three later; one past --max-connections is then closed at once, before any TLS work.
+  // A deep accept queue: a burst of connections waits there instead of having SYNs dropped and sent again a second or
+  // three later. Under overload devx stops listening, which resets what is queued (src/webhook/accept-gate.ts).
   await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

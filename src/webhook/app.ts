@@ -76,7 +76,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return reply.code(status).send({ message: `devx: ${message}`, code: err.code });
   });
   if (deps.overload) {
-    shedOverload(app, { limits: deps.overload, reviewUrls: new Set(Object.keys(ROUTES)), onShed: (url, reason) => deps.metrics.shed(ROUTES[url] ?? url, reason) });
+    shedOverload(app, {
+      limits: deps.overload,
+      reviewUrls: new Set(Object.keys(ROUTES)),
+      onShed: (url, reason) => deps.metrics.shed(ROUTES[url] ?? url, reason),
+      listener: { paused: (reason) => deps.metrics.listenerPaused(reason), resumed: (s) => deps.metrics.listenerResumed(s) },
+    });
   }
   for (const [url, route] of Object.entries(ROUTES)) app.post(url, reviewHandler(deps, route));
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -6,6 +6,10 @@ export interface AdmissionMetrics {
   observe(route: string, result: string, seconds: number): void;
   /** A review answered 429 because devx was overloaded, by route and reason (queue-delay, in-flight). */
   shed(route: string, reason: string): void;
+  /** The listener stopped (new connections refused), by reason (connections, stall). */
+  listenerPaused(reason: string): void;
+  /** The listener listens again after `seconds` stopped. */
+  listenerResumed(seconds: number): void;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): AdmissionMetrics {
@@ -30,8 +34,25 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Admissio
     labelNames: ['route', 'reason'],
     registers: [registry],
   });
+  const paused = new Counter({
+    name: 'devx_listener_paused_total',
+    help: 'Times devx stopped listening because it was overloaded (new connections refused), by reason (connections: at --max-connections; stall: the event loop too far behind to accept).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const pausedSeconds = new Counter({
+    name: 'devx_listener_paused_seconds_total',
+    help: 'Time devx spent not listening because it was overloaded (pauses that have ended).',
+    registers: [registry],
+  });
   return {
     registry,
+    listenerPaused(reason) {
+      paused.inc({ reason });
+    },
+    listenerResumed(seconds) {
+      pausedSeconds.inc(seconds);
+    },
     shed(route, reason) {
       shed.inc({ route, reason });
     },

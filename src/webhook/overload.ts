@@ -1,21 +1,29 @@
 // Load shedding for the review routes: when devx cannot answer in time, it says so at once instead of queueing
 // reviews until the API server gives up on them. Three bounds, each applied before a review's body is read:
 // - connections: an HTTP/1.1 client opens one per concurrent call, so they are the reviews queued or in progress,
-//   each with its TLS state; past the cap a new connection is closed as soon as it is accepted, before its TLS
-//   handshake (about a review's CPU). At three times devx's peak most of a review's wait is in connection setup, so
-//   this is the bound that holds the answered latency and the memory (bench/overload.ts).
+//   each with its TLS state. At the cap, or while the event loop is too far behind to accept promptly, devx stops
+//   listening and the kernel refuses new connections at once (accept-gate.ts); the open ones are still served. At
+//   three times devx's peak most of a review's wait is in connection setup, so this is the bound that holds the
+//   answered latency, the memory and the recovery (bench/overload.ts).
 // - queueing: a review also waits, out of the process's sight, until the event loop gets to it; while the loop's
 //   delay (sampled by @fastify/under-pressure) is past the bound, reviews are answered 429 with a message.
 // - reviews in flight: read and being decided (a review waits on the API server for a pod's owners in cluster mode),
 //   each holding its body; capped like the API server's own --max-requests-inflight, answered 429 past it.
 // Health, readiness and metrics routes are never shed: a kubelet that saw an overloaded replica as dead would
 // restart it and move its load onto the others.
+import type net from 'node:net';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DEFAULT_MAX_ACCEPT_WAIT_MS, gateAccepting, type AcceptGate, type PauseReason } from './accept-gate.ts';
+
+/** The kernel caps it at net.core.somaxconn (4,096 by default on current kernels). */
+export const LISTEN_BACKLOG = 4096;
 
 export interface OverloadLimits {
-  /** Open connections; one more is closed at once (the client sees a reset). */
+  /** Open connections; at the cap devx stops listening (new ones are refused) until it is back below 9/10 of it. */
   maxConnections: number;
+  /** The longest a new connection may wait to be accepted before devx stops listening (ms, default 500). */
+  maxAcceptWaitMs?: number;
   /** Reviews read and being decided at once; a review arriving past it is answered 429. */
   maxInFlight: number;
   /** Event loop delay (ms, mean over sampleIntervalMs) above which new reviews are answered 429; 0 turns it off. */
@@ -53,10 +61,58 @@ function shed(reply: FastifyReply, message: string): object {
   return overloadStatus(message);
 }
 
-/** Registers the shedding on `app` for the routes in `reviewUrls`; `onShed` counts each 429 (for /metrics). */
-export function shedOverload(app: FastifyInstance, o: { limits: OverloadLimits; reviewUrls: ReadonlySet<string>; onShed: (url: string, reason: ShedReason) => void }): void {
+/** What the listener did, for /metrics. */
+export interface ListenerEvents {
+  paused(reason: PauseReason): void;
+  resumed(pausedSeconds: number): void;
+}
+
+/** One warning per this many ms at most: under a sustained flood the listener may stop and start several times a second. */
+const PAUSE_LOG_EVERY_MS = 10_000;
+
+/** Gates the listener once `app` listens (accept-gate.ts), stops at close; logs a pause at most every 10 s. */
+function gateListener(app: FastifyInstance, limits: OverloadLimits, events?: ListenerEvents): void {
+  let gate: AcceptGate | undefined;
+  let lastLog = -Infinity;
+  let pausesSinceLog = 0;
+  app.addHook('onListen', (done) => {
+    gate = gateAccepting(app.server as unknown as net.Server, {
+      maxConnections: limits.maxConnections,
+      backlog: LISTEN_BACKLOG,
+      maxAcceptWaitMs: limits.maxAcceptWaitMs ?? DEFAULT_MAX_ACCEPT_WAIT_MS,
+      onPause: (reason, open) => {
+        events?.paused(reason);
+        pausesSinceLog++;
+        const now = performance.now();
+        if (now - lastLog < PAUSE_LOG_EVERY_MS) return;
+        const why =
+          reason === 'connections'
+            ? `${open} connections are open (limit ${limits.maxConnections})`
+            : `new connections would wait over ${limits.maxAcceptWaitMs ?? DEFAULT_MAX_ACCEPT_WAIT_MS} ms to be accepted`;
+        app.log.warn({ reason, open, pauses: pausesSinceLog }, `overloaded: not accepting new connections while ${why}; open ones are served, new ones are refused`);
+        lastLog = now;
+        pausesSinceLog = 0;
+      },
+      onResume: (ms) => events?.resumed(ms / 1000),
+      onListenError: (err) => app.log.error({ err: err.message }, 'could not listen again after an overload pause; trying again'),
+    });
+    done();
+  });
+  app.addHook('preClose', (done) => {
+    gate?.stop();
+    done();
+  });
+}
+
+/**
+ * Registers the shedding on `app` for the routes in `reviewUrls`; `onShed` counts each 429 and `listener` what the
+ * listener did (for /metrics).
+ */
+export function shedOverload(app: FastifyInstance, o: { limits: OverloadLimits; reviewUrls: ReadonlySet<string>; onShed: (url: string, reason: ShedReason) => void; listener?: ListenerEvents }): void {
   const { maxInFlight, maxQueueDelayMs } = o.limits;
+  // The gate stops listening at the cap; Node's own cap closes anything accepted past it meanwhile.
   app.server.maxConnections = o.limits.maxConnections;
+  gateListener(app, o.limits, o.listener);
   const isReview = (req: FastifyRequest): boolean => o.reviewUrls.has(req.routeOptions.url ?? '');
   let inFlight = 0;
   const sampleInterval = o.limits.sampleIntervalMs ?? sampleIntervalFor(maxQueueDelayMs);

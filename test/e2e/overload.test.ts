@@ -1,7 +1,8 @@
 // Overload, bounded: devx-webhook as its own process over TLS, flooded by more connections than --max-connections,
 // each sending reviews as fast as they come back, with a queue-delay bound low enough that the flood trips it. The
 // bounds hold (open connections, RSS under the chart's 256 MiB limit), every answer is a decision or a 429 carrying
-// devx's message, /metrics counts the 429s, and once the flood stops reviews are decided again. No time is asserted:
+// devx's message, /metrics counts the 429s and the listener's pauses, and once the flood stops reviews are decided
+// again (the listener is back). No time is asserted:
 // `npm run bench` measures how fast (bench/overload.ts).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -106,10 +107,10 @@ test('a flood past the limits: connections and RSS bounded, every answer a decis
   clearInterval(sampler);
   t.diagnostic(`statuses ${JSON.stringify(Object.fromEntries(statuses))}, connection errors ${result.errors}, peak ${JSON.stringify(peak)}`);
 
-  // Connections past the cap were closed at once: the flood saw errors, and devx never held much more than the cap.
-  // The slack: its listening socket, plus connections of the last accept batch, which Node closes past the cap but
-  // whose descriptors libuv releases on the loop's next turn (a sample from outside can see them; a fresh-clone run
-  // saw 43 with a cap of 40). Without the cap devx holds every one of the 120 connections.
+  // Connections past the cap were refused: at the cap devx stops listening (src/webhook/accept-gate.ts), so the flood
+  // saw errors and devx never held much more than the cap. The slack: its listening socket, plus a connection Node
+  // accepted and closed past the cap whose descriptor libuv releases on the loop's next turn (a sample from outside
+  // can see it). Without the cap devx holds every one of the 120 connections.
   assert.ok(result.errors > 0, 'the flood never hit --max-connections');
   assert.ok(peak.sockets <= MAX_CONNECTIONS + 10, `devx held ${peak.sockets} sockets`);
   assert.ok(peak.rssMb < CHART_MEMORY_LIMIT_MB, `RSS reached ${peak.rssMb} MiB`);
@@ -118,14 +119,17 @@ test('a flood past the limits: connections and RSS bounded, every answer a decis
   assert.ok(shed > 0, 'the flood never tripped --max-queue-delay');
   assert.ok((statuses.get(200) ?? 0) > 0, 'no review was decided during the flood');
 
-  // /metrics counts every 429 (at least those the flood read back before it stopped).
-  const metrics = await request(`${server.url}/metrics`);
+  // /metrics counts every 429 (at least those the flood read back before it stopped). devx listens again once it has
+  // seen the flood's connections close.
+  const metrics = await eventually('devx listening again', () => request(`${server.url}/metrics`), 5000);
   const counted = metrics.body
     .split('\n')
     .filter((l) => l.startsWith('devx_admission_rejected_total{route="pods",reason="queue-delay"}'))
     .map((l) => Number(l.split(' ').pop()));
   assert.equal(counted.length, 1, 'no devx_admission_rejected_total for the pods route');
   assert.ok((counted[0] as number) >= shed, `metrics count ${counted[0]} rejections, the flood saw ${shed}`);
+  const paused = metrics.body.split('\n').find((l) => l.startsWith('devx_listener_paused_total{reason="connections"}'));
+  assert.ok(paused && Number(paused.split(' ').pop()) > 0, `no listener pause at --max-connections in /metrics: ${paused}`);
 
   // Recovery: one review at a time is decided again (bounded polling; the first may still meet the last lag sample).
   let decided = 0;

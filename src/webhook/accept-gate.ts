@@ -1,0 +1,171 @@
+// The listener under overload: while devx cannot take more connections in time, it stops listening, so the kernel
+// refuses new ones at once (the caller sees "connection refused" within a millisecond) instead of holding them in its
+// accept queue, unseen, until the caller gives up.
+//
+// Why not just close connections past the cap once accepted (Node's server.maxConnections)? Node's libuv accepts one
+// connection per turn of the event loop (libuv#3696; strace of devx on Node 24 shows one accept4 per turn). A loop
+// busy with hundreds of connections turns a few times a second, so under a flood connections pile up in the kernel's
+// accept queue (4,096 deep) far faster than devx takes them, never reach the cap, and wait there for seconds; the
+// caller's other calls queue behind them for a connection, and after the flood devx still spends seconds on TLS
+// handshakes for callers that left long ago (bench/overload.ts at three times devx's peak, before this: answers 5-8 s
+// late, recovery p99 6 s). Closing the listening socket also resets what is already queued, so those callers learn
+// at once too.
+//
+// The listener stops when either holds, and listens again once neither does:
+// - the open connections reach the cap (`maxConnections`); it listens again below nine tenths of it;
+// - the connections waiting in the accept queue would wait longer than `maxAcceptWaitMs` to be accepted: their
+//   number (read from /proc/net/tcp, where a listening socket's rx_queue is its accept queue) times the length of a
+//   loop turn. Read only while turns are slow; where /proc/net/tcp is not there, two turns in a row over 100 ms
+//   that each accepted a connection count as such a wait.
+// Open connections keep being served, and the queue-delay and in-flight bounds still answer 429 on them.
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+export type PauseReason = 'connections' | 'accept-queue';
+
+export interface AcceptGateOptions {
+  maxConnections: number;
+  /** The listen backlog to listen again with (the server's own). */
+  backlog: number;
+  /** The longest a connection may wait in the accept queue before the listener stops (ms). */
+  maxAcceptWaitMs: number;
+  /** How often the loop's pace is sampled (ms). */
+  tickMs?: number;
+  /** The accept queue's length for `port`, or undefined where it cannot be read (tests replace it). */
+  acceptQueueLength?: (port: number) => number | undefined;
+  onPause?: (reason: PauseReason, open: number) => void;
+  onResume?: (pausedMs: number) => void;
+  /** Listening again failed (the port taken meanwhile); the gate tries again on the next tick. */
+  onListenError?: (err: Error) => void;
+}
+
+export interface AcceptGate {
+  /** Stop watching, for good (the server is closing): a paused listener stays closed. */
+  stop(): void;
+  paused(): boolean;
+  open(): number;
+}
+
+export const DEFAULT_MAX_ACCEPT_WAIT_MS = 500;
+const TICK_MS = 20;
+/** Turns shorter than this accept faster than any queue could matter; the queue is not read then. */
+const SLOW_TURN_MS = 20;
+/** Without /proc/net/tcp: a turn this slow that accepted a connection suggests more are waiting behind it. */
+const FALLBACK_STALL_MS = 100;
+
+/** The accept queue of the socket listening on `port` (any address), from /proc/net/tcp6 and /proc/net/tcp. */
+export function procAcceptQueueLength(port: number): number | undefined {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let readable = false;
+  for (const file of ['/proc/net/tcp6', '/proc/net/tcp']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      continue;
+    }
+    readable = true;
+    // "  sl  local_address rem_address   st tx_queue:rx_queue ..."; st 0A is LISTEN.
+    for (const line of text.split('\n')) {
+      const c = line.trim().split(/\s+/);
+      if (c[3] === '0A' && c[1]?.endsWith(local)) return Number.parseInt((c[4] ?? '').split(':')[1] ?? '0', 16);
+    }
+  }
+  return readable ? 0 : undefined;
+}
+
+/** Starts gating `server`, which must be listening already. */
+export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptGate {
+  const tickMs = o.tickMs ?? TICK_MS;
+  const queueLength = o.acceptQueueLength ?? procAcceptQueueLength;
+  const resumeBelow = Math.max(1, Math.floor(o.maxConnections * 0.9));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('gateAccepting: the server must listen on a TCP port');
+  const { address: host, port } = address;
+  let open = 0;
+  let acceptedSinceTick = 0;
+  let slowAccepting = 0;
+  let pausedAt: number | undefined;
+  let relistening = false;
+  let stopped = false;
+
+  const tick = (): void => {
+    const now = performance.now();
+    const turn = now - last - tickMs;
+    last = now;
+    const accepted = acceptedSinceTick;
+    acceptedSinceTick = 0;
+    if (pausedAt !== undefined) {
+      if (open < resumeBelow) resume();
+      return;
+    }
+    if (turn <= SLOW_TURN_MS) {
+      slowAccepting = 0;
+      return;
+    }
+    const queued = queueLength(port);
+    if (queued === undefined) {
+      slowAccepting = turn > FALLBACK_STALL_MS && accepted > 0 ? slowAccepting + 1 : 0;
+      if (slowAccepting >= 2) pause('accept-queue');
+    } else if (queued * turn > o.maxAcceptWaitMs) {
+      pause('accept-queue');
+    }
+  };
+  let last = performance.now();
+  const timer = setInterval(tick, tickMs);
+  // Listening, the server keeps the process alive and the timer must not hold a closing process open; paused, the
+  // timer is the only way back to listening, so it keeps the process alive itself.
+  timer.unref();
+
+  function pause(reason: PauseReason): void {
+    if (pausedAt !== undefined || stopped) return;
+    pausedAt = performance.now();
+    // net.Server's own close: it stops listening and leaves open connections alone (http.Server's would also close
+    // the idle keep-alive ones). Connections still in the accept queue are reset by the kernel.
+    net.Server.prototype.close.call(server);
+    timer.ref();
+    o.onPause?.(reason, open);
+  }
+
+  function resume(): void {
+    if (pausedAt === undefined || relistening || stopped) return;
+    relistening = true;
+    const failed = (err: Error): void => {
+      relistening = false;
+      o.onListenError?.(err);
+    };
+    server.once('error', failed);
+    server.listen({ host, port, backlog: o.backlog }, () => {
+      server.removeListener('error', failed);
+      relistening = false;
+      // An earlier attempt that failed left its callback behind; the first one to run does the work.
+      if (pausedAt === undefined) return;
+      const since = pausedAt;
+      pausedAt = undefined;
+      timer.unref();
+      o.onResume?.(performance.now() - since);
+    });
+  }
+
+  const onConnection = (socket: net.Socket): void => {
+    open++;
+    acceptedSinceTick++;
+    socket.once('close', () => {
+      open--;
+      // Back below the cap as soon as the load drops, not a tick later: the next caller is taken at once.
+      if (open < resumeBelow) resume();
+    });
+    if (open >= o.maxConnections) pause('connections');
+  };
+  server.on('connection', onConnection);
+
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      server.removeListener('connection', onConnection);
+    },
+    paused: () => pausedAt !== undefined,
+    open: () => open,
+  };
+}
