@@ -6,10 +6,13 @@
 // - answered reviews come back within the webhook timeout (max, p99), so the API server never gives up on one;
 // - the server's RSS stays under the memory limit;
 // - at normal load right after, devx answers every review again, with its usual latency (recovery).
-// Alone: `npx node bench/overload.ts [--quick] [--factor 3] [-- devx-webhook flags...]` builds devx, measures its peak
-// and runs the phase; `npm run bench` calls overloadPhase() with the peak it measured itself.
+// Alone: `npx node bench/overload.ts [--quick] [--factor 3] [--cpu-quota PCT] [-- devx-webhook flags...]` builds devx,
+// measures its peak and runs the phase; `npm run bench` calls overloadPhase() with the peak it measured itself.
+// --cpu-quota gives devx a fixed CPU budget (a cgroup's CFS quota, as a container's CPU limit does; root only), so on
+// a small machine the generator is not what limits it: at three times devx's peak on two cores, vegeta alone needs
+// 1.3-1.8 of them and devx gets what is left, which measures the machine rather than devx.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -197,12 +200,38 @@ export async function peakRps(url: string, body: string, durationMs: number): Pr
   return r['2xx'] / (durationMs / 1000);
 }
 
+/**
+ * Moves `pid` into a new cgroup allowed `percent` of one CPU (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us); returns
+ * how to remove the cgroup once the process has exited.
+ */
+function cpuQuota(pid: number, percent: number): () => void {
+  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const dir = v2 ? `/sys/fs/cgroup/devx-bench-${pid}` : `/sys/fs/cgroup/cpu/devx-bench-${pid}`;
+  mkdirSync(dir);
+  const periodUs = 100_000;
+  const quotaUs = Math.round((periodUs * percent) / 100);
+  if (v2) writeFileSync(join(dir, 'cpu.max'), `${quotaUs} ${periodUs}`);
+  else {
+    writeFileSync(join(dir, 'cpu.cfs_period_us'), String(periodUs));
+    writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quotaUs));
+  }
+  writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+  return () => rmdirSync(dir);
+}
+
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, factor: { type: 'string' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, factor: { type: 'string' }, 'cpu-quota': { type: 'string' } }, allowPositionals: true });
   execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'devx-overload-'));
   const devx = await startNodeServer('devx', writeBenchTls(dir), { flags: positionals });
+  const quota = values['cpu-quota'] ? Number(values['cpu-quota']) : undefined;
+  let removeCgroup: (() => void) | undefined;
   try {
+    if (quota !== undefined) {
+      if (!(quota > 0 && quota <= 100)) throw new Error(`--cpu-quota ${values['cpu-quota']}: give a percentage of one CPU, 1-100`);
+      removeCgroup = cpuQuota(devx.proc.pid as number, quota);
+      console.log(`devx limited to ${quota} % of one CPU`);
+    }
     const body = reviewBody(reviewsPod());
     const ms = values.quick ? 3000 : 8000;
     const peak = await peakRps(devx.url, body, ms);
@@ -214,6 +243,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await stopServer(devx);
+    removeCgroup?.();
     rmSync(dir, { recursive: true, force: true });
   }
 }

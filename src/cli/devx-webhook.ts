@@ -43,10 +43,11 @@ Cluster
   --identity NAME        this replica's holder identity in the Lease (default POD_NAME, else hostname-pid)
   --no-reconcile         admission only: no reconciler in this process
 
-Overload: devx refuses what it cannot answer in time at once, never queueing it until the API server's timeout:
-past --max-connections a connection is closed; otherwise a review is answered 429 (Retry-After: 1, a message),
-counted in /metrics as devx_admission_rejected_total
-  --max-connections N    open connections (default 512); one more is closed at once, before its TLS handshake
+Overload: devx refuses what it cannot answer in time at once, never queueing it until the API server's timeout.
+At --max-connections, or while a new connection would wait over 500 ms to be accepted, devx stops listening and
+new connections are refused (devx_listener_paused_total); on open ones a review is answered 429 (Retry-After: 1,
+a message) past the bounds below, counted in /metrics as devx_admission_rejected_total
+  --max-connections N    open connections (default 512); at the cap new ones are refused until below 9/10 of it
   --max-in-flight N      reviews handled at once (default 64)
   --max-queue-delay MS   how long reviews may wait before devx reads them, as the event loop's delay (default 1000;
                          0 turns it off)

@@ -65,7 +65,7 @@ export const ServerConfigSchema = z
       .int()
       .min(1)
       .default(DEFAULT_OVERLOAD.maxConnections)
-      .describe('open connections; one more is closed at once, before its TLS handshake'),
+      .describe('open connections; at the cap devx stops listening (new ones are refused) until below 9/10 of it'),
     maxInFlight: z.coerce
       .number()
       .int()

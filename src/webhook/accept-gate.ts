@@ -15,8 +15,9 @@
 // - the open connections reach the cap (`maxConnections`); it listens again below nine tenths of it;
 // - the connections waiting in the accept queue would wait longer than `maxAcceptWaitMs` to be accepted: their
 //   number (read from /proc/net/tcp, where a listening socket's rx_queue is its accept queue) times the length of a
-//   loop turn. Read only while turns are slow; where /proc/net/tcp is not there, two turns in a row over 100 ms
-//   that each accepted a connection count as such a wait.
+//   loop turn. Read only after two slow turns in a row (one is a pause for garbage collection, after which the queue
+//   drains in milliseconds); where /proc/net/tcp is not there, two turns in a row over 100 ms that each accepted a
+//   connection count as such a wait.
 // Open connections keep being served, and the queue-delay and in-flight bounds still answer 429 on them.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -85,6 +86,7 @@ export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptG
   let open = 0;
   let acceptedSinceTick = 0;
   let slowAccepting = 0;
+  let previousTurn = 0;
   let pausedAt: number | undefined;
   let relistening = false;
   let stopped = false;
@@ -95,11 +97,15 @@ export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptG
     last = now;
     const accepted = acceptedSinceTick;
     acceptedSinceTick = 0;
+    const previous = previousTurn;
+    previousTurn = turn;
     if (pausedAt !== undefined) {
       if (open < resumeBelow) resume();
       return;
     }
-    if (turn <= SLOW_TURN_MS) {
+    // One slow turn is a garbage collection or a busy neighbour, after which the loop turns quickly again and takes
+    // whatever queued meanwhile within milliseconds; a flood makes every turn slow. So two in a row, and the shorter.
+    if (turn <= SLOW_TURN_MS || previous <= SLOW_TURN_MS) {
       slowAccepting = 0;
       return;
     }
@@ -107,7 +113,7 @@ export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptG
     if (queued === undefined) {
       slowAccepting = turn > FALLBACK_STALL_MS && accepted > 0 ? slowAccepting + 1 : 0;
       if (slowAccepting >= 2) pause('accept-queue');
-    } else if (queued * turn > o.maxAcceptWaitMs) {
+    } else if (queued * Math.min(turn, previous) > o.maxAcceptWaitMs) {
       pause('accept-queue');
     }
   };
