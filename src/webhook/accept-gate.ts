@@ -15,9 +15,9 @@
 // - the open connections reach the cap (`maxConnections`); it listens again below nine tenths of it;
 // - the connections waiting in the accept queue would wait longer than `maxAcceptWaitMs` to be accepted: their
 //   number (read from /proc/net/tcp, where a listening socket's rx_queue is its accept queue) times the length of a
-//   loop turn. Read only after two slow turns in a row (one is a pause for garbage collection, after which the queue
-//   drains in milliseconds); where /proc/net/tcp is not there, two turns in a row over 100 ms that each accepted a
-//   connection count as such a wait.
+//   loop turn. Read only after three slow turns in a row (a pause for garbage collection makes one, the catch-up
+//   after it another, and then the queue drains in milliseconds); where /proc/net/tcp is not there, such turns over
+//   100 ms that accepted a connection, twice, count as such a wait.
 // Open connections keep being served, and the queue-delay and in-flight bounds still answer 429 on them.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -51,6 +51,8 @@ export const DEFAULT_MAX_ACCEPT_WAIT_MS = 500;
 const TICK_MS = 20;
 /** Turns shorter than this accept faster than any queue could matter; the queue is not read then. */
 const SLOW_TURN_MS = 20;
+/** How many slow turns in a row before the queue is read. */
+const SLOW_TURNS = 3;
 /** Without /proc/net/tcp: a turn this slow that accepted a connection suggests more are waiting behind it. */
 const FALLBACK_STALL_MS = 100;
 
@@ -86,7 +88,7 @@ export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptG
   let open = 0;
   let acceptedSinceTick = 0;
   let slowAccepting = 0;
-  let previousTurn = 0;
+  const recentTurns: number[] = [];
   let pausedAt: number | undefined;
   let relistening = false;
   let stopped = false;
@@ -97,25 +99,29 @@ export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptG
     last = now;
     const accepted = acceptedSinceTick;
     acceptedSinceTick = 0;
-    const previous = previousTurn;
-    previousTurn = turn;
+    recentTurns.push(turn);
+    if (recentTurns.length > SLOW_TURNS) recentTurns.shift();
     if (pausedAt !== undefined) {
       if (open < resumeBelow) resume();
       return;
     }
-    // One slow turn is a garbage collection or a busy neighbour, after which the loop turns quickly again and takes
-    // whatever queued meanwhile within milliseconds; a flood makes every turn slow. So two in a row, and the shorter.
-    if (turn <= SLOW_TURN_MS || previous <= SLOW_TURN_MS) {
+    // A garbage collection makes one slow turn and the catch-up after it another, after which the loop turns quickly
+    // again and takes what queued meanwhile within milliseconds; under a flood every turn is slow. So only after
+    // three slow turns in a row, weighed by the shortest of them.
+    const quickest = Math.min(...recentTurns);
+    if (recentTurns.length < SLOW_TURNS || quickest <= SLOW_TURN_MS) {
       slowAccepting = 0;
       return;
     }
+    if (waitsTooLong(quickest, accepted)) pause('accept-queue');
+  };
+
+  /** Whether connections in the accept queue would wait over the bound, at one accept per `turnMs`. */
+  const waitsTooLong = (turnMs: number, accepted: number): boolean => {
     const queued = queueLength(port);
-    if (queued === undefined) {
-      slowAccepting = turn > FALLBACK_STALL_MS && accepted > 0 ? slowAccepting + 1 : 0;
-      if (slowAccepting >= 2) pause('accept-queue');
-    } else if (queued * Math.min(turn, previous) > o.maxAcceptWaitMs) {
-      pause('accept-queue');
-    }
+    if (queued !== undefined) return queued * turnMs > o.maxAcceptWaitMs;
+    slowAccepting = turnMs > FALLBACK_STALL_MS && accepted > 0 ? slowAccepting + 1 : 0;
+    return slowAccepting >= 2;
   };
   let last = performance.now();
   const timer = setInterval(tick, tickMs);
