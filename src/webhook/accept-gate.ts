@@ -13,11 +13,12 @@
 //
 // The listener stops when either holds, and listens again once neither does:
 // - the open connections reach the cap (`maxConnections`); it listens again below nine tenths of it;
-// - the connections waiting in the accept queue would wait longer than `maxAcceptWaitMs` to be accepted: their
-//   number (read from /proc/net/tcp, where a listening socket's rx_queue is its accept queue) times the length of a
-//   loop turn. Read only after three slow turns in a row (a pause for garbage collection makes one, the catch-up
-//   after it another, and then the queue drains in milliseconds); where /proc/net/tcp is not there, such turns over
-//   100 ms that accepted a connection, twice, count as such a wait.
+// - at least 128 connections wait in the accept queue and would wait longer than `maxAcceptWaitMs` to be accepted,
+//   and have for half a second: their number (read from /proc/net/tcp, where a listening socket's rx_queue is its
+//   accept queue) times the length of a loop turn, read while turns are slow. A stall (a garbage collection, a
+//   process starved by its neighbours) queues a client's connections for a few turns, a few dozen, taken within
+//   milliseconds after it; a flood keeps thousands queued. Where /proc/net/tcp is not there, turns over 100 ms that
+//   accepted a connection, twice in a row, count as such a wait.
 // Open connections keep being served, and the queue-delay and in-flight bounds still answer 429 on them.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -30,6 +31,10 @@ export interface AcceptGateOptions {
   backlog: number;
   /** The longest a connection may wait in the accept queue before the listener stops (ms). */
   maxAcceptWaitMs: number;
+  /** How long that wait must stay over the bound first (ms, default 500). */
+  persistMs?: number;
+  /** The fewest queued connections that can stop the listener (default 128). */
+  minQueued?: number;
   /** How often the loop's pace is sampled (ms). */
   tickMs?: number;
   /** The accept queue's length for `port`, or undefined where it cannot be read (tests replace it). */
@@ -47,12 +52,18 @@ export interface AcceptGate {
   open(): number;
 }
 
-export const DEFAULT_MAX_ACCEPT_WAIT_MS = 500;
+export const DEFAULT_MAX_ACCEPT_WAIT_MS = 1000;
+/** How long the accept queue must stay over the bound before the listener stops (ms). */
+export const DEFAULT_PERSIST_MS = 500;
+/**
+ * Fewer queued connections than this never stop the listener: a client whose calls waited out a stall opens about
+ * one connection per call that waited (the bench's and the tests' generators hold up to 64); a flood queues thousands.
+ */
+export const DEFAULT_MIN_QUEUED = 128;
 const TICK_MS = 20;
 /** Turns shorter than this accept faster than any queue could matter; the queue is not read then. */
 const SLOW_TURN_MS = 20;
-/** How many slow turns in a row before the queue is read. */
-const SLOW_TURNS = 3;
+
 /** Without /proc/net/tcp: a turn this slow that accepted a connection suggests more are waiting behind it. */
 const FALLBACK_STALL_MS = 100;
 
@@ -88,7 +99,9 @@ export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptG
   let open = 0;
   let acceptedSinceTick = 0;
   let slowAccepting = 0;
-  const recentTurns: number[] = [];
+  let tooLongSince: number | undefined;
+  const persistMs = o.persistMs ?? DEFAULT_PERSIST_MS;
+  const minQueued = o.minQueued ?? DEFAULT_MIN_QUEUED;
   let pausedAt: number | undefined;
   let relistening = false;
   let stopped = false;
@@ -99,27 +112,26 @@ export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptG
     last = now;
     const accepted = acceptedSinceTick;
     acceptedSinceTick = 0;
-    recentTurns.push(turn);
-    if (recentTurns.length > SLOW_TURNS) recentTurns.shift();
     if (pausedAt !== undefined) {
       if (open < resumeBelow) resume();
       return;
     }
-    // A garbage collection makes one slow turn and the catch-up after it another, after which the loop turns quickly
-    // again and takes what queued meanwhile within milliseconds; under a flood every turn is slow. So only after
-    // three slow turns in a row, weighed by the shortest of them.
-    const quickest = Math.min(...recentTurns);
-    if (recentTurns.length < SLOW_TURNS || quickest <= SLOW_TURN_MS) {
+    // A stall (a garbage collection, the process starved by a busy neighbour) makes a few slow turns while callers
+    // open connections, and once the loop turns quickly again it takes them within milliseconds. A flood keeps the
+    // queue long turn after turn. So the wait must stay over the bound for `persistMs`.
+    if (turn > SLOW_TURN_MS && waitsTooLong(turn, accepted)) {
+      tooLongSince ??= now;
+      if (now - tooLongSince >= persistMs) pause('accept-queue');
+    } else {
+      tooLongSince = undefined;
       slowAccepting = 0;
-      return;
     }
-    if (waitsTooLong(quickest, accepted)) pause('accept-queue');
   };
 
   /** Whether connections in the accept queue would wait over the bound, at one accept per `turnMs`. */
   const waitsTooLong = (turnMs: number, accepted: number): boolean => {
     const queued = queueLength(port);
-    if (queued !== undefined) return queued * turnMs > o.maxAcceptWaitMs;
+    if (queued !== undefined) return queued >= minQueued && queued * turnMs > o.maxAcceptWaitMs;
     slowAccepting = turnMs > FALLBACK_STALL_MS && accepted > 0 ? slowAccepting + 1 : 0;
     return slowAccepting >= 2;
   };

@@ -22,7 +22,7 @@ export const LISTEN_BACKLOG = 4096;
 export interface OverloadLimits {
   /** Open connections; at the cap devx stops listening (new ones are refused) until it is back below 9/10 of it. */
   maxConnections: number;
-  /** The longest a new connection may wait to be accepted before devx stops listening (ms, default 500). */
+  /** The longest a new connection may wait to be accepted, for a second, before devx stops listening (ms, default 1000). */
   maxAcceptWaitMs?: number;
   /** Reviews read and being decided at once; a review arriving past it is answered 429. */
   maxInFlight: number;
