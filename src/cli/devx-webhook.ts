@@ -44,7 +44,7 @@ Cluster
   --no-reconcile         admission only: no reconciler in this process
 
 Overload: devx refuses what it cannot answer in time at once, never queueing it until the API server's timeout.
-At --max-connections, or while a new connection would wait over 500 ms to be accepted, devx stops listening and
+At --max-connections, or while a flood keeps new connections waiting over 1 s to be accepted, devx stops listening and
 new connections are refused (devx_listener_paused_total); on open ones a review is answered 429 (Retry-After: 1,
 a message) past the bounds below, counted in /metrics as devx_admission_rejected_total
   --max-connections N    open connections (default 512); at the cap new ones are refused until below 9/10 of it
