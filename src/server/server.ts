@@ -22,7 +22,6 @@ import { createMetrics } from '../webhook/metrics.ts';
 import { LISTEN_BACKLOG } from '../webhook/overload.ts';
 import type { ClusterConnection } from './cluster.ts';
 
-
 export interface RunningServer {
   port: number;
   url: string;

@@ -29,16 +29,12 @@ export interface AcceptGateOptions {
   maxConnections: number;
   /** The listen backlog to listen again with (the server's own). */
   backlog: number;
-  /** The longest a connection may wait in the accept queue before the listener stops (ms). */
-  maxAcceptWaitMs: number;
+  /** The longest a connection may wait in the accept queue before the listener stops (ms, default 1000). */
+  maxAcceptWaitMs?: number;
   /** How long that wait must stay over the bound first (ms, default 500). */
   persistMs?: number;
   /** The fewest queued connections that can stop the listener (default 128). */
   minQueued?: number;
-  /** How often the loop's pace is sampled (ms). */
-  tickMs?: number;
-  /** The accept queue's length for `port`, or undefined where it cannot be read (tests replace it). */
-  acceptQueueLength?: (port: number) => number | undefined;
   onPause?: (reason: PauseReason, open: number) => void;
   onResume?: (pausedMs: number) => void;
   /** Listening again failed (the port taken meanwhile); the gate tries again on the next tick. */
@@ -90,8 +86,7 @@ export function procAcceptQueueLength(port: number): number | undefined {
 
 /** Starts gating `server`, which must be listening already. */
 export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptGate {
-  const tickMs = o.tickMs ?? TICK_MS;
-  const queueLength = o.acceptQueueLength ?? procAcceptQueueLength;
+  const maxAcceptWaitMs = o.maxAcceptWaitMs ?? DEFAULT_MAX_ACCEPT_WAIT_MS;
   const resumeBelow = Math.max(1, Math.floor(o.maxConnections * 0.9));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('gateAccepting: the server must listen on a TCP port');
@@ -108,7 +103,7 @@ export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptG
 
   const tick = (): void => {
     const now = performance.now();
-    const turn = now - last - tickMs;
+    const turn = now - last - TICK_MS;
     last = now;
     const accepted = acceptedSinceTick;
     acceptedSinceTick = 0;
@@ -130,13 +125,13 @@ export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptG
 
   /** Whether connections in the accept queue would wait over the bound, at one accept per `turnMs`. */
   const waitsTooLong = (turnMs: number, accepted: number): boolean => {
-    const queued = queueLength(port);
-    if (queued !== undefined) return queued >= minQueued && queued * turnMs > o.maxAcceptWaitMs;
+    const queued = procAcceptQueueLength(port);
+    if (queued !== undefined) return queued >= minQueued && queued * turnMs > maxAcceptWaitMs;
     slowAccepting = turnMs > FALLBACK_STALL_MS && accepted > 0 ? slowAccepting + 1 : 0;
     return slowAccepting >= 2;
   };
   let last = performance.now();
-  const timer = setInterval(tick, tickMs);
+  const timer = setInterval(tick, TICK_MS);
   // Listening, the server keeps the process alive and the timer must not hold a closing process open; paused, the
   // timer is the only way back to listening, so it keeps the process alive itself.
   timer.unref();

@@ -6,7 +6,7 @@ export interface AdmissionMetrics {
   observe(route: string, result: string, seconds: number): void;
   /** A review answered 429 because devx was overloaded, by route and reason (queue-delay, in-flight). */
   shed(route: string, reason: string): void;
-  /** The listener stopped (new connections refused), by reason (connections, stall). */
+  /** The listener stopped (new connections refused), by reason (connections, accept-queue). */
   listenerPaused(reason: string): void;
   /** The listener listens again after `seconds` stopped. */
   listenerResumed(seconds: number): void;
@@ -36,7 +36,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Admissio
   });
   const paused = new Counter({
     name: 'devx_listener_paused_total',
-    help: 'Times devx stopped listening because it was overloaded (new connections refused), by reason (connections: at --max-connections; stall: the event loop too far behind to accept).',
+    help: 'Times devx stopped listening because it was overloaded (new connections refused), by reason (connections: at --max-connections; accept-queue: a flood kept new connections waiting to be accepted).',
     labelNames: ['reason'],
     registers: [registry],
   });

@@ -9,8 +9,9 @@
 //   delay (sampled by @fastify/under-pressure) is past the bound, reviews are answered 429 with a message.
 // - reviews in flight: read and being decided (a review waits on the API server for a pod's owners in cluster mode),
 //   each holding its body; capped like the API server's own --max-requests-inflight, answered 429 past it.
-// Health, readiness and metrics routes are never shed: a kubelet that saw an overloaded replica as dead would
-// restart it and move its load onto the others.
+// Health, readiness and metrics routes are never answered 429: a kubelet that saw an overloaded replica as dead
+// would restart it and move its load onto the others. (While the listener is stopped their connections are refused
+// like any other: they share the port.)
 import type net from 'node:net';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -22,8 +23,6 @@ export const LISTEN_BACKLOG = 4096;
 export interface OverloadLimits {
   /** Open connections; at the cap devx stops listening (new ones are refused) until it is back below 9/10 of it. */
   maxConnections: number;
-  /** The longest a new connection may wait to be accepted, for a second, before devx stops listening (ms, default 1000). */
-  maxAcceptWaitMs?: number;
   /** Reviews read and being decided at once; a review arriving past it is answered 429. */
   maxInFlight: number;
   /** Event loop delay (ms, mean over sampleIntervalMs) above which new reviews are answered 429; 0 turns it off. */
@@ -79,7 +78,6 @@ function gateListener(app: FastifyInstance, limits: OverloadLimits, events?: Lis
     gate = gateAccepting(app.server as unknown as net.Server, {
       maxConnections: limits.maxConnections,
       backlog: LISTEN_BACKLOG,
-      maxAcceptWaitMs: limits.maxAcceptWaitMs ?? DEFAULT_MAX_ACCEPT_WAIT_MS,
       onPause: (reason, open) => {
         events?.paused(reason);
         pausesSinceLog++;
@@ -88,7 +86,7 @@ function gateListener(app: FastifyInstance, limits: OverloadLimits, events?: Lis
         const why =
           reason === 'connections'
             ? `${open} connections are open (limit ${limits.maxConnections})`
-            : `new connections would wait over ${limits.maxAcceptWaitMs ?? DEFAULT_MAX_ACCEPT_WAIT_MS} ms to be accepted`;
+            : `a flood keeps new connections waiting over ${DEFAULT_MAX_ACCEPT_WAIT_MS} ms to be accepted`;
         app.log.warn({ reason, open, pauses: pausesSinceLog }, `overloaded: not accepting new connections while ${why}; open ones are served, new ones are refused`);
         lastLog = now;
         pausesSinceLog = 0;
