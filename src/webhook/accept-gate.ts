@@ -114,6 +114,8 @@ export function gateAccepting(server: net.Server, o: AcceptGateOptions): AcceptG
     // A stall (a garbage collection, the process starved by a busy neighbour) makes a few slow turns while callers
     // open connections, and once the loop turns quickly again it takes them within milliseconds. A flood keeps the
     // queue long turn after turn. So the wait must stay over the bound for `persistMs`.
+    // `tooLongSince` survives a pause: if the first slow turn after listening again finds the queue as long as before,
+    // the flood is still on and the listener stops at once; any turn that finds it short starts the count again.
     if (turn > SLOW_TURN_MS && waitsTooLong(turn, accepted)) {
       tooLongSince ??= now;
       if (now - tooLongSince >= persistMs) pause('accept-queue');

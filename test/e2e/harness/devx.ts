@@ -68,17 +68,21 @@ export async function startDevx(cp: ControlPlane, opts: StartDevxOptions = {}): 
   else args.push('--host', '127.0.0.1');
   const proc = startProcess({ name, bin: process.execPath, args: [...args, ...(opts.args ?? [])], logPath, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   const logs = (): Array<Record<string, unknown>> => readLogLines(logPath);
-  const wanted = (opts.register ?? true) ? 'webhook configurations registered' : 'devx-webhook listening';
+  // devx logs "devx-webhook listening", with the port, last: after it has registered its webhooks when it does. The
+  // port is read from that line, so that is the line waited for (waiting for the registration alone raced it).
+  const wanted = ['devx-webhook listening', ...((opts.register ?? true) ? ['webhook configurations registered'] : [])];
+  let port: number;
   try {
-    await waitFor({ what: `${name}: ${wanted}`, probe: async () => logs().some((l) => l.msg === wanted), timeoutMs: opts.timeoutMs ?? 30_000, watch: [proc] });
+    await waitFor({ what: `${name}: ${wanted.join(', ')}`, probe: async () => wanted.every((w) => logs().some((l) => l.msg === w)), timeoutMs: opts.timeoutMs ?? 30_000, watch: [proc] });
+    port = Number(logs().find((l) => l.msg === 'devx-webhook listening')?.port);
+    if (!Number.isInteger(port) || port <= 0) throw new Error(`${name}: no port in its "devx-webhook listening" line (${logPath})`);
   } catch (err) {
     await proc.stop(2000);
     throw err;
   }
-  const listening = logs().find((l) => l.msg === 'devx-webhook listening');
   return {
     process: proc,
-    port: Number(listening?.port),
+    port,
     logs,
     decisions: () => logs().filter((l) => l.msg === 'admission decision'),
     stop: () => proc.stop(10_000),
