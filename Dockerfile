@@ -44,6 +44,7 @@ COPY package.json ./
 COPY --from=prod-deps /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 USER 65532:65532
-EXPOSE 8443
+# The webhook (HTTPS) and, with --probe-port as the chart runs it, the probes (plain HTTP).
+EXPOSE 8443 8081
 # The server itself, flags from the pod's args (charts/devx/templates/deployment.yaml).
 ENTRYPOINT ["/nodejs/bin/node", "--enable-source-maps", "/app/dist/cli/devx-webhook.js"]

@@ -15,6 +15,8 @@ Usage: devx-webhook [flags]
 
   --host HOST            address to listen on (default 0.0.0.0; the host of a loopback --register-url)
   --port PORT            HTTPS port (default 8443; 0 picks a free one)
+  --probe-port PORT      also serve /healthz and /readyz alone over plain HTTP on PORT, for the kubelet: they are
+                         answered there while the webhook port refuses a flood (below); the chart sets 8081
 
 TLS from files (cert-manager, a Secret of your own, devx-webhook certs): reloaded when the files change, no restart
   --tls-cert-file FILE   serving certificate (PEM); with --tls-key-file
@@ -62,6 +64,7 @@ function parseConfig(argv: string[]): ReturnType<typeof ServerConfigSchema.parse
     options: {
       host: { type: 'string' },
       port: { type: 'string' },
+      'probe-port': { type: 'string' },
       'tls-cert-file': { type: 'string' },
       'tls-key-file': { type: 'string' },
       'tls-ca-file': { type: 'string' },

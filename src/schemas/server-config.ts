@@ -40,6 +40,13 @@ export const ServerConfigSchema = z
   .object({
     host: z.string().optional().describe('address to listen on (default 0.0.0.0, or the loopback host of --register-url)'),
     port: z.coerce.number().int().min(0).max(65535).default(8443),
+    probePort: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe('plain-HTTP port of /healthz and /readyz alone, answered while the webhook port is refusing a flood'),
     tlsCertFile: z.string().optional(),
     tlsKeyFile: z.string().optional(),
     tlsCaFile: z.string().optional().describe('CA bundle (PEM) to register with --register-url when serving from files'),
@@ -87,6 +94,7 @@ export const ServerConfigSchema = z
   .refine((c) => !c.tlsCaFile || Boolean(c.tlsCertFile), { message: '--tls-ca-file goes with --tls-cert-file and --tls-key-file', path: ['tlsCaFile'] })
   .refine((c) => c.certValidity >= 2000, { message: 'must be at least 2s', path: ['certValidity'] })
   .refine((c) => c.caValidity > c.certValidity, { message: 'must be longer than --cert-validity', path: ['caValidity'] })
+  .refine((c) => c.probePort === undefined || c.probePort === 0 || c.probePort !== c.port, { message: 'must not be --port', path: ['probePort'] })
   .refine((c) => !(c.objects && c.registerUrl), { message: '--register-url needs a cluster; it cannot be used with --objects', path: ['registerUrl'] })
   .transform((c) => ({ ...c, host: c.host ?? defaultHost(c.registerUrl) }));
 

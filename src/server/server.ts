@@ -20,10 +20,13 @@ import { pollCondition } from '../wait.ts';
 import { buildApp } from '../webhook/app.ts';
 import { createMetrics } from '../webhook/metrics.ts';
 import { LISTEN_BACKLOG } from '../webhook/overload.ts';
+import { startProbeServer, type ProbeServer } from '../webhook/probes.ts';
 import type { ClusterConnection } from './cluster.ts';
 
 export interface RunningServer {
   port: number;
+  /** With --probe-port: the port of the probes' own plain-HTTP server. */
+  probePort: number | undefined;
   url: string;
   /** The CA bundle clients trusted at startup, when devx made its CA itself (see tls.caBundle() for now). */
   caPem?: string;
@@ -111,6 +114,18 @@ function admissionSource(config: ServerConfig, cluster: ClusterConnection | unde
   return { view: staticView(loadObjects(config.objects ?? '')), ready: () => true, signer: hmacSigner(randomRecordKey()) };
 }
 
+/** With --probe-port, the probes' own server (src/webhook/probes.ts). */
+function probeServer(config: ServerConfig, ready: () => boolean, logger: Logger): Promise<ProbeServer | undefined> {
+  if (config.probePort === undefined) return Promise.resolve(undefined);
+  return startProbeServer({ host: config.host, port: config.probePort, ready, logger });
+}
+
+/** Registers devx's webhook configurations at `url`, once the view is complete: an early review would see no namespaces and deny wrongly. */
+async function registerWhenSynced(cluster: ClusterConnection, config: ServerConfig, url: string, tls: ServingTls): Promise<void> {
+  if (!(await pollCondition(() => cluster.ready(), { timeoutMs: 60_000, intervalMs: 50 }))) throw new Error('the informers did not sync within 60 s');
+  await cluster.register({ url, caBundlePem: tls.caBundle(), excludedNamespaces: ['kube-system', config.namespace] });
+}
+
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   const started = Date.now();
   const kube = await clusterKubeConfig(config);
@@ -133,22 +148,21 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  if (cluster && config.registerUrl) {
-    // Register only once the view is complete: an early review would see no namespaces and deny wrongly.
-    if (!(await pollCondition(() => cluster?.ready() ?? false, { timeoutMs: 60_000, intervalMs: 50 }))) throw new Error('the informers did not sync within 60 s');
-    const url = config.registerUrl.replace(/:0$/, `:${port}`);
-    await cluster.register({ url, caBundlePem: tls.caBundle(), excludedNamespaces: ['kube-system', config.namespace] });
-  }
+  const probes = await probeServer(config, ready, logger);
+  const probePort = probes?.port;
+  if (cluster && config.registerUrl) await registerWhenSynced(cluster, config, config.registerUrl.replace(/:0$/, `:${port}`), tls);
   const source = config.objects ? 'objects-file' : 'cluster';
-  logger.info({ port, host: config.host, startupMs: Date.now() - started, version: VERSION, source, tls: tls.mode, tlsSource: tls.source }, 'devx-webhook listening');
+  logger.info({ port, probePort, host: config.host, startupMs: Date.now() - started, version: VERSION, source, tls: tls.mode, tlsSource: tls.source }, 'devx-webhook listening');
   return {
     port,
+    probePort,
     url: `https://127.0.0.1:${port}`,
     ...(tls.mode === 'self-managed' ? { caPem: tls.caBundle() } : {}),
     tls,
     close: async () => {
       tls.stop();
       await app.close();
+      await probes?.close();
       await cluster?.stop();
     },
   };

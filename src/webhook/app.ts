@@ -6,6 +6,7 @@ import type { Route } from '../core/admit.ts';
 import type { AdmissionContext } from '../core/context.ts';
 import type { AdmissionMetrics } from './metrics.ts';
 import { shedOverload, type OverloadLimits } from './overload.ts';
+import { probeRoutes } from './probes.ts';
 import { answerReview } from './review.ts';
 
 /** The API server sends at most 3 MiB; a little more leaves room for the envelope. */
@@ -84,8 +85,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
   }
   for (const [url, route] of Object.entries(ROUTES)) app.post(url, reviewHandler(deps, route));
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => (deps.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' })));
+  probeRoutes(app, deps.ready);
   app.get('/metrics', async (_req, reply) => {
     const text = await deps.metrics.registry.metrics();
     return reply.type(deps.metrics.registry.contentType).send(text);

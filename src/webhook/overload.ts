@@ -10,8 +10,8 @@
 // - reviews in flight: read and being decided (a review waits on the API server for a pod's owners in cluster mode),
 //   each holding its body; capped like the API server's own --max-requests-inflight, answered 429 past it.
 // Health, readiness and metrics routes are never answered 429: a kubelet that saw an overloaded replica as dead
-// would restart it and move its load onto the others. (While the listener is stopped their connections are refused
-// like any other: they share the port.)
+// would restart it and move its load onto the others. While the listener is stopped, connections to them on this port
+// are refused like any other; the kubelet's are not, on --probe-port (probes.ts).
 import type net from 'node:net';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

@@ -217,7 +217,10 @@ test('the Deployment: 2 replicas spread across nodes, PDB, probes, restricted se
   assert.deepEqual(find(objects, 'PodDisruptionBudget')?.spec.selector.matchLabels, d.spec.selector.matchLabels);
   const c = pod.containers[0];
   assert.deepEqual([c.livenessProbe.httpGet.path, c.readinessProbe.httpGet.path], ['/healthz', '/readyz']);
-  assert.equal(c.readinessProbe.httpGet.scheme, 'HTTPS');
+  // The probes on a plain-HTTP port of their own, the one devx is told to serve them on: answered through a flood.
+  for (const probe of [c.livenessProbe, c.readinessProbe]) assert.deepEqual([probe.httpGet.port, probe.httpGet.scheme], ['probes', 'HTTP']);
+  const probePort = c.ports.find((p: any) => p.name === 'probes')?.containerPort;
+  assert.ok(probePort !== 8443 && c.args.includes(`--probe-port=${probePort}`), `--probe-port=${probePort} in ${c.args.join(' ')}`);
   assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
   assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
   assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
@@ -236,7 +239,7 @@ test('one replica: no Lease (--no-leader-election) and no PodDisruptionBudget; o
   for (const kind of ['DevPolicy', 'ServiceMonitor', 'NetworkPolicy', 'Certificate']) assert.equal(find(plain, kind), undefined, kind);
   const monitoring = (await renderChart({ valuesFiles: ['monitoring-values.yaml'] })).objects;
   assert.equal(find(monitoring, 'ServiceMonitor')?.spec.endpoints[0].path, '/metrics');
-  assert.deepEqual(find(monitoring, 'NetworkPolicy')?.spec.ingress, [{ ports: [{ port: 8443, protocol: 'TCP' }] }]);
+  assert.deepEqual(find(monitoring, 'NetworkPolicy')?.spec.ingress, [{ ports: [{ port: 8443, protocol: 'TCP' }] }, { ports: [{ port: 8081, protocol: 'TCP' }] }]);
   const policy = find((await renderChart({ valuesFiles: ['default-policy-values.yaml'] })).objects, 'DevPolicy');
   assert.equal(policy?.spec.maxDuration, '8h');
 });

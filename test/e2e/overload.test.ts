@@ -1,13 +1,15 @@
 // Overload, bounded: devx-webhook as its own process over TLS, flooded by more connections than --max-connections,
 // each sending reviews as fast as they come back, with a queue-delay bound low enough that the flood trips it. The
 // bounds hold (open connections, RSS under the chart's 256 MiB limit), every answer is a decision or a 429 carrying
-// devx's message, /metrics counts the 429s and the listener's pauses, and once the flood stops reviews are decided
-// again (the listener is back). No time is asserted:
+// devx's message, /metrics counts the 429s and the listener's pauses, the kubelet's probes are answered on their own
+// port all along, and once the flood stops reviews are decided again (the listener is back). No time is asserted:
 // `npm run bench` measures how fast (bench/overload.ts).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -23,7 +25,31 @@ const CHART_MEMORY_LIMIT_MB = 256;
 const BODY = reviewBody(reviewsPod());
 
 let dir: string;
-let server: { proc: ChildProcess; url: string };
+let server: { proc: ChildProcess; url: string; port: number; probePort: number };
+
+/** GET over plain HTTP (the probes' port): the status, or the error's code. */
+function probe(url: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out after 2 s')));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+/** Whether a TCP connection to `port` is refused at once (devx not listening there). */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
 
 function request(url: string, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -58,14 +84,14 @@ before(async () => {
   writeFileSync(join(dir, 'tls.crt'), serving.certPem + ca.certPem);
   writeFileSync(join(dir, 'tls.key'), serving.keyPem);
   writeFileSync(join(dir, 'objects.yaml'), objectsYaml());
-  const port = await freePort();
+  const [port, probePort] = [await freePort(), await freePort()];
   const tls = ['--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key')];
   // A 1 ms queue-delay bound: a loop serving dozens of connections at once runs far behind that, an idle one does not.
   const limits = ['--max-connections', String(MAX_CONNECTIONS), '--max-queue-delay', '1'];
-  const args = [join(REPO, 'src/cli/devx-webhook.ts'), '--objects', join(dir, 'objects.yaml'), '--host', '127.0.0.1', '--port', String(port), ...tls, ...limits, '--log-level', 'warn'];
+  const args = [join(REPO, 'src/cli/devx-webhook.ts'), '--objects', join(dir, 'objects.yaml'), '--host', '127.0.0.1', '--port', String(port), '--probe-port', String(probePort), ...tls, ...limits, '--log-level', 'warn'];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `https://127.0.0.1:${port}`;
-  server = { proc, url };
+  server = { proc, url, port, probePort };
   await eventually('devx ready', () => request(`${url}/readyz`).then((r) => r.status === 200, () => false), 30_000);
 });
 
@@ -86,6 +112,21 @@ test('a flood past the limits: connections and RSS bounded, every answer a decis
     const u = usage(pid);
     peak = { rssMb: Math.max(peak.rssMb, u.rssMb), sockets: Math.max(peak.sockets, u.sockets) };
   }, 10);
+  // The kubelet's view during the flood: /healthz and /readyz on the probes' own port, and whether the webhook port
+  // refuses connections at that moment.
+  const probes = { answered: 0, failed: [] as string[], whileRefused: 0 };
+  let flooding = true;
+  const prober = (async () => {
+    while (flooding) {
+      const [webhookRefused, health, readiness] = await Promise.all([refused(server.port), probe(`http://127.0.0.1:${server.probePort}/healthz`), probe(`http://127.0.0.1:${server.probePort}/readyz`)]);
+      for (const [what, status] of [['healthz', health], ['readyz', readiness]] as const) {
+        if (status === 200) probes.answered++;
+        else probes.failed.push(`${what}: ${status}`);
+      }
+      if (webhookRefused && health === 200 && readiness === 200) probes.whileRefused++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
   const result = await autocannon({
     url: server.url,
     connections: MAX_CONNECTIONS * 3,
@@ -105,7 +146,9 @@ test('a flood past the limits: connections and RSS bounded, every answer a decis
     ],
   });
   clearInterval(sampler);
-  t.diagnostic(`statuses ${JSON.stringify(Object.fromEntries(statuses))}, connection errors ${result.errors}, peak ${JSON.stringify(peak)}`);
+  flooding = false;
+  await prober;
+  t.diagnostic(`statuses ${JSON.stringify(Object.fromEntries(statuses))}, connection errors ${result.errors}, peak ${JSON.stringify(peak)}, probes ${JSON.stringify(probes)}`);
 
   // Connections past the cap were refused: at the cap devx stops listening (src/webhook/accept-gate.ts), so the flood
   // saw errors and devx never held much more than the cap. The slack: its listening socket, plus a connection Node
@@ -118,6 +161,9 @@ test('a flood past the limits: connections and RSS bounded, every answer a decis
   const shed = statuses.get(429) ?? 0;
   assert.ok(shed > 0, 'the flood never tripped --max-queue-delay');
   assert.ok((statuses.get(200) ?? 0) > 0, 'no review was decided during the flood');
+  // The probes were answered through the flood, also while the webhook port refused connections (--probe-port).
+  assert.deepEqual(probes.failed, [], `${probes.failed.length} probes failed, ${probes.answered} answered`);
+  assert.ok(probes.whileRefused > 0, `no probe round while the webhook port refused connections (${probes.answered} answered)`);
 
   // /metrics counts every 429 (at least those the flood read back before it stopped). devx listens again once it has
   // seen the flood's connections close.

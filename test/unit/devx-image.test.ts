@@ -46,7 +46,7 @@ describe('devx-image: the Dockerfile’s runtime facts', () => {
     assert.deepEqual(runtime.entrypoint, ['/nodejs/bin/node', '--enable-source-maps', `/app/${pkg.bin['devx-webhook']}`]);
     assert.equal(runtime.workdir, '/app');
     assert.deepEqual(runtime.env, ['NODE_ENV=production']);
-    assert.deepEqual(runtime.exposedPorts, ['8443/tcp']);
+    assert.deepEqual(runtime.exposedPorts, ['8443/tcp', '8081/tcp']);
     assert.equal(runtime.labels['org.opencontainers.image.version'], pkg.version);
     assert.equal(runtime.labels['org.opencontainers.image.title'], 'devx-webhook');
   });
@@ -70,7 +70,7 @@ describe('devx-image: the image spec follows the Dockerfile', () => {
       Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...runtime.env],
       User: runtime.user,
       WorkingDir: runtime.workdir,
-      ExposedPorts: { '8443/tcp': {} },
+      ExposedPorts: { '8443/tcp': {}, '8081/tcp': {} },
       Labels: runtime.labels,
     });
     assert.equal(spec.ref, `devx.local/devx-webhook:${pkg.version}`);

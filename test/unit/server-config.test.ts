@@ -26,3 +26,14 @@ test('the overload limits: defaults, numbers from flags, and a clear error for a
     assert.deepEqual(r.error?.issues.map((i) => i.path[0]), Object.keys(bad));
   }
 });
+
+test('--probe-port: none by default, a port number when given, never the webhook port', () => {
+  assert.equal(ServerConfigSchema.parse({}).probePort, undefined);
+  assert.equal(ServerConfigSchema.parse({ probePort: '8081' }).probePort, 8081);
+  assert.equal(ServerConfigSchema.parse({ port: '0', probePort: '0' }).probePort, 0, 'both picked free: different ports');
+  for (const bad of [{ probePort: '8443' }, { port: '9000', probePort: '9000' }, { probePort: '70000' }, { probePort: 'http' }]) {
+    const r = ServerConfigSchema.safeParse(bad);
+    assert.equal(r.success, false, JSON.stringify(bad));
+    assert.deepEqual(r.error?.issues.map((i) => i.path[0]), ['probePort'], JSON.stringify(bad));
+  }
+});
