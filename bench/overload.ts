@@ -5,14 +5,19 @@
 //   connection closed at once: none is left to time out;
 // - answered reviews come back within the webhook timeout (max, p99), so the API server never gives up on one;
 // - the server's RSS stays under the memory limit;
+// - the kubelet's probes, on --probe-port as the chart runs them, are answered within their 2 s timeout all along;
 // - at normal load right after, devx answers every review again, with its usual latency (recovery).
-// Alone: `npx node bench/overload.ts [--quick] [--factor 3] [--cpu-quota PCT] [-- devx-webhook flags...]` builds devx,
+// Alone: `npx node bench/overload.ts [--quick] [--factor 3] [--cpu-quota PCT] [--memory-limit MIB] [-- devx-webhook
+// flags...]` builds devx,
 // measures its peak and runs the phase; `npm run bench` calls overloadPhase() with the peak it measured itself.
 // --cpu-quota gives devx a fixed CPU budget (a cgroup's CFS quota, as a container's CPU limit does; root only), so on
 // a small machine the generator is not what limits it: at three times devx's peak on two cores, vegeta alone needs
-// 1.3-1.8 of them and devx gets what is left, which measures the machine rather than devx.
+// 1.3-1.8 of them and devx gets what is left, which measures the machine rather than devx. --memory-limit starts devx
+// in a memory cgroup, as the chart's limit (256 MiB) does: Node sizes its heap by it (a heap limit of 259 MiB there,
+// against 4 GiB on this 24 GiB machine without one), so the RSS it reaches without a limit is not what a pod reaches.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +27,7 @@ import { reviewBody, reviewsPod } from './fixtures.ts';
 import { percentile, RECONNECT_EVERY, rssMb } from './load.ts';
 import { startNodeServer, stopServer, writeBenchTls, type Server } from './peers.ts';
 import { runVegeta, vegetaBinary } from './vegeta.ts';
+import { freePort } from '../test/e2e/harness/ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 /** The chart's webhook.timeoutSeconds and resources.limits.memory. */
@@ -51,7 +57,15 @@ export interface OverloadResult {
   /** Times devx stopped listening (devx_listener_paused_total), and for how long in all (s), after the phase. */
   listenerPauses: number;
   listenerPausedSeconds: number;
-  recovery: { rate: number; sent: number; answered: number; p99Ms: number; maxMs: number; firstSecondP99Ms: number };
+  recovery: { rate: number; sent: number; answered: number; p99Ms: number; maxMs: number; firstSecondP99Ms: number; failures: Record<string, number> };
+  /**
+   * The kubelet's view during the flood: /healthz and /readyz on --probe-port, each a new connection, 2 s timeout;
+   * `longestFailingMs`: the longest stretch in which every probe failed (the chart's readiness probe, every 5 s with
+   * failureThreshold 2, takes a replica out after failures spanning 5 s; its liveness probe restarts it after 20 s).
+   */
+  probes: { sent: number; failed: number; maxMs: number; longestFailingMs: number };
+  /** When devx ran in a memory cgroup (the chart's limit): its peak charge and the OOM kills in it. */
+  memoryCgroup?: { limitMb: number; peakMb: number; oomKills: number };
 }
 
 interface Shot {
@@ -60,6 +74,8 @@ interface Shot {
   status: number;
   ms: number;
   body: string;
+  /** Without an answer: what the client saw (vegeta's error column). */
+  error: string;
 }
 
 /** One open-loop vegeta attack; every request's result. The client gives up after 10 s, twice the webhook timeout. */
@@ -78,10 +94,60 @@ async function attack(url: string, body: string, rate: number, durationMs: numbe
     const t0 = Math.min(...rows.map((c) => Number(c[0])));
     // Columns: timestamp ns, status, latency ns, bytes out, bytes in, error, body (base64), ...; with an answer the
     // error column holds its status line ("429 Too Many Requests"), without one a quoted message that may hold commas.
-    return rows.map((c) => ({ at: (Number(c[0]) - t0) / 1e9, status: Number(c[1]), ms: Number(c[2]) / 1e6, body: Number(c[1]) > 0 ? Buffer.from(c[6] ?? '', 'base64').toString('utf8') : '' }));
+    return rows.map((c) => {
+      const status = Number(c[1]);
+      // Without an answer the quoted error may hold commas: everything between the counts and the body's column.
+      const error = status > 0 ? '' : c.slice(5, -6).join(',').replace(/^"|"$/g, '');
+      return { at: (Number(c[0]) - t0) / 1e9, status, ms: Number(c[2]) / 1e6, body: status > 0 ? Buffer.from(c[6] ?? '', 'base64').toString('utf8') : '', error };
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The chart's probes' timeoutSeconds. */
+export const PROBE_TIMEOUT_MS = 2000;
+/** Failing this long, the chart's readiness probe (periodSeconds 5, failureThreshold 2) takes a replica out. */
+const READINESS_FAILING_MS = 5000;
+
+/** GET `url` as the kubelet probes: plain HTTP, a new connection, PROBE_TIMEOUT_MS. The status (0: no answer) and ms. */
+function probeOnce(url: string): Promise<{ status: number; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const done = (status: number): void => resolve({ status, ms: performance.now() - started });
+    const req = http.get(url, { agent: false, timeout: PROBE_TIMEOUT_MS }, (res) => {
+      res.resume();
+      res.on('end', () => done(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => done(0));
+  });
+}
+
+/** Probes /healthz and /readyz at `origin` every 200 ms (a kubelet probes every 5-10 s) until `until` settles. */
+async function probeWhile(origin: string, until: Promise<unknown>): Promise<OverloadResult['probes']> {
+  let running = true;
+  const stop = (): void => {
+    running = false;
+  };
+  until.then(stop, stop);
+  const r = { sent: 0, failed: 0, maxMs: 0, longestFailingMs: 0 };
+  let failingSince: number | undefined;
+  while (running) {
+    const started = performance.now();
+    const results = await Promise.all(['/healthz', '/readyz'].map((path) => probeOnce(`${origin}${path}`)));
+    for (const { status, ms } of results) {
+      r.sent++;
+      if (status !== 200) r.failed++;
+      r.maxMs = Math.max(r.maxMs, ms);
+    }
+    if (results.some((x) => x.status !== 200)) {
+      failingSince ??= started;
+      r.longestFailingMs = Math.max(r.longestFailingMs, performance.now() - failingSince);
+    } else failingSince = undefined;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return r;
 }
 
 function getText(url: string): Promise<{ status: number; text: string }> {
@@ -113,6 +179,16 @@ function isDevxStatus(body: string): boolean {
   }
 }
 
+/** How many of `shots` ended each way: the status, or without one the client's error (addresses cut out). */
+function tally(shots: Shot[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const s of shots) {
+    const key = s.status > 0 ? String(s.status) : s.error.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDR').slice(-80);
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
 function sortedMs(shots: Shot[]): number[] {
   return shots.map((s) => s.ms).sort((a, b) => a - b);
 }
@@ -121,12 +197,13 @@ function sortedMs(shots: Shot[]): number[] {
  * Drives `server` at `factor` × `peakRps` for `durationMs`, then at a third of the peak for `durationMs` (recovery: a load devx carries with room to spare).
  * `server.url` is its review route; its process is sampled for RSS.
  */
-export async function overloadPhase(o: { server: Server; body: string; peakRps: number; factor?: number; durationMs: number }): Promise<OverloadResult> {
+export async function overloadPhase(o: { server: Server; probePort: number; body: string; peakRps: number; factor?: number; durationMs: number }): Promise<OverloadResult> {
   const rate = Math.round((o.factor ?? 3) * o.peakRps);
   let rssMax = rssMb(o.server.proc.pid as number);
   const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMb(o.server.proc.pid as number))), 50);
   try {
-    const shots = await attack(o.server.url, o.body, rate, o.durationMs);
+    const flood = attack(o.server.url, o.body, rate, o.durationMs);
+    const [shots, probes] = await Promise.all([flood, probeWhile(`http://127.0.0.1:${o.probePort}`, flood)]);
     const recoveryRate = Math.max(1, Math.round(o.peakRps / 3));
     const again = await attack(o.server.url, o.body, recoveryRate, o.durationMs);
     const ok = shots.filter((s) => s.status === 200);
@@ -158,7 +235,9 @@ export async function overloadPhase(o: { server: Server; body: string; peakRps: 
         p99Ms: percentile(againMs, 99),
         maxMs: againMs[againMs.length - 1] ?? NaN,
         firstSecondP99Ms: percentile(sortedMs(againOk.filter((s) => s.at < 1)), 99),
+        failures: tally(again.filter((s) => s.status !== 200)),
       },
+      probes,
     };
   } finally {
     clearInterval(sampler);
@@ -182,6 +261,11 @@ export function overloadSummary(r: OverloadResult): Record<string, number> {
     'overload: recovery p99 (ms)': r.recovery.p99Ms,
     'overload: recovery first-second p99 (ms)': r.recovery.firstSecondP99Ms,
     'overload: recovery non-200': r.recovery.sent - r.recovery.answered,
+    'overload: probes sent (--probe-port)': r.probes.sent,
+    'overload: probes failed (2 s timeout)': r.probes.failed,
+    'overload: probes, slowest (ms)': r.probes.maxMs,
+    'overload: probes, longest failing (ms)': r.probes.longestFailingMs,
+    ...(r.memoryCgroup ? { 'overload: memory cgroup peak (MiB)': r.memoryCgroup.peakMb, 'overload: OOM kills': r.memoryCgroup.oomKills } : {}),
   };
 }
 
@@ -192,6 +276,8 @@ export const OVERLOAD_TARGETS: Record<string, [string, (v: number) => boolean]> 
   'overload: no answer, slowest (ms)': [`<= ${WEBHOOK_TIMEOUT_MS}`, (v) => v <= WEBHOOK_TIMEOUT_MS],
   'overload: RSS max (MB)': [`< ${MEMORY_LIMIT_MB}`, (v) => v < MEMORY_LIMIT_MB],
   'overload: recovery non-200': ['= 0', (v) => v === 0],
+  'overload: probes, longest failing (ms)': [`< ${READINESS_FAILING_MS}`, (v) => v < READINESS_FAILING_MS],
+  'overload: OOM kills': ['= 0', (v) => v === 0],
 };
 
 /** devx's peak as the bench's max-throughput phase measures it: 16 connections, closed loop, 200s only. */
@@ -219,11 +305,42 @@ function cpuQuota(pid: number, percent: number): () => void {
   return () => rmdirSync(dir);
 }
 
+export interface MemoryCgroup {
+  procs: string;
+  peakMb: () => number;
+  oomKills: () => number;
+  remove: () => void;
+}
+
+/**
+ * A memory cgroup limited to `mb` MiB (v2 memory.max, or v1 memory.limit_in_bytes), as a container's memory limit:
+ * its cgroup.procs to start devx in, what it saw (peak usage, OOM kills) and how to remove it once devx has exited.
+ */
+export function memoryLimit(mb: number): MemoryCgroup {
+  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const dir = v2 ? `/sys/fs/cgroup/devx-bench-mem-${process.pid}` : `/sys/fs/cgroup/memory/devx-bench-${process.pid}`;
+  mkdirSync(dir);
+  writeFileSync(join(dir, v2 ? 'memory.max' : 'memory.limit_in_bytes'), String(mb * 1024 * 1024));
+  const read = (file: string): string => (existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8') : '');
+  const field = (text: string, name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    procs: join(dir, 'cgroup.procs'),
+    peakMb: () => Number(read(v2 ? 'memory.peak' : 'memory.max_usage_in_bytes')) / 1024 / 1024,
+    oomKills: () => field(read(v2 ? 'memory.events' : 'memory.oom_control'), 'oom_kill'),
+    remove: () => rmdirSync(dir),
+  };
+}
+
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, factor: { type: 'string' }, 'cpu-quota': { type: 'string' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, factor: { type: 'string' }, 'cpu-quota': { type: 'string' }, 'memory-limit': { type: 'string' } }, allowPositionals: true });
   execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'devx-overload-'));
-  const devx = await startNodeServer('devx', writeBenchTls(dir), { flags: positionals });
+  const probePort = await freePort();
+  const memMb = values['memory-limit'] ? Number(values['memory-limit']) : undefined;
+  if (memMb !== undefined && !(memMb >= 64)) throw new Error(`--memory-limit ${values['memory-limit']}: give MiB, at least 64 (the chart's limit is ${MEMORY_LIMIT_MB})`);
+  const memory = memMb === undefined ? undefined : memoryLimit(memMb);
+  const devx = await startNodeServer('devx', writeBenchTls(dir), { flags: ['--probe-port', String(probePort), ...positionals], ...(memory ? { cgroupProcs: memory.procs } : {}) });
+  if (memory) console.log(`devx started in a memory cgroup of ${memMb} MiB`);
   const quota = values['cpu-quota'] ? Number(values['cpu-quota']) : undefined;
   let removeCgroup: (() => void) | undefined;
   try {
@@ -235,8 +352,10 @@ async function main(): Promise<void> {
     const body = reviewBody(reviewsPod());
     const ms = values.quick ? 3000 : 8000;
     const peak = await peakRps(devx.url, body, ms);
-    const r = await overloadPhase({ server: devx, body, peakRps: peak, durationMs: ms, ...(values.factor ? { factor: Number(values.factor) } : {}) });
+    const r = await overloadPhase({ server: devx, probePort, body, peakRps: peak, durationMs: ms, ...(values.factor ? { factor: Number(values.factor) } : {}) });
+    if (memory) r.memoryCgroup = { limitMb: memMb as number, peakMb: memory.peakMb(), oomKills: memory.oomKills() };
     console.log(JSON.stringify(r, null, 2));
+    if (memory) console.log(`devx ${devx.proc.exitCode === null && devx.proc.signalCode === null ? 'still running' : `exited (${devx.proc.signalCode ?? devx.proc.exitCode})`} after the phase`);
     for (const [k, v] of Object.entries(overloadSummary(r))) {
       const t = OVERLOAD_TARGETS[k];
       console.log(`  ${k.padEnd(42)} ${v.toFixed(2).padStart(10)}   ${t ? `${t[0]}  ${t[1](v) ? 'met' : 'MISSED'}` : ''}`);
@@ -244,6 +363,7 @@ async function main(): Promise<void> {
   } finally {
     await stopServer(devx);
     removeCgroup?.();
+    memory?.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 }

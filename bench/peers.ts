@@ -94,7 +94,11 @@ export function shippedNodeFlags(): string[] {
  * devx (`--objects` or, with a kubeconfig, cluster mode; `flags` added to its own) or the bare route, started as the
  * image runs it; ready at /readyz (cluster mode: informers synced). Its `url` is the pod review route.
  */
-export async function startNodeServer(kind: 'devx' | 'baseline' | 'devx-cluster', tls: Tls, o: { kubeconfig?: string; flags?: string[] } = {}): Promise<Server> {
+export async function startNodeServer(
+  kind: 'devx' | 'baseline' | 'devx-cluster',
+  tls: Tls,
+  o: { kubeconfig?: string; flags?: string[]; /** A cgroup's cgroup.procs to start it in (Node sizes its heap by it). */ cgroupProcs?: string } = {},
+): Promise<Server> {
   const port = await freePort();
   const dir = tls.dir;
   const certs = ['--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key')];
@@ -108,7 +112,9 @@ export async function startNodeServer(kind: 'devx' | 'baseline' | 'devx-cluster'
         : [join(ROOT, 'bench/baseline-server.ts'), join(dir, 'tls.crt'), join(dir, 'tls.key'), String(port)];
   const base = `https://127.0.0.1:${port}`;
   // devx logs one JSON line per decision at info, as in production; the lines go to /dev/null (stderr is kept).
-  return spawnServer({ name: kind, command: process.execPath, args: argv, readyUrl: `${base}/readyz`, url: `${base}/mutate/pods`, stderr: 'inherit' });
+  // In a cgroup: a shell moves itself in, then becomes Node (same pid), so Node starts under the cgroup's limits.
+  const [command, args] = o.cgroupProcs ? ['sh', ['-c', 'echo $$ > "$0" && exec "$@"', o.cgroupProcs, process.execPath, ...argv]] : [process.execPath, argv];
+  return spawnServer({ name: kind, command, args, readyUrl: `${base}/readyz`, url: `${base}/mutate/pods`, stderr: 'inherit' });
 }
 
 /** Spawns a server and waits until GET `readyUrl` answers 200. */

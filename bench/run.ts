@@ -23,9 +23,10 @@ import { percentile, RECONNECT_EVERY, rssMb } from './load.ts';
 import { awaitMutation, devxSidecar, kyvernoBinary, prepareKyverno, preparePepr, startAgnhost, startKyverno, startNodeServer, startPepr, stopServer, writeBenchTls } from './peers.ts';
 import type { MutationCheck, Server, Tls } from './peers.ts';
 import { vegetaBinary, vegetaFixedRate } from './vegeta.ts';
-import { OVERLOAD_TARGETS, overloadPhase, overloadSummary, type OverloadResult } from './overload.ts';
+import { MEMORY_LIMIT_MB, memoryLimit, OVERLOAD_TARGETS, overloadPhase, overloadSummary, type MemoryCgroup, type OverloadResult } from './overload.ts';
 import { startControlPlane, type ControlPlane } from '../test/e2e/harness/control-plane.ts';
 import { installCrd } from '../test/e2e/harness/devx.ts';
+import { freePort } from '../test/e2e/harness/ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' } } });
@@ -211,11 +212,21 @@ async function measureGroup(opts: {
 
 /** A fresh devx driven at 3x the peak it just showed, then at normal load (bench/overload.ts). */
 async function measureOverload(b: Bench, body: string, peakRps: number): Promise<OverloadResult> {
-  const server = await withRetry('devx', () => startNodeServer('devx', b.tls));
+  const probePort = await freePort();
+  // Under the chart's memory limit when this machine lets the bench make a cgroup (root): Node sizes its heap by it.
+  let memory: MemoryCgroup | undefined;
   try {
-    return await overloadPhase({ server, body, peakRps, durationMs: PHASE_MS });
+    memory = memoryLimit(MEMORY_LIMIT_MB);
+  } catch (err) {
+    console.log(`overload: devx runs without a memory limit (no memory cgroup: ${(err as Error).message})`);
+  }
+  const server = await withRetry('devx', () => startNodeServer('devx', b.tls, { flags: ['--probe-port', String(probePort)], ...(memory ? { cgroupProcs: memory.procs } : {}) }));
+  try {
+    const r = await overloadPhase({ server, probePort, body, peakRps, durationMs: PHASE_MS });
+    return memory ? { ...r, memoryCgroup: { limitMb: MEMORY_LIMIT_MB, peakMb: memory.peakMb(), oomKills: memory.oomKills() } } : r;
   } finally {
     await stopServer(server);
+    memory?.remove();
   }
 }
 
