@@ -11,10 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort } from '../test/e2e/harness/ports.ts';
 import { reviewBody, reviewsPod } from './fixtures.ts';
 import { percentile } from './load.ts';
-import { shippedNodeFlags, spawnServer, stopServer, writeBenchTls } from './peers.ts';
+import { startNodeServer, stopServer, writeBenchTls } from './peers.ts';
 import { vegetaFixedRate } from './vegeta.ts';
 
 const { values: args } = parseArgs({
@@ -40,16 +39,13 @@ const sides = [
 for (const s of sides) console.log(`# ${s.name}: node ${[...s.nodeFlags, s.entry].join(' ')}`);
 
 const dir = mkdtempSync(join(tmpdir(), 'devx-ab-'));
-writeBenchTls(dir); // tls.crt, tls.key and objects.yaml
+const tls = writeBenchTls(dir);
 const body = reviewBody(reviewsPod());
 const p99s: Record<string, number[]> = { A: [], B: [] };
 try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
-      const port = await freePort();
-      const base = `https://127.0.0.1:${port}`;
-      const argv = [...shippedNodeFlags(), ...side.nodeFlags, side.entry, '--objects', join(dir, 'objects.yaml'), '--host', '127.0.0.1', '--port', String(port), '--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key')];
-      const server = await spawnServer({ name: side.name, command: process.execPath, args: argv, readyUrl: `${base}/readyz`, url: `${base}/mutate/pods`, stderr: 'inherit' });
+      const server = await startNodeServer('devx', tls, { entry: side.entry, nodeFlags: side.nodeFlags });
       try {
         await vegetaFixedRate({ url: server.url, body, rate: Math.min(RATE, 500), durationMs: 3000, maxConnections: 64 });
         const r = await vegetaFixedRate({ url: server.url, body, rate: RATE, durationMs: PHASE_MS, maxConnections: 64 });

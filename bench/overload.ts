@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { reviewBody, reviewsPod } from './fixtures.ts';
 import { percentile, RECONNECT_EVERY, rssMb } from './load.ts';
-import { startNodeServer, stopServer, writeBenchTls, type Server } from './peers.ts';
+import { startNodeServer, stopServer, writeBenchTls, type Server, type Tls } from './peers.ts';
 import { runVegeta, vegetaBinary } from './vegeta.ts';
 import { freePort } from '../test/e2e/harness/ports.ts';
 
@@ -110,17 +110,20 @@ export const PROBE_TIMEOUT_MS = 2000;
 /** Failing this long, the chart's readiness probe (periodSeconds 5, failureThreshold 2) takes a replica out. */
 const READINESS_FAILING_MS = 5000;
 
-/** GET `url` as the kubelet probes: plain HTTP, a new connection, PROBE_TIMEOUT_MS. The status (0: no answer) and ms. */
-function probeOnce(url: string): Promise<{ status: number; ms: number }> {
+/**
+ * GET `url` as the kubelet probes: plain HTTP, a new connection, PROBE_TIMEOUT_MS. The status (0: no answer, then
+ * `error` says why) and how long it took.
+ */
+export function probeOnce(url: string): Promise<{ status: number; ms: number; error?: string }> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const done = (status: number): void => resolve({ status, ms: performance.now() - started });
+    const ms = (): number => performance.now() - started;
     const req = http.get(url, { agent: false, timeout: PROBE_TIMEOUT_MS }, (res) => {
       res.resume();
-      res.on('end', () => done(res.statusCode ?? 0));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: ms() }));
     });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => done(0));
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`), { code: 'TIMEOUT' })));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, ms: ms(), error: err.code ?? err.message }));
   });
 }
 
@@ -197,21 +200,22 @@ function sortedMs(shots: Shot[]): number[] {
  * Drives `server` at `factor` × `peakRps` for `durationMs`, then at a third of the peak for `durationMs` (recovery: a load devx carries with room to spare).
  * `server.url` is its review route; its process is sampled for RSS.
  */
-export async function overloadPhase(o: { server: Server; probePort: number; body: string; peakRps: number; factor?: number; durationMs: number }): Promise<OverloadResult> {
+export async function overloadPhase(o: { devx: OverloadDevx; body: string; peakRps: number; factor?: number; durationMs: number }): Promise<OverloadResult> {
+  const { server, probePort, memory } = o.devx;
   const rate = Math.round((o.factor ?? 3) * o.peakRps);
-  let rssMax = rssMb(o.server.proc.pid as number);
-  const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMb(o.server.proc.pid as number))), 50);
+  let rssMax = rssMb(server.proc.pid as number);
+  const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMb(server.proc.pid as number))), 50);
   try {
-    const flood = attack(o.server.url, o.body, rate, o.durationMs);
-    const [shots, probes] = await Promise.all([flood, probeWhile(`http://127.0.0.1:${o.probePort}`, flood)]);
+    const flood = attack(server.url, o.body, rate, o.durationMs);
+    const [shots, probes] = await Promise.all([flood, probeWhile(`http://127.0.0.1:${probePort}`, flood)]);
     const recoveryRate = Math.max(1, Math.round(o.peakRps / 3));
-    const again = await attack(o.server.url, o.body, recoveryRate, o.durationMs);
+    const again = await attack(server.url, o.body, recoveryRate, o.durationMs);
     const ok = shots.filter((s) => s.status === 200);
     const rejected = shots.filter((s) => s.status === 429);
     const okMs = sortedMs(ok);
     const againOk = again.filter((s) => s.status === 200);
     const againMs = sortedMs(againOk);
-    const { text: metrics } = await getText(`${new URL(o.server.url).origin}/metrics`);
+    const { text: metrics } = await getText(`${new URL(server.url).origin}/metrics`);
     return {
       peakRps: o.peakRps,
       rate,
@@ -238,6 +242,7 @@ export async function overloadPhase(o: { server: Server; probePort: number; body
         failures: tally(again.filter((s) => s.status !== 200)),
       },
       probes,
+      ...(memory ? { memoryCgroup: { limitMb: memory.limitMb, peakMb: memory.peakMb(), oomKills: memory.oomKills() } } : {}),
     };
   } finally {
     clearInterval(sampler);
@@ -286,12 +291,15 @@ export async function peakRps(url: string, body: string, durationMs: number): Pr
   return r['2xx'] / (durationMs / 1000);
 }
 
+/** The unified hierarchy (cgroup v2) is mounted at /sys/fs/cgroup; else v1, one hierarchy per controller. */
+const cgroupV2 = (): boolean => existsSync('/sys/fs/cgroup/cgroup.controllers');
+
 /**
  * Moves `pid` into a new cgroup allowed `percent` of one CPU (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us); returns
  * how to remove the cgroup once the process has exited.
  */
 function cpuQuota(pid: number, percent: number): () => void {
-  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const v2 = cgroupV2();
   const dir = v2 ? `/sys/fs/cgroup/devx-bench-${pid}` : `/sys/fs/cgroup/cpu/devx-bench-${pid}`;
   mkdirSync(dir);
   const periodUs = 100_000;
@@ -305,7 +313,22 @@ function cpuQuota(pid: number, percent: number): () => void {
   return () => rmdirSync(dir);
 }
 
+/** devx as the overload phase drives it: its server, the port of its probes, the memory cgroup it runs in if any. */
+export interface OverloadDevx {
+  server: Server;
+  probePort: number;
+  memory?: MemoryCgroup | undefined;
+}
+
+/** Starts devx with --probe-port (and `flags`), in `memory` when given. */
+export async function startOverloadDevx(tls: Tls, o: { flags?: string[]; memory?: MemoryCgroup | undefined } = {}): Promise<OverloadDevx> {
+  const probePort = await freePort();
+  const server = await startNodeServer('devx', tls, { flags: ['--probe-port', String(probePort), ...(o.flags ?? [])], ...(o.memory ? { cgroupProcs: o.memory.procs } : {}) });
+  return { server, probePort, memory: o.memory };
+}
+
 export interface MemoryCgroup {
+  limitMb: number;
   procs: string;
   peakMb: () => number;
   oomKills: () => number;
@@ -317,13 +340,14 @@ export interface MemoryCgroup {
  * its cgroup.procs to start devx in, what it saw (peak usage, OOM kills) and how to remove it once devx has exited.
  */
 export function memoryLimit(mb: number): MemoryCgroup {
-  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const v2 = cgroupV2();
   const dir = v2 ? `/sys/fs/cgroup/devx-bench-mem-${process.pid}` : `/sys/fs/cgroup/memory/devx-bench-${process.pid}`;
   mkdirSync(dir);
   writeFileSync(join(dir, v2 ? 'memory.max' : 'memory.limit_in_bytes'), String(mb * 1024 * 1024));
   const read = (file: string): string => (existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8') : '');
   const field = (text: string, name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
   return {
+    limitMb: mb,
     procs: join(dir, 'cgroup.procs'),
     peakMb: () => Number(read(v2 ? 'memory.peak' : 'memory.max_usage_in_bytes')) / 1024 / 1024,
     oomKills: () => field(read(v2 ? 'memory.events' : 'memory.oom_control'), 'oom_kill'),
@@ -335,33 +359,32 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean' }, factor: { type: 'string' }, 'cpu-quota': { type: 'string' }, 'memory-limit': { type: 'string' } }, allowPositionals: true });
   execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'devx-overload-'));
-  const probePort = await freePort();
   const memMb = values['memory-limit'] ? Number(values['memory-limit']) : undefined;
   if (memMb !== undefined && !(memMb >= 64)) throw new Error(`--memory-limit ${values['memory-limit']}: give MiB, at least 64 (the chart's limit is ${MEMORY_LIMIT_MB})`);
   const memory = memMb === undefined ? undefined : memoryLimit(memMb);
-  const devx = await startNodeServer('devx', writeBenchTls(dir), { flags: ['--probe-port', String(probePort), ...positionals], ...(memory ? { cgroupProcs: memory.procs } : {}) });
+  const devx = await startOverloadDevx(writeBenchTls(dir), { flags: positionals, memory });
+  const { proc, url } = devx.server;
   if (memory) console.log(`devx started in a memory cgroup of ${memMb} MiB`);
   const quota = values['cpu-quota'] ? Number(values['cpu-quota']) : undefined;
   let removeCgroup: (() => void) | undefined;
   try {
     if (quota !== undefined) {
       if (!(quota > 0 && quota <= 100)) throw new Error(`--cpu-quota ${values['cpu-quota']}: give a percentage of one CPU, 1-100`);
-      removeCgroup = cpuQuota(devx.proc.pid as number, quota);
+      removeCgroup = cpuQuota(proc.pid as number, quota);
       console.log(`devx limited to ${quota} % of one CPU`);
     }
     const body = reviewBody(reviewsPod());
     const ms = values.quick ? 3000 : 8000;
-    const peak = await peakRps(devx.url, body, ms);
-    const r = await overloadPhase({ server: devx, probePort, body, peakRps: peak, durationMs: ms, ...(values.factor ? { factor: Number(values.factor) } : {}) });
-    if (memory) r.memoryCgroup = { limitMb: memMb as number, peakMb: memory.peakMb(), oomKills: memory.oomKills() };
+    const peak = await peakRps(url, body, ms);
+    const r = await overloadPhase({ devx, body, peakRps: peak, durationMs: ms, ...(values.factor ? { factor: Number(values.factor) } : {}) });
     console.log(JSON.stringify(r, null, 2));
-    if (memory) console.log(`devx ${devx.proc.exitCode === null && devx.proc.signalCode === null ? 'still running' : `exited (${devx.proc.signalCode ?? devx.proc.exitCode})`} after the phase`);
+    if (memory) console.log(`devx ${proc.exitCode === null && proc.signalCode === null ? 'still running' : `exited (${proc.signalCode ?? proc.exitCode})`} after the phase`);
     for (const [k, v] of Object.entries(overloadSummary(r))) {
       const t = OVERLOAD_TARGETS[k];
       console.log(`  ${k.padEnd(42)} ${v.toFixed(2).padStart(10)}   ${t ? `${t[0]}  ${t[1](v) ? 'met' : 'MISSED'}` : ''}`);
     }
   } finally {
-    await stopServer(devx);
+    await stopServer(devx.server);
     removeCgroup?.();
     memory?.remove();
     rmSync(dir, { recursive: true, force: true });

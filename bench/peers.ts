@@ -97,13 +97,21 @@ export function shippedNodeFlags(): string[] {
 export async function startNodeServer(
   kind: 'devx' | 'baseline' | 'devx-cluster',
   tls: Tls,
-  o: { kubeconfig?: string; flags?: string[]; /** A cgroup's cgroup.procs to start it in (Node sizes its heap by it). */ cgroupProcs?: string } = {},
+  o: {
+    kubeconfig?: string;
+    flags?: string[];
+    /** A cgroup's cgroup.procs to start it in (Node sizes its heap by it). */
+    cgroupProcs?: string;
+    /** Another build's devx-webhook.js, and Node flags added to the image's (bench/ab.ts). */
+    entry?: string;
+    nodeFlags?: string[];
+  } = {},
 ): Promise<Server> {
   const port = await freePort();
   const dir = tls.dir;
   const certs = ['--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key')];
   const listen = ['--host', '127.0.0.1', '--port', String(port)];
-  const entry = [...shippedNodeFlags(), join(ROOT, 'dist/cli/devx-webhook.js')];
+  const entry = [...shippedNodeFlags(), ...(o.nodeFlags ?? []), o.entry ?? join(ROOT, 'dist/cli/devx-webhook.js')];
   const argv =
     kind === 'devx'
       ? [...entry, '--objects', join(dir, 'objects.yaml'), ...listen, ...certs, ...(o.flags ?? [])]

@@ -23,10 +23,9 @@ import { percentile, RECONNECT_EVERY, rssMb } from './load.ts';
 import { awaitMutation, devxSidecar, kyvernoBinary, prepareKyverno, preparePepr, startAgnhost, startKyverno, startNodeServer, startPepr, stopServer, writeBenchTls } from './peers.ts';
 import type { MutationCheck, Server, Tls } from './peers.ts';
 import { vegetaBinary, vegetaFixedRate } from './vegeta.ts';
-import { MEMORY_LIMIT_MB, memoryLimit, OVERLOAD_TARGETS, overloadPhase, overloadSummary, type MemoryCgroup, type OverloadResult } from './overload.ts';
+import { MEMORY_LIMIT_MB, memoryLimit, OVERLOAD_TARGETS, overloadPhase, overloadSummary, startOverloadDevx, type MemoryCgroup, type OverloadResult } from './overload.ts';
 import { startControlPlane, type ControlPlane } from '../test/e2e/harness/control-plane.ts';
 import { installCrd } from '../test/e2e/harness/devx.ts';
-import { freePort } from '../test/e2e/harness/ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' } } });
@@ -212,7 +211,6 @@ async function measureGroup(opts: {
 
 /** A fresh devx driven at 3x the peak it just showed, then at normal load (bench/overload.ts). */
 async function measureOverload(b: Bench, body: string, peakRps: number): Promise<OverloadResult> {
-  const probePort = await freePort();
   // Under the chart's memory limit when this machine lets the bench make a cgroup (root): Node sizes its heap by it.
   let memory: MemoryCgroup | undefined;
   try {
@@ -220,12 +218,11 @@ async function measureOverload(b: Bench, body: string, peakRps: number): Promise
   } catch (err) {
     console.log(`overload: devx runs without a memory limit (no memory cgroup: ${(err as Error).message})`);
   }
-  const server = await withRetry('devx', () => startNodeServer('devx', b.tls, { flags: ['--probe-port', String(probePort)], ...(memory ? { cgroupProcs: memory.procs } : {}) }));
+  const devx = await withRetry('devx', () => startOverloadDevx(b.tls, { memory }));
   try {
-    const r = await overloadPhase({ server, probePort, body, peakRps, durationMs: PHASE_MS });
-    return memory ? { ...r, memoryCgroup: { limitMb: MEMORY_LIMIT_MB, peakMb: memory.peakMb(), oomKills: memory.oomKills() } } : r;
+    return await overloadPhase({ devx, body, peakRps, durationMs: PHASE_MS });
   } finally {
-    await stopServer(server);
+    await stopServer(devx.server);
     memory?.remove();
   }
 }

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import autocannon from 'autocannon';
 import { objectsYaml, reviewBody, reviewsPod } from '../../bench/fixtures.ts';
+import { probeOnce } from '../../bench/overload.ts';
 import { AdmissionReviewResponseSchema } from '../../src/schemas/admission.ts';
 import { selfSignedServing } from '../../src/tls/bootstrap.ts';
 import { eventually, REPO } from './harness/devx.ts';
@@ -26,18 +26,6 @@ const BODY = reviewBody(reviewsPod());
 
 let dir: string;
 let server: { proc: ChildProcess; url: string; port: number; probePort: number };
-
-/** GET over plain HTTP (the probes' port): the status, or the error's code. */
-function probe(url: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out after 2 s')));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-  });
-}
 
 /** Whether a TCP connection to `port` is refused at once (devx not listening there). */
 function refused(port: number): Promise<boolean> {
@@ -118,12 +106,12 @@ test('a flood past the limits: connections and RSS bounded, every answer a decis
   let flooding = true;
   const prober = (async () => {
     while (flooding) {
-      const [webhookRefused, health, readiness] = await Promise.all([refused(server.port), probe(`http://127.0.0.1:${server.probePort}/healthz`), probe(`http://127.0.0.1:${server.probePort}/readyz`)]);
-      for (const [what, status] of [['healthz', health], ['readyz', readiness]] as const) {
-        if (status === 200) probes.answered++;
-        else probes.failed.push(`${what}: ${status}`);
+      const [webhookRefused, health, readiness] = await Promise.all([refused(server.port), probeOnce(`http://127.0.0.1:${server.probePort}/healthz`), probeOnce(`http://127.0.0.1:${server.probePort}/readyz`)]);
+      for (const [what, r] of [['healthz', health], ['readyz', readiness]] as const) {
+        if (r.status === 200) probes.answered++;
+        else probes.failed.push(`${what}: ${r.error ?? r.status}`);
       }
-      if (webhookRefused && health === 200 && readiness === 200) probes.whileRefused++;
+      if (webhookRefused && health.status === 200 && readiness.status === 200) probes.whileRefused++;
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
